@@ -1,0 +1,184 @@
+//! The local host: every endpoint group on one port over the embedded store, with the queue
+//! workers and scheduled jobs running in-process. Same routers and handlers as on Lambda.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use atelier_core::Platform;
+use atelier_core::clock::{Clock, SystemClock};
+use atelier_core::ids::{IdGenerator, UlidGenerator};
+use atelier_core::jobs::{self, Job};
+use atelier_core::queue::QueueName;
+use atelier_core::worker;
+use atelier_embedded::{
+    Embedded, EmbeddedBlobs, EmbeddedQueue, EmbeddedStore, LINK_PREFIX, LinkError, QueueOptions,
+};
+use atelier_http::{AppState, Group, HttpConfig};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// Why the local server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// Opening the data directory failed.
+    #[error(transparent)]
+    Open(#[from] atelier_embedded::OpenError),
+    /// A setting is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// Binding or serving failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Where the database and blobs live (`ATELIER_DATA_DIR`, default `.local/data`).
+    pub data_dir: PathBuf,
+    /// Where to listen (`PORT`, default 3000, on 127.0.0.1).
+    pub addr: SocketAddr,
+    /// HTTP settings.
+    pub http: HttpConfig,
+    /// How often idle queues are polled.
+    pub poll_interval: Duration,
+    /// How often the outbox is swept.
+    pub sweep_interval: Duration,
+}
+
+impl LocalOptions {
+    /// Options from the environment.
+    pub fn from_env() -> Result<LocalOptions, LocalError> {
+        let port: u16 = match std::env::var("PORT") {
+            Ok(p) => p.parse().map_err(|_| LocalError::Config(format!("PORT: `{p}` is not a port")))?,
+            Err(_) => 3000,
+        };
+        Ok(LocalOptions {
+            data_dir: std::env::var("ATELIER_DATA_DIR")
+                .map_or_else(|_| PathBuf::from(".local/data"), PathBuf::from),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            http: HttpConfig::from_env().map_err(|e| LocalError::Config(e.to_string()))?,
+            poll_interval: Duration::from_millis(200),
+            sweep_interval: Duration::from_secs(30),
+        })
+    }
+}
+
+/// Everything the local server runs, built but not started.
+pub struct LocalApp {
+    /// The ports.
+    pub platform: Platform,
+    /// Every endpoint group, plus local blob downloads.
+    pub router: Router,
+    /// The embedded queue.
+    pub queue: EmbeddedQueue,
+    /// The embedded blob store.
+    pub blobs: Arc<EmbeddedBlobs>,
+    /// The embedded store.
+    pub store: EmbeddedStore,
+}
+
+/// Builds the app over `data_dir` with the given clock and ids (tests pass their own).
+pub fn build(
+    options: &LocalOptions,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+) -> Result<LocalApp, LocalError> {
+    let embedded = Embedded::open(&options.data_dir)?;
+    let store = embedded.store().map_err(|e| LocalError::Config(e.to_string()))?;
+    let queue = embedded
+        .queue(clock.clone(), QueueOptions::default())
+        .map_err(|e| LocalError::Config(e.to_string()))?;
+    let blobs = Arc::new(embedded.blobs(clock.clone()).map_err(|e| LocalError::Config(e.to_string()))?);
+    let platform = Platform::new(Arc::new(store.clone()), Arc::new(queue.clone()), blobs.clone(), clock, ids);
+    let state = AppState::new(platform.clone(), options.http.clone());
+    let downloads = Router::new()
+        .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
+        .with_state(blobs.clone())
+        .layer(axum::middleware::from_fn(atelier_http::middleware::request_context));
+    let router = atelier_http::router(state, &Group::ALL).merge(downloads);
+    Ok(LocalApp { platform, router, queue, blobs, store })
+}
+
+#[derive(serde::Deserialize)]
+struct LinkParams {
+    expires: i64,
+    signature: String,
+}
+
+async fn download(
+    State(blobs): State<Arc<EmbeddedBlobs>>,
+    Path(key): Path<String>,
+    Query(link): Query<LinkParams>,
+) -> Response {
+    match blobs.open_link(&key, link.expires, &link.signature) {
+        Ok((path, content_type)) => match tokio::fs::read(&path).await {
+            Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response(),
+            Err(_) => StatusCode::NOT_FOUND.into_response(),
+        },
+        // S3 answers 403 for bad and expired signatures alike.
+        Err(LinkError::BadSignature | LinkError::Expired) => StatusCode::FORBIDDEN.into_response(),
+        Err(LinkError::NotFound) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+impl LocalApp {
+    /// Starts the queue workers and scheduled jobs in the background.
+    pub fn spawn_background(&self, options: &LocalOptions) {
+        // Only queues with consumers are polled; the exports queue gets one with exports.
+        let queue = QueueName::Notifications;
+        let consumer = worker::for_queue(queue, &self.platform, QueueOptions::default().visibility);
+        tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
+
+        let platform = self.platform.clone();
+        let sweep_every = options.sweep_interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(sweep_every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = jobs::run(Job::OutboxSweep, &platform).await {
+                    tracing::error!(error = %e, "outbox sweep failed");
+                }
+            }
+        });
+
+        let store = self.store.clone();
+        let clock = self.platform.clock.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let store = store.clone();
+                let now = clock.now().as_second();
+                match tokio::task::spawn_blocking(move || store.purge_expired(now)).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(purged = n, "expired items purged"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "TTL purge failed"),
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+/// Runs the local server until Ctrl-C.
+pub async fn serve(options: LocalOptions) -> Result<(), LocalError> {
+    let app = build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator))?;
+    let listener = tokio::net::TcpListener::bind(options.addr).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    app.blobs.set_base_url(&url);
+    app.spawn_background(&options);
+    tracing::info!(data_dir = %options.data_dir.display(), "embedded store open");
+    println!("Atelier listening on {url}");
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

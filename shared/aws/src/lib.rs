@@ -1,0 +1,115 @@
+//! AWS adapters: the store on DynamoDB, queues on SQS, blobs on S3, and the glue that turns
+//! Lambda's SQS events into worker batches. Endpoints honour `AWS_ENDPOINT_URL` and the
+//! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_S3`, so the same code talks to
+//! DynamoDB Local and moto in tests.
+
+mod dynamodb;
+mod lambda;
+pub mod provision;
+mod s3;
+mod sqs;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use atelier_core::Platform;
+use atelier_core::clock::SystemClock;
+use atelier_core::ids::UlidGenerator;
+use atelier_core::queue::QueueName;
+use aws_config::BehaviorVersion;
+
+pub use dynamodb::DynamoStore;
+pub use lambda::handle_sqs_batch;
+pub use s3::S3Blobs;
+pub use sqs::SqsQueue;
+
+/// A required setting is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where Atelier's AWS resources are, from the environment the template sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// `ATELIER_TABLE`: the single table.
+    pub table: String,
+    /// `ATELIER_NOTIFICATIONS_QUEUE_URL`, `ATELIER_EXPORTS_QUEUE_URL`.
+    pub queue_urls: HashMap<QueueName, String>,
+    /// `ATELIER_EXPORTS_BUCKET`.
+    pub bucket: String,
+    /// `ATELIER_S3_FORCE_PATH_STYLE=true` for emulators that do not do virtual hosts.
+    pub s3_path_style: bool,
+}
+
+impl AwsSettings {
+    /// Reads the settings. Queue URLs and the bucket are optional: a function that does not
+    /// use them is not given them.
+    pub fn from_env() -> Result<AwsSettings, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let table = var("ATELIER_TABLE").ok_or_else(|| ConfigError("ATELIER_TABLE is not set".into()))?;
+        let mut queue_urls = HashMap::new();
+        for queue in QueueName::ALL {
+            let name = format!("ATELIER_{}_QUEUE_URL", queue.as_str().to_uppercase());
+            if let Some(url) = var(&name) {
+                queue_urls.insert(queue, url);
+            }
+        }
+        Ok(AwsSettings {
+            table,
+            queue_urls,
+            bucket: var("ATELIER_EXPORTS_BUCKET").unwrap_or_default(),
+            s3_path_style: var("ATELIER_S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"),
+        })
+    }
+}
+
+/// The SDK configuration: region, credentials and endpoints from the environment, one HTTPS
+/// client (rustls with ring) shared by every service client. Nothing here touches the network;
+/// credentials resolve on first use.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
+}
+
+/// Service clients, built once per process.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Clients {
+    /// Clients from one SDK configuration.
+    pub fn new(config: &aws_config::SdkConfig, s3_path_style: bool) -> Clients {
+        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(s3_path_style).build();
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
+}
+
+/// The platform on AWS adapters, from the environment.
+pub async fn platform_from_env() -> Result<Platform, ConfigError> {
+    let settings = AwsSettings::from_env()?;
+    let clients = Clients::new(&sdk_config().await, settings.s3_path_style);
+    Ok(platform(&clients, &settings))
+}
+
+/// The platform on AWS adapters.
+pub fn platform(clients: &Clients, settings: &AwsSettings) -> Platform {
+    Platform::new(
+        Arc::new(DynamoStore::new(clients.dynamodb.clone(), settings.table.clone())),
+        Arc::new(SqsQueue::new(clients.sqs.clone(), settings.queue_urls.clone())),
+        Arc::new(S3Blobs::new(clients.s3.clone(), settings.bucket.clone())),
+        Arc::new(SystemClock),
+        Arc::new(UlidGenerator),
+    )
+}

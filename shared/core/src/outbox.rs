@@ -1,0 +1,192 @@
+//! Transactional outbox: a change that must trigger async work writes an outbox item in the
+//! same transaction; after commit the item is sent to its queue and deleted. Items whose send
+//! was lost (crash, queue outage) are found by [`Outbox::sweep`] and sent again. Consumers
+//! deduplicate by event id, so sending twice is harmless.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::events::Event;
+use crate::queue::{Queue, QueueMessage, QueueName};
+use crate::store::{Item, Key, Query, SortKey, Store, StoreError, WriteOp};
+
+/// Outbox items are spread over this many partitions so a busy deployment has no hot key.
+pub const SHARDS: u32 = 4;
+/// Age after which the sweep takes over an outbox item from the request that wrote it.
+pub const SWEEP_AFTER: Duration = Duration::from_secs(60);
+
+const PARTITION: &str = "OUTBOX#";
+
+/// An event staged in a transaction, to relay once the transaction has committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    key: Key,
+    queue: QueueName,
+    message: QueueMessage,
+}
+
+impl OutboxEntry {
+    /// The event id.
+    pub fn event_id(&self) -> &str {
+        &self.message.id
+    }
+}
+
+/// The outbox write for `event` (add it to the transaction) and the entry to relay after it.
+pub fn record(event: &Event, queue: QueueName) -> Result<(WriteOp, OutboxEntry), StoreError> {
+    let body = serde_json::to_string(event).map_err(|e| StoreError::Encode(e.to_string()))?;
+    let key = Key::new(
+        format!("{PARTITION}{}", shard_of(&event.id)),
+        format!("{:013}#{}", event.occurred_at.as_millisecond().max(0), event.id),
+    );
+    let item = Item::new(&key)
+        .with("queue", queue.as_str())
+        .with("event_id", event.id.as_str())
+        .with("body", body.as_str());
+    let entry = OutboxEntry { key, queue, message: QueueMessage { id: event.id.clone(), body } };
+    Ok((WriteOp::create(item), entry))
+}
+
+fn shard_of(id: &str) -> u32 {
+    // FNV-1a: stable across processes and versions, unlike std's hasher.
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    hash % SHARDS
+}
+
+/// What a relay or sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RelayReport {
+    /// Sent and cleared.
+    pub sent: usize,
+    /// Left for the next sweep.
+    pub failed: usize,
+}
+
+/// Relays outbox entries to their queues.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    queue: Queue,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outbox")
+    }
+}
+
+impl Outbox {
+    /// An outbox over the store and queue.
+    pub fn new(store: Store, queue: Queue, clock: Arc<dyn Clock>) -> Outbox {
+        Outbox { store, queue, clock }
+    }
+
+    /// Sends committed entries and clears them. Never fails the caller: whatever is not sent
+    /// stays in the outbox for the sweep.
+    pub async fn relay(&self, entries: Vec<OutboxEntry>) -> RelayReport {
+        let mut by_queue: HashMap<QueueName, Vec<OutboxEntry>> = HashMap::new();
+        for entry in entries {
+            by_queue.entry(entry.queue).or_default().push(entry);
+        }
+        let mut report = RelayReport::default();
+        for (queue, entries) in by_queue {
+            let messages: Vec<QueueMessage> = entries.iter().map(|e| e.message.clone()).collect();
+            let failed: Vec<String> = match self.queue.send(queue, &messages).await {
+                Ok(()) => Vec::new(),
+                Err(crate::queue::QueueError::Partial { failed }) => failed,
+                Err(e) => {
+                    tracing::error!(error = %e, queue = queue.as_str(), "outbox relay refused");
+                    messages.iter().map(|m| m.id.clone()).collect()
+                }
+            };
+            for entry in entries {
+                if failed.contains(&entry.message.id) {
+                    report.failed += 1;
+                    continue;
+                }
+                match self.store.write(WriteOp::delete(entry.key.clone())).await {
+                    Ok(_) => report.sent += 1,
+                    Err(e) => {
+                        // Sent but not cleared: the sweep sends it again, consumers dedupe.
+                        tracing::warn!(error = %e, event_id = entry.event_id(), "outbox clear failed");
+                        report.sent += 1;
+                    }
+                }
+            }
+        }
+        report
+    }
+
+    /// Sends again every outbox item older than `min_age`: those whose relay was lost.
+    pub async fn sweep(&self, min_age: Duration) -> Result<RelayReport, StoreError> {
+        let cutoff =
+            self.clock.now().as_millisecond() - i64::try_from(min_age.as_millis()).unwrap_or(i64::MAX);
+        let mut report = RelayReport::default();
+        for shard in 0..SHARDS {
+            let query = Query::partition(format!("{PARTITION}{shard}"))
+                .sort(SortKey::Lt(format!("{:013}", cutoff.max(0))))
+                .limit(100);
+            let items = self.store.query_all(query, 10_000).await?;
+            let entries = items.iter().filter_map(|item| entry_of(item).ok()).collect();
+            let r = self.relay(entries).await;
+            report.sent += r.sent;
+            report.failed += r.failed;
+        }
+        if report.sent + report.failed > 0 {
+            tracing::info!(sent = report.sent, failed = report.failed, "outbox sweep");
+        }
+        Ok(report)
+    }
+}
+
+fn entry_of(item: &Item) -> Result<OutboxEntry, StoreError> {
+    let key = item.key().ok_or_else(|| StoreError::Decode("outbox item without key".into()))?;
+    let queue = match item.string("queue")? {
+        "notifications" => QueueName::Notifications,
+        "exports" => QueueName::Exports,
+        other => return Err(StoreError::Decode(format!("unknown queue {other}"))),
+    };
+    Ok(OutboxEntry {
+        key,
+        queue,
+        message: QueueMessage {
+            id: item.string("event_id")?.to_owned(),
+            body: item.string("body")?.to_owned(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(shard_of("01HZY"), shard_of("01HZY"));
+        let used: std::collections::HashSet<u32> =
+            (0..100).map(|i| shard_of(&format!("event-{i}"))).collect();
+        assert_eq!(used.len(), SHARDS as usize);
+    }
+
+    #[test]
+    fn outbox_items_sort_by_time() {
+        let event = |id: &str, ms: i64| Event {
+            id: id.into(),
+            kind: "k".into(),
+            studio_id: None,
+            occurred_at: jiff::Timestamp::from_millisecond(ms).expect("valid"),
+            payload: serde_json::Value::Null,
+        };
+        let (_, a) = record(&event("a", 999), QueueName::Notifications).expect("records");
+        let (_, b) = record(&event("b", 1000), QueueName::Notifications).expect("records");
+        assert!(a.key.sk < b.key.sk);
+        let item = Item::new(&a.key)
+            .with("queue", "notifications")
+            .with("event_id", "a")
+            .with("body", a.message.body.as_str());
+        assert_eq!(entry_of(&item).ok(), Some(a));
+    }
+}

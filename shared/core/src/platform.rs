@@ -1,0 +1,49 @@
+//! The ports bundled for use cases, built once per process by a host.
+
+use std::sync::Arc;
+
+use crate::blob::{BlobBackend, Blobs};
+use crate::clock::Clock;
+use crate::ids::IdGenerator;
+use crate::outbox::Outbox;
+use crate::queue::{Queue, QueueBackend};
+use crate::store::{Store, StoreBackend};
+
+/// Everything a use case may touch outside itself.
+#[derive(Clone)]
+pub struct Platform {
+    /// The single table.
+    pub store: Store,
+    /// The queues.
+    pub queue: Queue,
+    /// The blob store.
+    pub blobs: Blobs,
+    /// The outbox relay.
+    pub outbox: Outbox,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// New ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// Bundles adapters.
+    pub fn new(
+        store: Arc<dyn StoreBackend>,
+        queue: Arc<dyn QueueBackend>,
+        blobs: Arc<dyn BlobBackend>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Platform {
+        let store = Store::new(store, clock.clone());
+        let queue = Queue::new(queue);
+        let outbox = Outbox::new(store.clone(), queue.clone(), clock.clone());
+        Platform { store, queue, blobs: Blobs::new(blobs), outbox, clock, ids }
+    }
+}

@@ -1,0 +1,5 @@
+//! Atelier's domain: types and rules with no I/O. Everything here is pure and unit-tested.
+
+pub mod validation;
+
+pub use validation::{FieldError, Invalid};

@@ -1,0 +1,73 @@
+//! Embedded adapters for running Atelier with no cloud account: the store and the queue in one
+//! redb file, blobs in a directory. Same semantics as the AWS adapters; the conformance suite
+//! in `tests/` runs the same bodies against both.
+
+mod blobs;
+mod queue;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use atelier_core::clock::Clock;
+
+pub use blobs::{EmbeddedBlobs, LINK_PREFIX, LinkError};
+pub use queue::{Delivery, EmbeddedQueue, QueueOptions};
+pub use store::EmbeddedStore;
+
+/// Why the embedded adapters could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        /// Which.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database file could not be opened (locked by another process, corrupt...).
+    #[error("cannot open database {path}: {message}")]
+    Database {
+        /// Which.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// One data directory: `atelier.redb` for the store and queues, `blobs/` for objects.
+pub struct Embedded {
+    db: Arc<redb::Database>,
+    dir: PathBuf,
+}
+
+impl Embedded {
+    /// Opens (creating if needed) the data directory.
+    pub fn open(dir: &Path) -> Result<Embedded, OpenError> {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Dir { path: dir.to_owned(), source })?;
+        let path = dir.join("atelier.redb");
+        let db = redb::Database::create(&path)
+            .map_err(|e| OpenError::Database { path: path.clone(), message: e.to_string() })?;
+        Ok(Embedded { db: Arc::new(db), dir: dir.to_owned() })
+    }
+
+    /// The store.
+    pub fn store(&self) -> Result<EmbeddedStore, atelier_core::store::StoreError> {
+        EmbeddedStore::open(self.db.clone())
+    }
+
+    /// The queues.
+    pub fn queue(
+        &self,
+        clock: Arc<dyn Clock>,
+        options: QueueOptions,
+    ) -> Result<EmbeddedQueue, atelier_core::queue::QueueError> {
+        EmbeddedQueue::open(self.db.clone(), clock, options)
+    }
+
+    /// The blob store.
+    pub fn blobs(&self, clock: Arc<dyn Clock>) -> Result<EmbeddedBlobs, atelier_core::blob::BlobError> {
+        EmbeddedBlobs::open(&self.dir.join("blobs"), clock)
+    }
+}

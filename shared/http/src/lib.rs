@@ -1,0 +1,92 @@
+//! Atelier's HTTP edge: one axum router per endpoint group, the same code path on Lambda, in
+//! the local server and in tests. Errors leave as RFC 7807 problem+json, mapped in one place
+//! ([`problem::ApiError`]).
+
+pub mod config;
+pub mod extract;
+pub mod health;
+pub mod logging;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod problem;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use atelier_core::Platform;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, header};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use config::HttpConfig;
+
+/// What handlers share: the ports and the HTTP settings.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The ports.
+    pub platform: Platform,
+    /// HTTP settings.
+    pub config: Arc<HttpConfig>,
+}
+
+impl AppState {
+    /// State from ports and settings.
+    pub fn new(platform: Platform, config: HttpConfig) -> AppState {
+        AppState { platform, config: Arc::new(config) }
+    }
+}
+
+/// An endpoint group: one Lambda function each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Health, readiness, OpenAPI.
+    Health,
+}
+
+impl Group {
+    /// Every group, as the local server mounts them.
+    pub const ALL: [Group; 1] = [Group::Health];
+
+    /// The group's routes with their OpenAPI description.
+    pub fn routes(self) -> OpenApiRouter<AppState> {
+        match self {
+            Group::Health => health::routes(),
+        }
+    }
+}
+
+/// The router for `groups`, with every layer: request context, panics, body limit, CORS.
+pub fn router(state: AppState, groups: &[Group]) -> Router {
+    let config = state.config.clone();
+    let mut api = OpenApiRouter::new();
+    for group in groups {
+        api = api.merge(group.routes());
+    }
+    let (router, _) = api.split_for_parts();
+    let router = router
+        .fallback(middleware::not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::request_context));
+    if config.cors_origins.is_empty() { router } else { router.layer(cors(&config)) }
+}
+
+fn cors(config: &HttpConfig) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(config.cors_origins.clone()))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            middleware::REQUEST_ID,
+        ])
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER, middleware::REQUEST_ID])
+        .max_age(Duration::from_secs(600))
+}

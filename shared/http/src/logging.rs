@@ -1,0 +1,40 @@
+//! Structured logs with `tracing`: one JSON object per line on Lambda (CloudWatch parses it),
+//! readable text locally unless `ATELIER_LOG_FORMAT=json`.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Text,
+}
+
+impl LogFormat {
+    /// `ATELIER_LOG_FORMAT` (`json` or `text`), else `default`.
+    pub fn from_env(default: LogFormat) -> LogFormat {
+        match std::env::var("ATELIER_LOG_FORMAT").as_deref() {
+            Ok("json") => LogFormat::Json,
+            Ok("text") => LogFormat::Text,
+            _ => default,
+        }
+    }
+}
+
+/// Installs the global subscriber; level from `RUST_LOG` (default `info`). Safe to call twice.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _already_set = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_ansi(false)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

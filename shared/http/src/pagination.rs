@@ -1,0 +1,57 @@
+//! Cursor pagination shared by every list: `?limit=&cursor=` in, `next_cursor` out.
+
+use atelier_core::AppError;
+use atelier_core::store::{Cursor, Query};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 100;
+
+/// Page parameters of a list request.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// Applies the parameters to a query; a bad limit or cursor is a 400.
+    pub fn apply(&self, query: Query) -> Result<Query, AppError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+        }
+        let query = query.limit(limit);
+        let query = match &self.cursor {
+            Some(text) => {
+                query.after(Cursor::decode(text).map_err(|_| AppError::BadRequest("invalid cursor".into()))?)
+            }
+            None => query,
+        };
+        query.validate().map_err(|_| AppError::BadRequest("invalid cursor".into()))?;
+        Ok(query)
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page from items and the store's next cursor.
+    pub fn new(items: Vec<T>, next: Option<Cursor>) -> Page<T> {
+        Page { items, next_cursor: next.map(|c| c.encode()) }
+    }
+}
