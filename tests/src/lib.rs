@@ -1,1 +1,378 @@
-//! placeholder
+//! Test harness: a [`TestApp`] is Atelier as one of its hosts runs it, over a fresh store.
+//!
+//! - `TestApp::embedded()`: the local server's app on a temporary data directory.
+//! - `TestApp::aws()`: the Lambda functions' app on AWS adapters, with a fresh table on
+//!   DynamoDB Local (`ATELIER_TEST_DYNAMODB_URL`) and a fresh queue and bucket on moto
+//!   (`ATELIER_TEST_MOTO_URL`). `./infra/test` starts both; without them these tests fail.
+//!
+//! Either way the store goes through a [`FaultyStore`] and the queue through a
+//! [`SwitchableQueue`], so tests can inject conflicts, throttling and outages. Time is a
+//! [`ManualClock`].
+
+pub mod http;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use atelier_aws::{AwsSettings, Clients, DynamoStore, S3Blobs, SqsQueue};
+use atelier_core::Platform;
+use atelier_core::blob::BlobBackend;
+use atelier_core::clock::ManualClock;
+use atelier_core::ids::UlidGenerator;
+use atelier_core::queue::{QueueBackend, QueueError, QueueMessage, QueueName};
+use atelier_core::store::{FaultyStore, StoreBackend};
+use atelier_core::worker::{self, Worker};
+use atelier_http::{AppState, Group, HttpConfig};
+use atelier_local::{EmbeddedParts, LocalApp};
+use aws_config::BehaviorVersion;
+use axum::Router;
+
+pub use crate::http::{TestRequest, TestResponse};
+
+/// Which adapters a [`TestApp`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// redb file, embedded queue, blob directory.
+    Embedded,
+    /// DynamoDB Local, SQS and S3 on moto.
+    Aws,
+}
+
+/// A queue adapter that can be switched off, to simulate an outage.
+pub struct SwitchableQueue {
+    inner: Arc<dyn QueueBackend>,
+    down: AtomicBool,
+}
+
+impl SwitchableQueue {
+    /// Up, over `inner`.
+    pub fn new(inner: Arc<dyn QueueBackend>) -> Arc<SwitchableQueue> {
+        Arc::new(SwitchableQueue { inner, down: AtomicBool::new(false) })
+    }
+
+    /// Switches the outage on or off.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl QueueBackend for SwitchableQueue {
+    async fn send_batch(
+        &self,
+        queue: QueueName,
+        messages: &[QueueMessage],
+    ) -> Result<Vec<String>, QueueError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable("switched off by the test".into()));
+        }
+        self.inner.send_batch(queue, messages).await
+    }
+}
+
+enum Host {
+    Embedded { app: Box<LocalApp>, _dir: tempfile::TempDir },
+    Aws { clients: Clients, settings: AwsSettings },
+}
+
+/// Atelier over fresh storage, driven in-process (and on a loopback port for links).
+pub struct TestApp {
+    /// Which adapters.
+    pub backend: Backend,
+    /// The ports, as handlers see them.
+    pub platform: Platform,
+    /// Every endpoint group with every layer.
+    pub router: Router,
+    /// Time.
+    pub clock: Arc<ManualClock>,
+    /// Fault injection into the store.
+    pub faults: Arc<FaultyStore>,
+    /// Queue outage switch.
+    pub queue_switch: Arc<SwitchableQueue>,
+    /// The raw store adapter, under the fault injector.
+    pub raw_store: Arc<dyn StoreBackend>,
+    host: Host,
+}
+
+/// The instant every test clock starts at.
+pub fn start_time() -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_780_000_000).expect("valid instant") // 2026-05-28T20:26:40Z
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: the AWS-backed tests need DynamoDB Local and moto. Run ./infra/test, which starts them.")
+    })
+}
+
+/// SDK configuration for an emulator endpoint, with dummy credentials.
+pub async fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(atelier_aws::http_client())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// Clients for DynamoDB Local and moto.
+pub async fn emulator_clients() -> Clients {
+    let dynamodb = emulator_config(&required_env("ATELIER_TEST_DYNAMODB_URL")).await;
+    let moto = emulator_config(&required_env("ATELIER_TEST_MOTO_URL")).await;
+    let s3 = aws_sdk_s3::config::Builder::from(&moto).force_path_style(true).build();
+    Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&dynamodb),
+        sqs: aws_sdk_sqs::Client::new(&moto),
+        s3: aws_sdk_s3::Client::from_conf(s3),
+    }
+}
+
+/// A fresh, unique, lowercase resource name.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::generate().to_string().to_lowercase())
+}
+
+impl TestApp {
+    /// On the given backend.
+    pub async fn on(backend: Backend) -> TestApp {
+        match backend {
+            Backend::Embedded => TestApp::embedded().await,
+            Backend::Aws => TestApp::aws().await,
+        }
+    }
+
+    /// The local server's app on a temporary data directory.
+    pub async fn embedded() -> TestApp {
+        TestApp::embedded_with(HttpConfig::default()).await
+    }
+
+    /// The local server's app with specific HTTP settings.
+    pub async fn embedded_with(http: HttpConfig) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let parts = EmbeddedParts::open(dir.path(), clock.clone()).expect("embedded adapters open");
+        let raw_store: Arc<dyn StoreBackend> = Arc::new(parts.store.clone());
+        let faults = Arc::new(FaultyStore::new(raw_store.clone()));
+        let queue_switch = SwitchableQueue::new(Arc::new(parts.queue.clone()));
+        let blobs: Arc<dyn BlobBackend> = parts.blobs.clone();
+        let platform = Platform::new(
+            faults.clone(),
+            queue_switch.clone(),
+            blobs,
+            clock.clone(),
+            Arc::new(UlidGenerator),
+        );
+        let app = LocalApp::assemble(platform.clone(), parts, http);
+        // Serve on loopback too, so download links can be fetched with a plain HTTP client.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("bound address"));
+        app.blobs.set_base_url(&url);
+        tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+        TestApp {
+            backend: Backend::Embedded,
+            platform,
+            router: app.router.clone(),
+            clock,
+            faults,
+            queue_switch,
+            raw_store,
+            host: Host::Embedded { app: Box::new(app), _dir: dir },
+        }
+    }
+
+    /// The Lambda functions' app on AWS adapters over fresh emulator resources.
+    pub async fn aws() -> TestApp {
+        let clients = emulator_clients().await;
+        let table = unique_name("t");
+        atelier_aws::provision::create_table(&clients.dynamodb, &table).await.expect("table created");
+        let queue_url = atelier_aws::provision::create_queue(&clients.sqs, &unique_name("q"))
+            .await
+            .expect("queue created");
+        let bucket = unique_name("b");
+        atelier_aws::provision::create_bucket(&clients.s3, &bucket).await.expect("bucket created");
+        let settings = AwsSettings {
+            table: table.clone(),
+            queue_urls: [(QueueName::Notifications, queue_url)].into_iter().collect(),
+            bucket: bucket.clone(),
+            s3_path_style: true,
+        };
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let raw_store: Arc<dyn StoreBackend> = Arc::new(DynamoStore::new(clients.dynamodb.clone(), table));
+        let faults = Arc::new(FaultyStore::new(raw_store.clone()));
+        let queue_switch =
+            SwitchableQueue::new(Arc::new(SqsQueue::new(clients.sqs.clone(), settings.queue_urls.clone())));
+        let platform = Platform::new(
+            faults.clone(),
+            queue_switch.clone(),
+            Arc::new(S3Blobs::new(clients.s3.clone(), bucket)),
+            clock.clone(),
+            Arc::new(UlidGenerator),
+        );
+        let router =
+            atelier_http::router(AppState::new(platform.clone(), HttpConfig::default()), &Group::ALL);
+        TestApp {
+            backend: Backend::Aws,
+            platform,
+            router,
+            clock,
+            faults,
+            queue_switch,
+            raw_store,
+            host: Host::Aws { clients, settings },
+        }
+    }
+
+    /// An HTTP request to the app, sent in-process.
+    pub fn request(&self, method: ::http::Method, path: &str) -> TestRequest {
+        TestRequest::new_for(self.router.clone(), method, path)
+    }
+
+    /// The worker for a queue, as its host would build it.
+    pub fn worker(&self, queue: QueueName) -> Worker {
+        worker::for_queue(queue, &self.platform, Duration::from_secs(30))
+    }
+
+    /// Delivers every message waiting on the notifications queue to its worker, as the host's
+    /// event source would (embedded poller, or SQS → Lambda glue). Returns messages received.
+    pub async fn run_workers(&self) -> usize {
+        self.deliver(QueueName::Notifications, &self.worker(QueueName::Notifications)).await
+    }
+
+    /// Delivers waiting messages of `queue` to `worker` until none are visible.
+    pub async fn deliver(&self, queue: QueueName, worker: &Worker) -> usize {
+        let mut received = 0;
+        loop {
+            let n = match &self.host {
+                Host::Embedded { app, .. } => app.queue.poll_once(queue, worker).await.expect("poll"),
+                Host::Aws { clients, settings } => {
+                    let url = settings.queue_urls.get(&queue).expect("queue URL");
+                    sqs_poll_once(clients, url, worker).await
+                }
+            };
+            if n == 0 {
+                return received;
+            }
+            received += n;
+        }
+    }
+
+    /// Messages waiting on the notifications queue (bodies), without consuming them for long:
+    /// they are made visible again at once.
+    pub async fn peek_queue(&self, queue: QueueName) -> Vec<String> {
+        match &self.host {
+            Host::Embedded { app, .. } => {
+                let deliveries = app.queue.receive(queue, 100).await.expect("receive");
+                self.clock.advance(jiff::SignedDuration::from_secs(31));
+                deliveries.into_iter().map(|d| d.message.body).collect()
+            }
+            Host::Aws { clients, settings } => {
+                let url = settings.queue_urls.get(&queue).expect("queue URL");
+                let mut bodies = Vec::new();
+                loop {
+                    let out = clients
+                        .sqs
+                        .receive_message()
+                        .queue_url(url)
+                        .max_number_of_messages(10)
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .expect("receive");
+                    let messages = out.messages();
+                    if messages.is_empty() || bodies.len() > 1000 {
+                        return bodies;
+                    }
+                    bodies.extend(messages.iter().filter_map(|m| m.body().map(str::to_owned)));
+                    if bodies.len() >= messages.len() {
+                        // moto hands the same visible messages out again; one round is enough.
+                        return bodies;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Raw AWS clients and settings, for AWS-only contract tests.
+    pub fn aws_parts(&self) -> Option<(&Clients, &AwsSettings)> {
+        match &self.host {
+            Host::Aws { clients, settings } => Some((clients, settings)),
+            Host::Embedded { .. } => None,
+        }
+    }
+
+    /// The embedded host, for embedded-only contract tests.
+    pub fn local_app(&self) -> Option<&LocalApp> {
+        match &self.host {
+            Host::Embedded { app, .. } => Some(app),
+            Host::Aws { .. } => None,
+        }
+    }
+}
+
+/// One receive from SQS, run through the Lambda glue exactly as the function would, deleting
+/// what succeeded (what the Lambda event source does with a partial batch response).
+async fn sqs_poll_once(clients: &Clients, url: &str, worker: &Worker) -> usize {
+    use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+    let out = clients
+        .sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive from SQS");
+    let messages = out.messages();
+    if messages.is_empty() {
+        return 0;
+    }
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id().map(str::to_owned);
+        record.body = m.body().map(str::to_owned);
+        record.receipt_handle = m.receipt_handle().map(str::to_owned);
+        event.records.push(record);
+    }
+    let response = atelier_aws::handle_sqs_batch(worker, event).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    for m in messages {
+        if !failed.contains(&m.message_id().unwrap_or_default()) {
+            clients
+                .sqs
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete from SQS");
+        }
+    }
+    messages.len()
+}
+
+/// Runs each listed async test body (`async fn name(app: TestApp)`) twice: on the embedded
+/// adapters and on the AWS adapters (DynamoDB Local + moto).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::TestApp::on($crate::Backend::Embedded).await).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::TestApp::on($crate::Backend::Aws).await).await
+                }
+            )*
+        }
+    };
+}

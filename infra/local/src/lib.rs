@@ -84,26 +84,57 @@ pub struct LocalApp {
     pub store: EmbeddedStore,
 }
 
-/// Builds the app over `data_dir` with the given clock and ids (tests pass their own).
+/// Builds the app over `data_dir` with the given clock and ids.
 pub fn build(
     options: &LocalOptions,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 ) -> Result<LocalApp, LocalError> {
-    let embedded = Embedded::open(&options.data_dir)?;
-    let store = embedded.store().map_err(|e| LocalError::Config(e.to_string()))?;
-    let queue = embedded
-        .queue(clock.clone(), QueueOptions::default())
-        .map_err(|e| LocalError::Config(e.to_string()))?;
-    let blobs = Arc::new(embedded.blobs(clock.clone()).map_err(|e| LocalError::Config(e.to_string()))?);
-    let platform = Platform::new(Arc::new(store.clone()), Arc::new(queue.clone()), blobs.clone(), clock, ids);
-    let state = AppState::new(platform.clone(), options.http.clone());
-    let downloads = Router::new()
-        .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
-        .with_state(blobs.clone())
-        .layer(axum::middleware::from_fn(atelier_http::middleware::request_context));
-    let router = atelier_http::router(state, &Group::ALL).merge(downloads);
-    Ok(LocalApp { platform, router, queue, blobs, store })
+    let parts = EmbeddedParts::open(&options.data_dir, clock.clone())?;
+    let platform = Platform::new(
+        Arc::new(parts.store.clone()),
+        Arc::new(parts.queue.clone()),
+        parts.blobs.clone(),
+        clock,
+        ids,
+    );
+    Ok(LocalApp::assemble(platform, parts, options.http.clone()))
+}
+
+/// The embedded adapters of one data directory.
+pub struct EmbeddedParts {
+    /// The store.
+    pub store: EmbeddedStore,
+    /// The queue.
+    pub queue: EmbeddedQueue,
+    /// The blobs.
+    pub blobs: Arc<EmbeddedBlobs>,
+}
+
+impl EmbeddedParts {
+    /// Opens the data directory.
+    pub fn open(data_dir: &std::path::Path, clock: Arc<dyn Clock>) -> Result<EmbeddedParts, LocalError> {
+        let embedded = Embedded::open(data_dir)?;
+        let store = embedded.store().map_err(|e| LocalError::Config(e.to_string()))?;
+        let queue = embedded
+            .queue(clock.clone(), QueueOptions::default())
+            .map_err(|e| LocalError::Config(e.to_string()))?;
+        let blobs = Arc::new(embedded.blobs(clock).map_err(|e| LocalError::Config(e.to_string()))?);
+        Ok(EmbeddedParts { store, queue, blobs })
+    }
+}
+
+impl LocalApp {
+    /// The app over a platform built on `parts` (possibly wrapped, as tests do).
+    pub fn assemble(platform: Platform, parts: EmbeddedParts, http: HttpConfig) -> LocalApp {
+        let state = AppState::new(platform.clone(), http);
+        let downloads = Router::new()
+            .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
+            .with_state(parts.blobs.clone())
+            .layer(axum::middleware::from_fn(atelier_http::middleware::request_context));
+        let router = atelier_http::router(state, &Group::ALL).merge(downloads);
+        LocalApp { platform, router, queue: parts.queue, blobs: parts.blobs, store: parts.store }
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -119,56 +119,65 @@ impl Expr {
         placeholder
     }
 
-    fn condition(&mut self, condition: &Condition) -> String {
+    /// Renders a condition; the flag says whether it is compound (AND/OR at the top), which is
+    /// when a parent must parenthesise it. DynamoDB refuses redundant parentheses.
+    fn rendered(&mut self, condition: &Condition) -> (String, bool) {
         let mut cmp = |name: &str, op: &str, value: &Value| {
-            format!("{} {op} {}", self.name(name), self.value(to_attribute(value)))
+            (format!("{} {op} {}", self.name(name), self.value(to_attribute(value))), false)
         };
         match condition {
-            Condition::Exists => format!("attribute_exists({})", self.name(attr::PK)),
-            Condition::NotExists => format!("attribute_not_exists({})", self.name(attr::PK)),
-            Condition::AttrExists(n) => format!("attribute_exists({})", self.name(n)),
-            Condition::AttrNotExists(n) => format!("attribute_not_exists({})", self.name(n)),
+            Condition::Exists => (format!("attribute_exists({})", self.name(attr::PK)), false),
+            Condition::NotExists => (format!("attribute_not_exists({})", self.name(attr::PK)), false),
+            Condition::AttrExists(n) => (format!("attribute_exists({})", self.name(n)), false),
+            Condition::AttrNotExists(n) => (format!("attribute_not_exists({})", self.name(n)), false),
             Condition::Eq(n, v) => cmp(n, "=", v),
             // DynamoDB's `<>` is false for an absent attribute; the port says "absent or
             // different", so spell that out.
             Condition::Ne(n, v) => {
                 let name = self.name(n);
                 let value = self.value(to_attribute(v));
-                format!("(attribute_not_exists({name}) OR {name} <> {value})")
+                (format!("attribute_not_exists({name}) OR {name} <> {value}"), true)
             }
             Condition::Lt(n, v) => cmp(n, "<", v),
             Condition::Le(n, v) => cmp(n, "<=", v),
             Condition::Gt(n, v) => cmp(n, ">", v),
             Condition::Ge(n, v) => cmp(n, ">=", v),
+            // Empty AND is true, empty OR is false, as in logic.
             Condition::And(all) if all.is_empty() => {
-                self.condition(&Condition::Or(vec![Condition::Exists, Condition::NotExists]))
+                self.rendered(&Condition::Or(vec![Condition::Exists, Condition::NotExists]))
             }
             Condition::Or(any) if any.is_empty() => {
-                self.condition(&Condition::And(vec![Condition::Exists, Condition::NotExists]))
+                self.rendered(&Condition::And(vec![Condition::Exists, Condition::NotExists]))
             }
-            Condition::And(all) => {
-                let parts: Vec<String> = all.iter().map(|c| format!("({})", self.condition(c))).collect();
-                parts.join(" AND ")
+            Condition::And(parts) | Condition::Or(parts) if parts.len() == 1 => self.rendered(&parts[0]),
+            Condition::And(parts) | Condition::Or(parts) => {
+                let joiner = if matches!(condition, Condition::And(_)) { " AND " } else { " OR " };
+                let rendered: Vec<String> = parts.iter().map(|c| self.operand(c)).collect();
+                (rendered.join(joiner), true)
             }
-            Condition::Or(any) => {
-                let parts: Vec<String> = any.iter().map(|c| format!("({})", self.condition(c))).collect();
-                parts.join(" OR ")
-            }
-            Condition::Not(c) => format!("NOT ({})", self.condition(c)),
+            Condition::Not(c) => (format!("NOT {}", self.operand(c)), false),
+        }
+    }
+
+    /// A condition as an operand: parenthesised only when compound.
+    fn operand(&mut self, condition: &Condition) -> String {
+        match self.rendered(condition) {
+            (text, true) => format!("({text})"),
+            (text, false) => text,
         }
     }
 
     /// The condition as DynamoDB must evaluate it for expired items to count as absent: an
     /// expired item satisfies it exactly when an absent item would.
     fn condition_with_ttl(&mut self, condition: &Condition, now: i64) -> String {
-        let rendered = self.condition(condition);
+        let rendered = self.operand(condition);
         let ttl = self.name(attr::TTL);
         let now = self.value(AttributeValue::N(now.to_string()));
         let alive = format!("(attribute_not_exists({ttl}) OR {ttl} > {now})");
         if condition.evaluate(None) {
-            format!("({rendered}) OR NOT {alive}")
+            format!("{rendered} OR NOT {alive}")
         } else {
-            format!("({rendered}) AND {alive}")
+            format!("{rendered} AND {alive}")
         }
     }
 
@@ -273,7 +282,9 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Display,
 {
     let code = error.code().map(str::to_owned);
-    common(code.as_deref(), error.to_string())
+    let message =
+        format!("{}: {}", code.as_deref().unwrap_or("unknown"), error.message().unwrap_or_default());
+    common(code.as_deref(), message)
 }
 
 /// Maps a cancelled transaction's reasons, item by item: a failed condition names its write;
@@ -639,11 +650,14 @@ mod tests {
     #[test]
     fn expressions_use_placeholders_once_per_attribute() {
         let mut expr = Expr::default();
-        let rendered = expr.condition(&Condition::And(vec![
+        let (rendered, _) = expr.rendered(&Condition::And(vec![
             Condition::eq("status", "a"),
             Condition::Ne("status".into(), Value::S("b".into())),
         ]));
-        assert_eq!(rendered, "(#n0 = :v0) AND ((attribute_not_exists(#n0) OR #n0 <> :v1))");
+        assert_eq!(rendered, "#n0 = :v0 AND (attribute_not_exists(#n0) OR #n0 <> :v1)");
+        let mut expr = Expr::default();
+        let negated = expr.operand(&Condition::Not(Box::new(Condition::Exists)));
+        assert_eq!(negated, "NOT attribute_exists(#n0)");
         assert_eq!(expr.names().map(|n| n.len()), Some(1));
     }
 

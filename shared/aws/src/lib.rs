@@ -67,10 +67,14 @@ impl AwsSettings {
 /// client (rustls with ring) shared by every service client. Nothing here touches the network;
 /// credentials resolve on first use.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
+}
+
+/// The HTTPS client every SDK client uses: rustls with ring (smaller and quicker to build than
+/// the SDK's default aws-lc). Trust roots load on first use, not here.
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let http =
-        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// Service clients, built once per process.

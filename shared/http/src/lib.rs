@@ -67,13 +67,16 @@ pub fn router(state: AppState, groups: &[Group]) -> Router {
         api = api.merge(group.routes());
     }
     let (router, _) = api.split_for_parts();
+    with_layers(router.fallback(middleware::not_found).with_state(state), &config)
+}
+
+/// Wraps any router in Atelier's layers (request context, panics, body limit, CORS).
+pub fn with_layers(router: Router, config: &HttpConfig) -> Router {
     let router = router
-        .fallback(middleware::not_found)
-        .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::request_context));
-    if config.cors_origins.is_empty() { router } else { router.layer(cors(&config)) }
+    if config.cors_origins.is_empty() { router } else { router.layer(cors(config)) }
 }
 
 fn cors(config: &HttpConfig) -> CorsLayer {

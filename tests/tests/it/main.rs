@@ -1,0 +1,8 @@
+//! Black-box tests, one binary: every module's bodies run on the embedded adapters and on the
+//! AWS adapters (DynamoDB Local and moto, started by `./infra/test`).
+
+mod blobs;
+mod http_platform;
+mod outbox;
+mod queue;
+mod store;
