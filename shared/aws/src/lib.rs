@@ -19,7 +19,7 @@ use atelier_core::queue::QueueName;
 use aws_config::BehaviorVersion;
 
 pub use dynamodb::DynamoStore;
-pub use lambda::handle_sqs_batch;
+pub use lambda::{handle_schedule, handle_sqs_batch};
 pub use s3::S3Blobs;
 pub use sqs::SqsQueue;
 

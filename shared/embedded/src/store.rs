@@ -298,10 +298,10 @@ fn apply_all(db: &Database, ops: &[WriteOp], now: i64) -> Result<Vec<Option<Item
             let key = op.key();
             let current = read_item(&items, &key)?;
             let visible = current.clone().and_then(|i| live(i, now));
-            if let Some(condition) = op.condition() {
-                if !condition.evaluate(visible.as_ref()) {
-                    return Err(StoreError::ConditionFailed { index, current: visible.map(Box::new) });
-                }
+            if let Some(condition) = op.condition()
+                && !condition.evaluate(visible.as_ref())
+            {
+                return Err(StoreError::ConditionFailed { index, current: visible.map(Box::new) });
             }
             stored.push((key, current));
         }

@@ -2,7 +2,9 @@
 //! AWS adapters (DynamoDB Local and moto, started by `./infra/test`).
 
 mod blobs;
+mod crash;
 mod http_platform;
 mod outbox;
 mod queue;
 mod store;
+mod template;

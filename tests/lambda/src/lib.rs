@@ -1,0 +1,60 @@
+//! Helpers to invoke function binaries running under `cargo lambda watch`, which
+//! `./infra/test` starts (on `ATELIER_LAMBDA_INVOKE_PORT`) against DynamoDB Local and moto.
+
+use std::process::Command;
+
+fn required_env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run ./infra/test, which starts cargo lambda watch"))
+}
+
+/// What an invocation returned.
+#[derive(Debug)]
+pub enum Invocation {
+    /// The function's response.
+    Ok(serde_json::Value),
+    /// The function failed; cargo-lambda's report.
+    Failed(String),
+}
+
+impl Invocation {
+    /// The response, or a panic with the failure.
+    #[track_caller]
+    pub fn response(self) -> serde_json::Value {
+        match self {
+            Invocation::Ok(value) => value,
+            Invocation::Failed(report) => panic!("invocation failed: {report}"),
+        }
+    }
+}
+
+/// Invokes `function` with `events/<event>` through `cargo lambda invoke`.
+pub fn invoke(function: &str, event: &str) -> Invocation {
+    let port = required_env("ATELIER_LAMBDA_INVOKE_PORT");
+    let event_file = format!("{}/../../events/{event}", env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new("cargo")
+        .args(["lambda", "invoke", function, "--invoke-address", "127.0.0.1", "--invoke-port", &port])
+        .args(["--data-file", &event_file, "--output-format", "json"])
+        .output()
+        .expect("cargo lambda is installed (./infra/test installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if !output.status.success() {
+        return Invocation::Failed(format!("{stdout}{stderr}"));
+    }
+    match serde_json::from_str(&stdout) {
+        Ok(value) => Invocation::Ok(value),
+        Err(e) => Invocation::Failed(format!("not JSON ({e}): {stdout}{stderr}")),
+    }
+}
+
+/// The store the functions use (the provisioned table on DynamoDB Local).
+pub async fn store() -> atelier_core::store::Store {
+    use std::sync::Arc;
+    let settings = atelier_aws::AwsSettings::from_env().expect("ATELIER_TABLE and friends are set");
+    let clients = atelier_aws::Clients::new(&atelier_aws::sdk_config().await, true);
+    atelier_core::store::Store::new(
+        Arc::new(atelier_aws::DynamoStore::new(clients.dynamodb, settings.table)),
+        Arc::new(atelier_core::clock::SystemClock),
+    )
+}

@@ -1,0 +1,54 @@
+//! Killing a process in the middle of writes never corrupts the embedded file, and every write
+//! it acknowledged is there after a restart, whole.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use atelier_core::clock::SystemClock;
+use atelier_core::store::{Key, Query, Store};
+
+#[tokio::test]
+async fn killed_writers_lose_no_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut acknowledged = Vec::new();
+    for round in 0..3u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_store-writer"))
+            .arg(dir.path())
+            .arg((round * 1_000_000).to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("writer starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        // Let it get going, then kill it without warning (SIGKILL) while it writes.
+        for _ in 0..(150 + round * 50) {
+            let line = lines.next().expect("writer alive").expect("line");
+            acknowledged.push(line.parse::<u64>().expect("number"));
+        }
+        child.kill().expect("kill");
+        // Anything it printed before dying was acknowledged too.
+        for line in lines {
+            let Ok(line) = line else { break };
+            if let Ok(n) = line.parse::<u64>() {
+                acknowledged.push(n);
+            }
+        }
+        child.wait().expect("reaped");
+
+        let embedded = atelier_embedded::Embedded::open(dir.path()).expect("file opens after a kill");
+        let store = Store::new(Arc::new(embedded.store().expect("store")), Arc::new(SystemClock));
+        let written = store.query_all(Query::partition("W"), usize::MAX).await.expect("readable");
+        let written: Vec<u64> =
+            written.iter().map(|i| i.key().expect("key").sk.parse().expect("number")).collect();
+        for n in &acknowledged {
+            assert!(written.contains(n), "acknowledged write {n} lost (round {round})");
+        }
+        let count = store.get(&Key::new("W-COUNT", "COUNT")).await.expect("read").expect("counter");
+        assert_eq!(
+            count.number("n").ok(),
+            Some(written.len() as i64),
+            "both halves of every transaction, or neither"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! `template.yaml` declares the same table, queues and bucket that the code provisions on the
+//! emulators (`atelier_aws::provision`), and the deployment rules the platform relies on.
+
+use std::collections::BTreeSet;
+
+use atelier_aws::provision::{QUEUE_SPEC, WORKER_TIMEOUT_SECONDS, table_spec};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn template() -> Yaml {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml");
+    YamlLoader::load_from_str(&text).expect("template is plain YAML").remove(0)
+}
+
+fn resources_of_type<'a>(doc: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
+    doc["Resources"]
+        .as_hash()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(name, r)| (name.as_str().expect("name"), r))
+        .collect()
+}
+
+fn get_att_target(value: &Yaml) -> Option<&str> {
+    value["Fn::GetAtt"].as_vec().and_then(|v| v.first()).and_then(Yaml::as_str)
+}
+
+#[test]
+fn table_matches_the_code() {
+    let doc = template();
+    let table = &doc["Resources"]["Table"]["Properties"];
+    let spec = table_spec();
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+
+    let declared: BTreeSet<(String, String)> = table["AttributeDefinitions"]
+        .as_vec()
+        .expect("attribute definitions")
+        .iter()
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().expect("name").to_owned(),
+                a["AttributeType"].as_str().expect("type").to_owned(),
+            )
+        })
+        .collect();
+    let mut expected: BTreeSet<(String, String)> =
+        [spec.key.0, spec.key.1].iter().map(|n| ((*n).to_owned(), "S".to_owned())).collect();
+    for (_, (pk, sk)) in &spec.indexes {
+        expected.insert(((*pk).to_owned(), "S".to_owned()));
+        expected.insert(((*sk).to_owned(), "S".to_owned()));
+    }
+    assert_eq!(declared, expected);
+
+    let key_schema = |schema: &Yaml| -> (String, String) {
+        let keys = schema.as_vec().expect("key schema");
+        let of = |kind: &str| {
+            keys.iter()
+                .find(|k| k["KeyType"].as_str() == Some(kind))
+                .and_then(|k| k["AttributeName"].as_str())
+                .expect("key")
+                .to_owned()
+        };
+        (of("HASH"), of("RANGE"))
+    };
+    assert_eq!(key_schema(&table["KeySchema"]), (spec.key.0.to_owned(), spec.key.1.to_owned()));
+
+    let indexes = table["GlobalSecondaryIndexes"].as_vec().expect("indexes");
+    assert_eq!(indexes.len(), spec.indexes.len());
+    for (name, (pk, sk)) in &spec.indexes {
+        let index = indexes.iter().find(|i| i["IndexName"].as_str() == Some(name)).expect("index declared");
+        assert_eq!(key_schema(&index["KeySchema"]), ((*pk).to_owned(), (*sk).to_owned()), "{name}");
+        assert_eq!(index["Projection"]["ProjectionType"].as_str(), Some("ALL"), "{name}");
+    }
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(spec.ttl));
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+}
+
+#[test]
+fn queues_have_dead_letter_queues_and_safe_timeouts() {
+    let doc = template();
+    let functions = resources_of_type(&doc, "AWS::Serverless::Function");
+    let global_timeout = doc["Globals"]["Function"]["Timeout"].as_i64().expect("global timeout");
+    let queues = resources_of_type(&doc, "AWS::SQS::Queue");
+    let sources: Vec<_> =
+        queues.iter().filter(|(_, q)| !q["Properties"]["RedrivePolicy"].is_badvalue()).collect();
+    assert_eq!(sources.len(), atelier_core::queue::QueueName::ALL.len(), "one source queue per queue name");
+    for (name, queue) in sources {
+        let props = &queue["Properties"];
+        let redrive = &props["RedrivePolicy"];
+        assert_eq!(
+            redrive["maxReceiveCount"].as_i64(),
+            Some(i64::from(QUEUE_SPEC.max_receive_count)),
+            "{name}"
+        );
+        assert!(redrive["maxReceiveCount"].as_i64().is_some_and(|n| n >= 5), "{name}: at least 5 receives");
+        assert_eq!(
+            props["VisibilityTimeout"].as_i64(),
+            Some(i64::from(QUEUE_SPEC.visibility_timeout)),
+            "{name}"
+        );
+        assert_eq!(props["MessageRetentionPeriod"].as_i64(), Some(i64::from(QUEUE_SPEC.retention)), "{name}");
+        let dlq_name = get_att_target(&redrive["deadLetterTargetArn"]).expect("DLQ reference");
+        let dlq = &doc["Resources"][dlq_name]["Properties"];
+        assert_eq!(
+            dlq["MessageRetentionPeriod"].as_i64(),
+            Some(i64::from(QUEUE_SPEC.dlq_retention)),
+            "{name}"
+        );
+        assert!(
+            dlq["MessageRetentionPeriod"].as_i64() > props["MessageRetentionPeriod"].as_i64(),
+            "{name}: its DLQ keeps messages longer than it does"
+        );
+
+        // Every consumer's timeout leaves visibility at least six times over.
+        for (function, f) in &functions {
+            let events = f["Properties"]["Events"].as_hash().into_iter().flatten();
+            for (_, event) in events {
+                if event["Type"].as_str() == Some("SQS")
+                    && get_att_target(&event["Properties"]["Queue"]) == Some(name)
+                {
+                    let timeout = f["Properties"]["Timeout"].as_i64().unwrap_or(global_timeout);
+                    assert_eq!(timeout, i64::from(WORKER_TIMEOUT_SECONDS), "{function}");
+                    assert!(
+                        props["VisibilityTimeout"].as_i64().expect("visibility") >= 6 * timeout,
+                        "{function}"
+                    );
+                    let types =
+                        event["Properties"]["FunctionResponseTypes"].as_vec().expect("response types");
+                    assert!(
+                        types.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures")),
+                        "{function}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn functions_are_arm64_rust_binaries_of_this_workspace() {
+    let doc = template();
+    let globals = &doc["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    let functions = resources_of_type(&doc, "AWS::Serverless::Function");
+    assert!(!functions.is_empty());
+    for (name, f) in functions {
+        assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
+        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().expect("binary");
+        let manifest = format!("{}/../functions/{binary}/Cargo.toml", env!("CARGO_MANIFEST_DIR"));
+        assert!(std::path::Path::new(&manifest).exists(), "{name}: functions/{binary} exists");
+        let policies = f["Properties"]["Policies"].as_vec().expect("explicit policies");
+        for statement in policies.iter().flat_map(|p| p["Statement"].as_vec().into_iter().flatten()) {
+            for action in statement["Action"].as_vec().expect("actions") {
+                let action = action.as_str().expect("action");
+                assert!(!action.ends_with('*'), "{name}: least privilege, no wildcard actions ({action})");
+            }
+        }
+    }
+}
+
+#[test]
+fn exports_bucket_is_private_encrypted_and_expiring() {
+    let doc = template();
+    let buckets = resources_of_type(&doc, "AWS::S3::Bucket");
+    assert_eq!(buckets.len(), 1);
+    let props = &buckets[0].1["Properties"];
+    let sse =
+        &props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+    assert!(sse["SSEAlgorithm"].as_str().is_some());
+    let block = &props["PublicAccessBlockConfiguration"];
+    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[flag].as_bool(), Some(true), "{flag}");
+    }
+    let rule = &props["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Status"].as_str(), Some("Enabled"));
+    assert!(rule["ExpirationInDays"].as_i64().is_some_and(|d| d > 0));
+}
