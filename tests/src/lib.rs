@@ -93,7 +93,55 @@ pub struct TestApp {
     pub queue_switch: Arc<SwitchableQueue>,
     /// The raw store adapter, under the fault injector.
     pub raw_store: Arc<dyn StoreBackend>,
+    auth: Arc<atelier_core::auth::AuthSettings>,
     host: Host,
+}
+
+/// Kid of the tests' signing key.
+pub const TEST_KID: &str = "test-key";
+/// The tests' signing secret (32 bytes of 7), base64.
+pub const TEST_SECRET: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+/// Kid of a key that signed before a rotation and still verifies.
+pub const PREVIOUS_KID: &str = "previous-key";
+/// Its secret (32 bytes of 8), base64.
+pub const PREVIOUS_SECRET: &str = "CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg=";
+/// Kid of a retired key: tokens naming it are refused.
+pub const RETIRED_KID: &str = "retired-key";
+
+/// The key ring every test app signs with: an active key, a verify-only one from before a
+/// rotation, and a retired one.
+pub fn test_key_ring() -> atelier_core::auth::KeyRing {
+    let json = format!(
+        r#"[{{"kid":"{TEST_KID}","secret":"{TEST_SECRET}","status":"active"}},
+            {{"kid":"{PREVIOUS_KID}","secret":"{PREVIOUS_SECRET}","status":"verify"}},
+            {{"kid":"{RETIRED_KID}","status":"retired"}}]"#
+    );
+    atelier_core::auth::KeyRing::from_json(&json, "atelier").expect("test key ring")
+}
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A registered, signed-in account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// User id.
+    pub user_id: String,
+    /// Email.
+    pub email: String,
+    /// Access token.
+    pub access: String,
+    /// Refresh token.
+    pub refresh: String,
+}
+
+/// Identity settings for tests: the test key ring, Argon2 at OWASP's floor (quick), and the
+/// seed's limits.
+pub fn test_auth_settings() -> atelier_core::auth::AuthSettings {
+    let hasher =
+        atelier_core::auth::PasswordHasher::new(atelier_core::auth::HashCost::FLOOR).expect("floor cost");
+    atelier_core::auth::AuthSettings::new(test_key_ring(), hasher)
 }
 
 /// The instant every test clock starts at.
@@ -165,7 +213,8 @@ impl TestApp {
             clock.clone(),
             Arc::new(UlidGenerator),
         );
-        let app = LocalApp::assemble(platform.clone(), parts, http);
+        let auth = Arc::new(test_auth_settings());
+        let app = LocalApp::assemble(platform.clone(), parts, http, auth.clone());
         // Serve on loopback too, so download links can be fetched with a plain HTTP client.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
@@ -179,6 +228,7 @@ impl TestApp {
             faults,
             queue_switch,
             raw_store,
+            auth,
             host: Host::Embedded { app: Box::new(app), _dir: dir },
         }
     }
@@ -211,8 +261,9 @@ impl TestApp {
             clock.clone(),
             Arc::new(UlidGenerator),
         );
-        let router =
-            atelier_http::router(AppState::new(platform.clone(), HttpConfig::default()), &Group::ALL);
+        let auth = Arc::new(test_auth_settings());
+        let state = AppState::new(platform.clone(), HttpConfig::default()).with_auth(auth.clone());
+        let router = atelier_http::router(state, &Group::ALL);
         TestApp {
             backend: Backend::Aws,
             platform,
@@ -221,13 +272,54 @@ impl TestApp {
             faults,
             queue_switch,
             raw_store,
+            auth,
             host: Host::Aws { clients, settings },
         }
+    }
+
+    /// Now, on the test clock.
+    pub fn clock_now(&self) -> jiff::Timestamp {
+        atelier_core::clock::Clock::now(self.clock.as_ref())
+    }
+
+    /// The state handlers see, for routers built in tests.
+    pub fn state(&self) -> AppState {
+        AppState::new(self.platform.clone(), HttpConfig::default()).with_auth(self.auth.clone())
+    }
+
+    /// The identity settings the app runs with.
+    pub fn auth(&self) -> &atelier_core::auth::AuthSettings {
+        &self.auth
     }
 
     /// An HTTP request to the app, sent in-process.
     pub fn request(&self, method: ::http::Method, path: &str) -> TestRequest {
         TestRequest::new_for(self.router.clone(), method, path)
+    }
+
+    /// Registers `email` (with [`PASSWORD`]) through the API.
+    pub async fn register(&self, email: &str) -> Account {
+        let response = self
+            .request(::http::Method::POST, "/v1/auth/register")
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD, "name": "Test Person" }))
+            .send()
+            .await;
+        assert_eq!(response.status, 201, "register {email}: {}", String::from_utf8_lossy(&response.body));
+        let body = response.json();
+        Account {
+            user_id: body["user"]["id"].as_str().expect("id").to_owned(),
+            email: email.to_owned(),
+            access: body["tokens"]["access_token"].as_str().expect("access").to_owned(),
+            refresh: body["tokens"]["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// Signs `email` in again (a new session).
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.request(::http::Method::POST, "/v1/auth/login")
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
     }
 
     /// The worker for a queue, as its host would build it.

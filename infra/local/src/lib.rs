@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atelier_core::Platform;
+use atelier_core::auth::{AuthSettings, HashCost, KeyRing, PasswordHasher};
 use atelier_core::clock::{Clock, SystemClock};
 use atelier_core::ids::{IdGenerator, UlidGenerator};
 use atelier_core::jobs::{self, Job};
@@ -22,6 +23,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
 
 /// Why the local server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub struct LocalOptions {
     pub poll_interval: Duration,
     /// How often the outbox is swept.
     pub sweep_interval: Duration,
+    /// Password hashing cost (`ATELIER_ARGON2_*`).
+    pub hash_cost: HashCost,
 }
 
 impl LocalOptions {
@@ -66,6 +70,7 @@ impl LocalOptions {
             http: HttpConfig::from_env().map_err(|e| LocalError::Config(e.to_string()))?,
             poll_interval: Duration::from_millis(200),
             sweep_interval: Duration::from_secs(30),
+            hash_cost: atelier_core::auth::hash_cost_from_env().map_err(LocalError::Config)?,
         })
     }
 }
@@ -98,7 +103,36 @@ pub fn build(
         clock,
         ids,
     );
-    Ok(LocalApp::assemble(platform, parts, options.http.clone()))
+    let auth = AuthSettings::new(
+        local_key_ring(&options.data_dir)?,
+        PasswordHasher::new(options.hash_cost).map_err(LocalError::Config)?,
+    );
+    Ok(LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth)))
+}
+
+/// `ATELIER_JWT_KEYS` if set; otherwise a key generated on first run and kept in the data
+/// directory, so tokens survive restarts of the local server.
+fn local_key_ring(data_dir: &std::path::Path) -> Result<KeyRing, LocalError> {
+    if let Ok(json) = std::env::var("ATELIER_JWT_KEYS") {
+        return KeyRing::from_json(&json, "atelier").map_err(LocalError::Config);
+    }
+    let path = data_dir.join("jwt-keys.json");
+    let json = match std::fs::read_to_string(&path) {
+        Ok(json) => json,
+        Err(_) => {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).map_err(|e| LocalError::Config(e.to_string()))?;
+            let json = serde_json::json!([{
+                "kid": format!("local-{}", ulid::Ulid::generate()),
+                "secret": base64::engine::general_purpose::STANDARD.encode(secret),
+                "status": "active",
+            }])
+            .to_string();
+            std::fs::write(&path, &json)?;
+            json
+        }
+    };
+    KeyRing::from_json(&json, "atelier").map_err(LocalError::Config)
 }
 
 /// The embedded adapters of one data directory.
@@ -126,8 +160,13 @@ impl EmbeddedParts {
 
 impl LocalApp {
     /// The app over a platform built on `parts` (possibly wrapped, as tests do).
-    pub fn assemble(platform: Platform, parts: EmbeddedParts, http: HttpConfig) -> LocalApp {
-        let state = AppState::new(platform.clone(), http);
+    pub fn assemble(
+        platform: Platform,
+        parts: EmbeddedParts,
+        http: HttpConfig,
+        auth: Arc<AuthSettings>,
+    ) -> LocalApp {
+        let state = AppState::new(platform.clone(), http).with_auth(auth);
         let downloads = Router::new()
             .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
             .with_state(parts.blobs.clone())
@@ -197,6 +236,12 @@ impl LocalApp {
     }
 }
 
+/// Makes an existing account a platform administrator, on the local data directory.
+pub async fn make_admin(options: &LocalOptions, email: &str) -> Result<String, LocalError> {
+    let app = build(options, Arc::new(SystemClock), Arc::new(UlidGenerator))?;
+    atelier_core::auth::make_admin(&app.platform, email).await.map_err(|e| LocalError::Config(e.to_string()))
+}
+
 /// Runs the local server until Ctrl-C.
 pub async fn serve(options: LocalOptions) -> Result<(), LocalError> {
     let app = build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator))?;
@@ -206,7 +251,8 @@ pub async fn serve(options: LocalOptions) -> Result<(), LocalError> {
     app.spawn_background(&options);
     tracing::info!(data_dir = %options.data_dir.display(), "embedded store open");
     println!("Atelier listening on {url}");
-    axum::serve(listener, app.router)
+    let service = app.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -1,19 +1,34 @@
 //! `cargo run -p atelier-local`: Atelier on this machine, no cloud account needed.
+//! `cargo run -p atelier-local -- make-admin <email>`: makes an existing account a platform
+//! administrator.
 
 use atelier_http::logging::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     logging::init(LogFormat::from_env(LogFormat::Text));
-    let result = match atelier_local::LocalOptions::from_env() {
-        Ok(options) => atelier_local::serve(options).await,
-        Err(e) => Err(e),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match atelier_local::LocalOptions::from_env() {
+        Ok(options) => options,
+        Err(e) => return fail(&e),
+    };
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => atelier_local::serve(options).await,
+        ["make-admin", email] => atelier_local::make_admin(&options, email).await.map(|user_id| {
+            println!("{email} ({user_id}) is now a platform administrator");
+        }),
+        _ => {
+            eprintln!("usage: atelier-local [make-admin <email>]");
+            return std::process::ExitCode::from(2);
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("atelier-local: {e}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(e) => fail(&e),
     }
+}
+
+fn fail(e: &dyn std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("atelier-local: {e}");
+    std::process::ExitCode::FAILURE
 }

@@ -1,6 +1,9 @@
 //! Atelier's application layer: the ports (store, queue, blobs, clock, ids) with the rules
 //! that hold whatever the adapter, the outbox and worker host, and the use cases.
 
+pub mod access;
+pub mod audit;
+pub mod auth;
 pub mod blob;
 pub mod clock;
 pub mod error;
@@ -12,6 +15,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod platform;
 pub mod queue;
+pub mod rate_limit;
 pub mod store;
 pub mod worker;
 

@@ -1,5 +1,6 @@
 //! Atelier's domain: types and rules with no I/O. Everything here is pure and unit-tested.
 
+pub mod identity;
 pub mod validation;
 
 pub use validation::{FieldError, Invalid};

@@ -2,6 +2,8 @@
 //! the local server and in tests. Errors leave as RFC 7807 problem+json, mapped in one place
 //! ([`problem::ApiError`]).
 
+pub mod access;
+pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod health;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atelier_core::Platform;
+use atelier_core::auth::AuthSettings;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
@@ -24,19 +27,35 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use config::HttpConfig;
 
-/// What handlers share: the ports and the HTTP settings.
+/// What handlers share: the ports, identity settings and HTTP settings.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The ports.
     pub platform: Platform,
+    /// Keys, hashing, limits; absent in functions that authenticate no one (health), which
+    /// then never hold the signing keys.
+    pub auth: Option<Arc<AuthSettings>>,
     /// HTTP settings.
     pub config: Arc<HttpConfig>,
 }
 
 impl AppState {
-    /// State from ports and settings.
+    /// State from ports and settings, without identity.
     pub fn new(platform: Platform, config: HttpConfig) -> AppState {
-        AppState { platform, config: Arc::new(config) }
+        AppState { platform, auth: None, config: Arc::new(config) }
+    }
+
+    /// The same state with identity settings.
+    pub fn with_auth(mut self, auth: impl Into<Arc<AuthSettings>>) -> AppState {
+        self.auth = Some(auth.into());
+        self
+    }
+
+    /// Identity settings; their absence is a deployment error.
+    pub fn auth(&self) -> Result<&AuthSettings, atelier_core::AppError> {
+        self.auth
+            .as_deref()
+            .ok_or_else(|| atelier_core::AppError::Internal("this function has no identity settings".into()))
     }
 }
 
@@ -45,22 +64,38 @@ impl AppState {
 pub enum Group {
     /// Health, readiness, OpenAPI.
     Health,
+    /// Accounts, sessions, the caller's profile.
+    Auth,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 1] = [Group::Health];
+    pub const ALL: [Group; 2] = [Group::Health, Group::Auth];
 
     /// The group's routes with their OpenAPI description.
     pub fn routes(self) -> OpenApiRouter<AppState> {
         match self {
             Group::Health => health::routes(),
+            Group::Auth => auth::routes(),
         }
+    }
+
+    /// Whether the group authenticates callers (and so needs identity settings).
+    pub fn authenticates(self) -> bool {
+        !matches!(self, Group::Health)
     }
 }
 
 /// The router for `groups`, with every layer: request context, panics, body limit, CORS.
+///
+/// # Panics
+/// If a group authenticates callers and the state has no identity settings: a deployment
+/// error, caught at start-up rather than on the first request.
 pub fn router(state: AppState, groups: &[Group]) -> Router {
+    assert!(
+        state.auth.is_some() || !groups.iter().any(|g| g.authenticates()),
+        "groups {groups:?} need identity settings (ATELIER_JWT_KEYS)"
+    );
     let config = state.config.clone();
     let mut api = OpenApiRouter::new();
     for group in groups {

@@ -171,7 +171,13 @@ impl IntoResponse for ApiError {
             AppError::Unavailable(e) => tracing::warn!(error = %e, "dependency unavailable"),
             _ => {}
         }
-        self.problem().into_response()
+        let mut response = self.problem().into_response();
+        if matches!(self.0, AppError::Unauthenticated(_)) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 

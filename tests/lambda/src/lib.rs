@@ -28,13 +28,29 @@ impl Invocation {
     }
 }
 
+/// An event file of `events/`, parsed.
+pub fn event(name: &str) -> serde_json::Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("event file")).expect("event JSON")
+}
+
 /// Invokes `function` with `events/<event>` through `cargo lambda invoke`.
 pub fn invoke(function: &str, event: &str) -> Invocation {
-    let port = required_env("ATELIER_LAMBDA_INVOKE_PORT");
     let event_file = format!("{}/../../events/{event}", env!("CARGO_MANIFEST_DIR"));
+    run(function, &["--data-file", &event_file])
+}
+
+/// Invokes `function` with an event built in the test (an event file with a token added, say).
+pub fn invoke_with(function: &str, event: &serde_json::Value) -> Invocation {
+    run(function, &["--data-ascii", &event.to_string()])
+}
+
+fn run(function: &str, data: &[&str]) -> Invocation {
+    let port = required_env("ATELIER_LAMBDA_INVOKE_PORT");
     let output = Command::new("cargo")
         .args(["lambda", "invoke", function, "--invoke-address", "127.0.0.1", "--invoke-port", &port])
-        .args(["--data-file", &event_file, "--output-format", "json"])
+        .args(data)
+        .args(["--output-format", "json"])
         .output()
         .expect("cargo lambda is installed (./infra/test installs it)");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -57,4 +73,9 @@ pub async fn store() -> atelier_core::store::Store {
         Arc::new(atelier_aws::DynamoStore::new(clients.dynamodb, settings.table)),
         Arc::new(atelier_core::clock::SystemClock),
     )
+}
+
+/// The JSON body of an API Gateway response.
+pub fn body(response: &serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(response["body"].as_str().expect("body")).expect("JSON body")
 }

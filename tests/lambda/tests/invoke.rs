@@ -1,6 +1,6 @@
 //! Each function binary, run by cargo-lambda's Lambda emulator, answers the sample events.
 
-use atelier_lambda_tests::{Invocation, invoke, store};
+use atelier_lambda_tests::{Invocation, body, event, invoke, invoke_with, store};
 
 #[test]
 fn health_function_answers_api_gateway_events() {
@@ -61,4 +61,31 @@ fn scheduler_runs_the_named_job() {
         Invocation::Failed(report) => assert!(report.contains("not a job"), "{report}"),
         Invocation::Ok(value) => panic!("expected a failure, got {value}"),
     }
+}
+
+#[test]
+fn auth_function_registers_signs_in_and_refuses_bad_input() {
+    let registered = invoke("auth", "apigw-register.json").response();
+    assert_eq!(registered["statusCode"], 201, "{registered}");
+    assert_eq!(body(&registered)["user"]["email"], "lambda.user@example.com");
+
+    let signed_in = invoke("auth", "apigw-login.json").response();
+    assert_eq!(signed_in["statusCode"], 200, "{signed_in}");
+    let access = body(&signed_in)["tokens"]["access_token"].as_str().expect("token").to_owned();
+
+    let mut me = event("apigw-me-unauthenticated.json");
+    let anonymous = invoke_with("auth", &me).response();
+    assert_eq!(anonymous["statusCode"], 401);
+    assert_eq!(anonymous["headers"]["www-authenticate"], "Bearer");
+    me["headers"]["authorization"] = serde_json::json!(format!("Bearer {access}"));
+    let profile = invoke_with("auth", &me).response();
+    assert_eq!(profile["statusCode"], 200, "{profile}");
+    assert_eq!(body(&profile)["email"], "lambda.user@example.com");
+
+    let wrong = invoke("auth", "apigw-login-wrong-password.json").response();
+    assert_eq!(wrong["statusCode"], 401);
+    assert_eq!(body(&wrong)["detail"], "invalid email or password");
+    let sneaky = invoke("auth", "apigw-register-mass-assignment.json").response();
+    assert_eq!(sneaky["statusCode"], 422);
+    assert_eq!(sneaky["headers"]["content-type"], "application/problem+json");
 }

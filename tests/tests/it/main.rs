@@ -1,6 +1,8 @@
 //! Black-box tests, one binary: every module's bodies run on the embedded adapters and on the
 //! AWS adapters (DynamoDB Local and moto, started by `./infra/test`).
 
+mod access;
+mod auth;
 mod blobs;
 mod crash;
 mod http_platform;

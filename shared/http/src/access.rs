@@ -1,0 +1,150 @@
+//! Extractors that say who is calling: request metadata, a signed-in caller, and a caller
+//! inside a studio with the role a handler declares. A handler that takes none of them is
+//! public; one that takes `Member<R>` cannot run unless the caller has role `R` (default deny).
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+use atelier_core::AppError;
+use atelier_core::access::StudioAccess;
+use atelier_core::audit::RequestMeta;
+use atelier_core::auth::{self, Authenticated};
+use atelier_domain::identity::Role;
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
+use axum::http::header;
+use axum::http::request::Parts;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// Where the request came from: client IP and user agent.
+#[derive(Debug, Clone)]
+pub struct ClientMeta(pub RequestMeta);
+
+/// The client's IP: the last `X-Forwarded-For` entry, which the nearest proxy (API Gateway)
+/// appended and the client cannot forge; else the socket's peer; else `unknown`.
+fn client_ip(parts: &Parts) -> String {
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|ip| !ip.is_empty());
+    match forwarded {
+        Some(ip) => ip.to_owned(),
+        None => parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        Ok(ClientMeta(RequestMeta::new(client_ip(parts), agent)))
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        ApiError(AppError::Unauthenticated("sign in: send Authorization: Bearer <access token>".into()))
+    })?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError(AppError::Unauthenticated(
+            "the Authorization header must be `Bearer <token>`".into(),
+        ))),
+    }
+}
+
+/// A signed-in caller (any user: a client anywhere).
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Authenticated);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(SignedIn(auth::authenticate(&state.platform, state.auth()?, token, None).await?))
+    }
+}
+
+/// The least role a route needs.
+pub trait RoleRequirement: Send + Sync {
+    /// The role; platform admins pass every requirement.
+    const ROLE: Role;
+}
+
+/// Any member of the studio (professional, manager or owner).
+#[derive(Debug)]
+pub struct AnyMember;
+impl RoleRequirement for AnyMember {
+    const ROLE: Role = Role::Professional;
+}
+
+/// Managers and owners.
+#[derive(Debug)]
+pub struct Manager;
+impl RoleRequirement for Manager {
+    const ROLE: Role = Role::Manager;
+}
+
+/// Owners only.
+#[derive(Debug)]
+pub struct Owner;
+impl RoleRequirement for Owner {
+    const ROLE: Role = Role::Owner;
+}
+
+/// A signed-in caller acting in the studio of the route's `{studio_id}`, whatever their role
+/// there (clients included). Handlers that need a role take [`Member`] instead.
+#[derive(Debug, Clone)]
+pub struct InStudio(pub StudioAccess, pub Authenticated);
+
+impl FromRequestParts<AppState> for InStudio {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError(AppError::Internal("studio route without path parameters".into())))?;
+        let studio_id = params
+            .iter()
+            .find(|(name, _)| *name == "studio_id")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(|| ApiError(AppError::Internal("studio route without {studio_id}".into())))?;
+        let token = bearer(parts)?;
+        let who = auth::authenticate(&state.platform, state.auth()?, token, Some(&studio_id)).await?;
+        let access = StudioAccess { caller: who.caller.clone(), studio_id, role: who.role };
+        Ok(InStudio(access, who))
+    }
+}
+
+/// A member of the route's studio with at least role `R` (or a platform admin); anyone else is
+/// refused before the handler runs: 404 for non-members (the studio's existence is not
+/// confirmed), 403 for members without the role.
+#[derive(Debug, Clone)]
+pub struct Member<R: RoleRequirement> {
+    /// Who, where, with which role.
+    pub access: StudioAccess,
+    /// Their user record.
+    pub who: Authenticated,
+    required: PhantomData<R>,
+}
+
+impl<R: RoleRequirement> FromRequestParts<AppState> for Member<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let InStudio(access, who) = InStudio::from_request_parts(parts, state).await?;
+        access.require(R::ROLE)?;
+        Ok(Member { access, who, required: PhantomData })
+    }
+}
