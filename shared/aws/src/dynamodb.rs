@@ -287,13 +287,18 @@ where
     common(code.as_deref(), message)
 }
 
+/// A failed condition on write `index`, with the item as DynamoDB returned it (if still live).
+fn condition_failed(index: usize, item: Option<&AttributeMap>, now: i64) -> StoreError {
+    let current = item.and_then(|m| live_item(m, now).ok().flatten()).map(Box::new);
+    StoreError::ConditionFailed { index, current }
+}
+
 /// Maps a cancelled transaction's reasons, item by item: a failed condition names its write;
 /// otherwise a conflict or throttling is retryable; anything else is internal.
 fn cancellation(reasons: &[CancellationReason], now: i64) -> StoreError {
     for (index, reason) in reasons.iter().enumerate() {
         if reason.code() == Some("ConditionalCheckFailed") {
-            let current = reason.item().and_then(|m| live_item(m, now).ok().flatten()).map(Box::new);
-            return StoreError::ConditionFailed { index, current };
+            return condition_failed(index, reason.item(), now);
         }
     }
     let codes: Vec<&str> = reasons.iter().filter_map(CancellationReason::code).collect();
@@ -396,10 +401,7 @@ impl DynamoStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) => Err(match classify(e)? {
-                PutItemError::ConditionalCheckFailedException(e) => StoreError::ConditionFailed {
-                    index: 0,
-                    current: e.item().and_then(|m| live_item(m, now).ok().flatten()).map(Box::new),
-                },
+                PutItemError::ConditionalCheckFailedException(e) => condition_failed(0, e.item(), now),
                 other => service_error(other),
             }),
         }
@@ -432,10 +434,7 @@ impl DynamoStore {
         match result {
             Ok(out) => out.attributes().map(from_map).transpose(),
             Err(e) => Err(match classify(e)? {
-                UpdateItemError::ConditionalCheckFailedException(e) => StoreError::ConditionFailed {
-                    index: 0,
-                    current: e.item().and_then(|m| live_item(m, now).ok().flatten()).map(Box::new),
-                },
+                UpdateItemError::ConditionalCheckFailedException(e) => condition_failed(0, e.item(), now),
                 other => service_error(other),
             }),
         }
@@ -459,10 +458,7 @@ impl DynamoStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) => Err(match classify(e)? {
-                DeleteItemError::ConditionalCheckFailedException(e) => StoreError::ConditionFailed {
-                    index: 0,
-                    current: e.item().and_then(|m| live_item(m, now).ok().flatten()).map(Box::new),
-                },
+                DeleteItemError::ConditionalCheckFailedException(e) => condition_failed(0, e.item(), now),
                 other => service_error(other),
             }),
         }

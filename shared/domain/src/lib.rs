@@ -1,6 +1,9 @@
 //! Atelier's domain: types and rules with no I/O. Everything here is pure and unit-tested.
 
+pub mod catalog;
 pub mod identity;
+pub mod money;
+pub mod studios;
 pub mod validation;
 
 pub use validation::{FieldError, Invalid};

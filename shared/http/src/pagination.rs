@@ -55,3 +55,29 @@ impl<T> Page<T> {
         Page { items, next_cursor: next.map(|c| c.encode()) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_cursors_are_checked() {
+        let base = Query::partition("P");
+        assert_eq!(PageParams::default().apply(base.clone()).expect("defaults").limit, DEFAULT_LIMIT);
+        for bad in [0, MAX_LIMIT + 1] {
+            let params = PageParams { limit: Some(bad), cursor: None };
+            assert!(matches!(params.apply(base.clone()), Err(AppError::BadRequest(_))), "limit {bad}");
+        }
+        let garbage = PageParams { limit: None, cursor: Some("%%%".into()) };
+        assert!(matches!(garbage.apply(base.clone()), Err(AppError::BadRequest(_))));
+        let foreign = Cursor { pk: "OTHER".into(), sk: "x".into(), index_key: None }.encode();
+        let stolen = PageParams { limit: None, cursor: Some(foreign) };
+        assert!(
+            matches!(stolen.apply(base.clone()), Err(AppError::BadRequest(_))),
+            "a cursor from another list"
+        );
+        let own = Cursor { pk: "P".into(), sk: "x".into(), index_key: None };
+        let next = PageParams { limit: Some(5), cursor: Some(own.encode()) }.apply(base).expect("valid");
+        assert_eq!((next.limit, next.cursor), (5, Some(own)));
+    }
+}

@@ -135,9 +135,9 @@ async fn main() {
             }
         }));
     }
+    let storm_started = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut stormy = Vec::new();
-    let storm_started = Instant::now();
     for _ in 0..2000 {
         let started = Instant::now();
         let (status, _) = call(&router, me()).await;

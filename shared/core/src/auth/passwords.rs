@@ -1,12 +1,14 @@
-//! Password hashing with Argon2id, off the async runtime.
+//! Password hashing with Argon2id, off the async runtime: on a small pool of dedicated
+//! threads (cores − 1, at least one) running at the lowest CPU priority, so a burst of logins
+//! queues behind itself instead of slowing every other request of the process.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::AppError;
 
@@ -46,9 +48,59 @@ pub struct PasswordHasher {
     // A hash of nothing, verified when an email is unknown so a login takes as long either way.
     decoy: Arc<OnceCell<String>>,
     verifications: Arc<AtomicU64>,
-    // Hashing is CPU-bound: running more at once than cores (less one) only starves every
-    // other request of the process. Extra logins wait their turn instead.
-    slots: Arc<Semaphore>,
+    pool: Arc<HashPool>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads that run hashing jobs. They end when the pool is dropped.
+struct HashPool {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    fn start(threads: usize) -> HashPool {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..threads {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
+                // Lowest priority (nice 19): anything else on the machine goes first.
+                if let Err(e) =
+                    thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+                {
+                    tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
+                }
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(jobs) => jobs.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a hashing thread");
+            }
+        }
+        HashPool { jobs: Mutex::new(sender) }
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = reply.send(work());
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| AppError::Internal("hashing pool poisoned".into()))?
+            .send(job)
+            .map_err(|_| AppError::Internal("hashing pool stopped".into()))?;
+        answer.await.map_err(|_| AppError::Internal("hashing job lost".into()))
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -73,7 +125,7 @@ impl PasswordHasher {
             params,
             decoy: Arc::new(OnceCell::new()),
             verifications: Arc::new(AtomicU64::new(0)),
-            slots: Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
+            pool: Arc::new(HashPool::start(cores.saturating_sub(1).max(1))),
         })
     }
 
@@ -83,26 +135,24 @@ impl PasswordHasher {
 
     /// Hashes a password (PHC string with a random salt).
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
-        let _slot = self.slots.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
         let argon2 = self.argon2();
-        tokio::task::spawn_blocking(move || argon2.hash_password(password.as_bytes()).map(|h| h.to_string()))
-            .await
-            .map_err(|e| AppError::Internal(format!("hashing task failed: {e}")))?
+        self.pool
+            .run(move || argon2.hash_password(password.as_bytes()).map(|h| h.to_string()))
+            .await?
             .map_err(|e| AppError::Internal(format!("hashing failed: {e}")))
     }
 
     /// Whether `password` matches `hash`. The hash's own parameters are used.
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, AppError> {
         self.verifications.fetch_add(1, Ordering::Relaxed);
-        let _slot = self.slots.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
         let argon2 = self.argon2();
-        tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash)
-                .map_err(|e| AppError::Internal(format!("stored hash unreadable: {e}")))?;
-            Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .map_err(|e| AppError::Internal(format!("verifying task failed: {e}")))?
+        self.pool
+            .run(move || {
+                let parsed = PasswordHash::new(&hash)
+                    .map_err(|e| AppError::Internal(format!("stored hash unreadable: {e}")))?;
+                Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+            })
+            .await?
     }
 
     /// Verifications run so far (decoys included): lets tests check that a login does the same
