@@ -106,8 +106,10 @@ pub const TEST_SECRET: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 pub const PREVIOUS_KID: &str = "previous-key";
 /// Its secret (32 bytes of 8), base64.
 pub const PREVIOUS_SECRET: &str = "CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg=";
-/// Kid of a retired key: tokens naming it are refused.
+/// Kid of a retired key: tokens naming it are refused, even signed with its real secret.
 pub const RETIRED_KID: &str = "retired-key";
+/// The retired key's old secret (32 bytes of 9), base64: kept so the test can sign with it.
+pub const RETIRED_SECRET: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
 
 /// The key ring every test app signs with: an active key, a verify-only one from before a
 /// rotation, and a retired one.
@@ -115,7 +117,7 @@ pub fn test_key_ring() -> atelier_core::auth::KeyRing {
     let json = format!(
         r#"[{{"kid":"{TEST_KID}","secret":"{TEST_SECRET}","status":"active"}},
             {{"kid":"{PREVIOUS_KID}","secret":"{PREVIOUS_SECRET}","status":"verify"}},
-            {{"kid":"{RETIRED_KID}","status":"retired"}}]"#
+            {{"kid":"{RETIRED_KID}","secret":"{RETIRED_SECRET}","status":"retired"}}]"#
     );
     atelier_core::auth::KeyRing::from_json(&json, "atelier").expect("test key ring")
 }
@@ -142,6 +144,12 @@ pub fn test_auth_settings() -> atelier_core::auth::AuthSettings {
     let hasher =
         atelier_core::auth::PasswordHasher::new(atelier_core::auth::HashCost::FLOOR).expect("floor cost");
     atelier_core::auth::AuthSettings::new(test_key_ring(), hasher)
+}
+
+/// HTTP settings of test apps: requests sent in-process have no socket, so tests stand in for a
+/// trusted proxy and say who the client is with `X-Forwarded-For`.
+pub fn test_http_config() -> HttpConfig {
+    HttpConfig { trust_forwarded_for: true, ..HttpConfig::default() }
 }
 
 /// The instant every test clock starts at.
@@ -194,7 +202,7 @@ impl TestApp {
 
     /// The local server's app on a temporary data directory.
     pub async fn embedded() -> TestApp {
-        TestApp::embedded_with(HttpConfig::default()).await
+        TestApp::embedded_with(test_http_config()).await
     }
 
     /// The local server's app with specific HTTP settings.
@@ -262,7 +270,7 @@ impl TestApp {
             Arc::new(UlidGenerator),
         );
         let auth = Arc::new(test_auth_settings());
-        let state = AppState::new(platform.clone(), HttpConfig::default()).with_auth(auth.clone());
+        let state = AppState::new(platform.clone(), test_http_config()).with_auth(auth.clone());
         let router = atelier_http::router(state, &Group::ALL);
         TestApp {
             backend: Backend::Aws,
@@ -284,7 +292,12 @@ impl TestApp {
 
     /// The state handlers see, for routers built in tests.
     pub fn state(&self) -> AppState {
-        AppState::new(self.platform.clone(), HttpConfig::default()).with_auth(self.auth.clone())
+        AppState::new(self.platform.clone(), test_http_config()).with_auth(self.auth.clone())
+    }
+
+    /// The identity settings, shared.
+    pub fn auth_arc(&self) -> Arc<atelier_core::auth::AuthSettings> {
+        self.auth.clone()
     }
 
     /// The identity settings the app runs with.
@@ -348,42 +361,6 @@ impl TestApp {
                 return received;
             }
             received += n;
-        }
-    }
-
-    /// Messages waiting on the notifications queue (bodies), without consuming them for long:
-    /// they are made visible again at once.
-    pub async fn peek_queue(&self, queue: QueueName) -> Vec<String> {
-        match &self.host {
-            Host::Embedded { app, .. } => {
-                let deliveries = app.queue.receive(queue, 100).await.expect("receive");
-                self.clock.advance(jiff::SignedDuration::from_secs(31));
-                deliveries.into_iter().map(|d| d.message.body).collect()
-            }
-            Host::Aws { clients, settings } => {
-                let url = settings.queue_urls.get(&queue).expect("queue URL");
-                let mut bodies = Vec::new();
-                loop {
-                    let out = clients
-                        .sqs
-                        .receive_message()
-                        .queue_url(url)
-                        .max_number_of_messages(10)
-                        .visibility_timeout(0)
-                        .send()
-                        .await
-                        .expect("receive");
-                    let messages = out.messages();
-                    if messages.is_empty() || bodies.len() > 1000 {
-                        return bodies;
-                    }
-                    bodies.extend(messages.iter().filter_map(|m| m.body().map(str::to_owned)));
-                    if bodies.len() >= messages.len() {
-                        // moto hands the same visible messages out again; one round is enough.
-                        return bodies;
-                    }
-                }
-            }
         }
     }
 

@@ -1,12 +1,6 @@
 //! Lambda function for the `health` endpoint group: health, readiness, OpenAPI document.
 
-use atelier_http::logging::{self, LogFormat};
-use atelier_http::{AppState, Group, HttpConfig};
-
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    logging::init(LogFormat::Json);
-    let platform = atelier_aws::platform_from_env().await?;
-    let state = AppState::new(platform, HttpConfig::from_env()?);
-    lambda_http::run(atelier_http::router(state, &[Group::Health])).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    atelier_lambda::serve_http(&[atelier_http::Group::Health]).await
 }

@@ -128,7 +128,7 @@ fn local_key_ring(data_dir: &std::path::Path) -> Result<KeyRing, LocalError> {
                 "status": "active",
             }])
             .to_string();
-            std::fs::write(&path, &json)?;
+            write_private(&path, &json)?;
             json
         }
     };
@@ -234,6 +234,16 @@ impl LocalApp {
             }
         });
     }
+}
+
+/// Writes a file only its owner can read (it holds a signing key).
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
 }
 
 /// Makes an existing account a platform administrator, on the local data directory.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use atelier_core::store::{
     Condition, Cursor, Index, Item, Key, Order, Page, Query, SortKey, StoreBackend, StoreError, UpdateAction,
-    Value, WriteOp, attr,
+    Value, WriteOp, apply_update, attr,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -181,6 +181,21 @@ impl Expr {
         }
     }
 
+    /// The condition of an update: the caller's (with the TTL rule) and a guard that the item
+    /// is absent or alive, so an update never applies to an expired item's stale attributes.
+    /// When the guard fails, the adapter rewrites the update as a put of a fresh item.
+    fn update_condition(&mut self, condition: Option<&Condition>, now: i64) -> String {
+        let pk = self.name(attr::PK);
+        let ttl = self.name(attr::TTL);
+        let now_value = self.value(AttributeValue::N(now.to_string()));
+        let guard =
+            format!("(attribute_not_exists({pk}) OR attribute_not_exists({ttl}) OR {ttl} > {now_value})");
+        match condition {
+            Some(c) => format!("({}) AND {guard}", self.condition_with_ttl(c, now)),
+            None => guard,
+        }
+    }
+
     fn update(&mut self, actions: &[UpdateAction]) -> String {
         let mut set = Vec::new();
         let mut add = Vec::new();
@@ -268,8 +283,13 @@ fn common(code: Option<&str>, message: String) -> StoreError {
         Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
             StoreError::Throttled
         }
-        Some("TransactionConflictException" | "TransactionInProgressException") => {
-            StoreError::TransactionConflict
+        Some("TransactionConflictException") => StoreError::TransactionConflict,
+        // A transaction with our token is still running: it may yet commit, so its outcome is
+        // unknown, and resending it under a new token could apply it twice.
+        Some("TransactionInProgressException") => StoreError::Unavailable(message),
+        // An update that would grow an item past 400 KB: only DynamoDB can tell.
+        Some("ValidationException") if message.contains("Item size") => {
+            StoreError::ItemTooLarge { index: 0, size: 0 }
         }
         Some("ValidationException") => StoreError::Invalid(message),
         Some("ResourceNotFoundException") => StoreError::Unavailable(message),
@@ -287,6 +307,36 @@ where
     common(code.as_deref(), message)
 }
 
+/// The TTL of a returned item if it has expired (and so should have been absent).
+fn expired_ttl(item: Option<&AttributeMap>, now: i64) -> Option<i64> {
+    let ttl = item?.get(attr::TTL)?.as_n().ok()?.parse::<i64>().ok()?;
+    (ttl <= now).then_some(ttl)
+}
+
+/// A transaction put of `item` over an expired item still carrying `ttl`.
+fn replace_expired_item(table: &str, item: &Item, ttl: i64) -> Result<TransactWriteItem, StoreError> {
+    Ok(TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(to_map(item)))
+                .condition_expression("#ttl = :expired")
+                .expression_attribute_names("#ttl", attr::TTL)
+                .expression_attribute_values(":expired", AttributeValue::N(ttl.to_string()))
+                .build()
+                .map_err(build_error)?,
+        )
+        .build())
+}
+
+/// Configuration for single writes that are not idempotent (a conditional create, an ADD): no
+/// SDK retries, because a timeout does not say whether the first attempt was applied. Throttling
+/// (never applied) is retried by `Store` above us; anything else reaches the caller.
+fn no_retries() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default()
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+}
+
 /// A failed condition on write `index`, with the item as DynamoDB returned it (if still live).
 fn condition_failed(index: usize, item: Option<&AttributeMap>, now: i64) -> StoreError {
     let current = item.and_then(|m| live_item(m, now).ok().flatten()).map(Box::new);
@@ -299,6 +349,13 @@ fn cancellation(reasons: &[CancellationReason], now: i64) -> StoreError {
     for (index, reason) in reasons.iter().enumerate() {
         if reason.code() == Some("ConditionalCheckFailed") {
             return condition_failed(index, reason.item(), now);
+        }
+    }
+    for (index, reason) in reasons.iter().enumerate() {
+        if reason.code() == Some("ValidationError")
+            && reason.message().is_some_and(|m| m.contains("Item size"))
+        {
+            return StoreError::ItemTooLarge { index, size: 0 };
         }
     }
     let codes: Vec<&str> = reasons.iter().filter_map(CancellationReason::code).collect();
@@ -320,7 +377,10 @@ pub(crate) fn build_error(e: impl std::fmt::Display) -> StoreError {
 
 fn transact_item(table: &str, op: &WriteOp, now: i64) -> Result<TransactWriteItem, StoreError> {
     let mut expr = Expr::default();
-    let condition = op.condition().map(|c| expr.condition_with_ttl(c, now));
+    let condition = match op {
+        WriteOp::Update { condition, .. } => Some(expr.update_condition(condition.as_ref(), now)),
+        _ => op.condition().map(|c| expr.condition_with_ttl(c, now)),
+    };
     let on_fail = ReturnValuesOnConditionCheckFailure::AllOld;
     Ok(match op {
         WriteOp::Put { item, .. } => TransactWriteItem::builder()
@@ -396,6 +456,8 @@ impl DynamoStore {
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .customize()
+            .config_override(no_retries())
             .send()
             .await;
         match result {
@@ -417,24 +479,59 @@ impl DynamoStore {
         use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let mut expr = Expr::default();
         let update = expr.update(actions);
-        let condition = condition.map(|c| expr.condition_with_ttl(c, now));
+        let guarded = expr.update_condition(condition, now);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
             .update_expression(update)
-            .set_condition_expression(condition)
+            .condition_expression(guarded)
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .customize()
+            .config_override(no_retries())
             .send()
             .await;
         match result {
             Ok(out) => out.attributes().map(from_map).transpose(),
+            Err(e) => match classify(e)? {
+                UpdateItemError::ConditionalCheckFailedException(e) => match expired_ttl(e.item(), now) {
+                    // The item had expired: update it as an absent one, if the condition allows.
+                    Some(ttl) if condition.is_none_or(|c| c.evaluate(None)) => {
+                        let fresh = apply_update(None, key, actions)?;
+                        self.replace_expired(&fresh, ttl).await?;
+                        Ok(Some(fresh))
+                    }
+                    _ => Err(condition_failed(0, e.item(), now)),
+                },
+                other => Err(service_error(other)),
+            },
+        }
+    }
+
+    /// Puts `item` over an expired item still carrying `ttl` (and nothing newer).
+    async fn replace_expired(&self, item: &Item, ttl: i64) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_map(item)))
+            .condition_expression("#ttl = :expired")
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":expired", AttributeValue::N(ttl.to_string()))
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone wrote it meanwhile: that is a conflict like any other, retried above us.
             Err(e) => Err(match classify(e)? {
-                UpdateItemError::ConditionalCheckFailedException(e) => condition_failed(0, e.item(), now),
+                PutItemError::ConditionalCheckFailedException(_) => StoreError::TransactionConflict,
                 other => service_error(other),
             }),
         }
@@ -453,6 +550,8 @@ impl DynamoStore {
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .customize()
+            .config_override(no_retries())
             .send()
             .await;
         match result {
@@ -597,25 +696,56 @@ impl StoreBackend for DynamoStore {
 
     async fn transact(&self, ops: &[WriteOp], now: i64) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let items =
-            ops.iter().map(|op| transact_item(&self.table, op, now)).collect::<Result<Vec<_>, _>>()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            // The SDK's own retries of this call then cannot apply it twice.
-            .client_request_token(ulid::Ulid::generate().to_string())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match classify(e)? {
-                TransactWriteItemsError::TransactionCanceledException(e) => {
-                    cancellation(e.cancellation_reasons(), now)
+        // Updates whose item turned out to be expired, rewritten as puts of a fresh item.
+        let mut fresh: Vec<Option<(Item, i64)>> = vec![None; ops.len()];
+        for _ in 0..3 {
+            let items = ops
+                .iter()
+                .zip(&fresh)
+                .map(|(op, replacement)| match replacement {
+                    Some((item, ttl)) => replace_expired_item(&self.table, item, *ttl),
+                    None => transact_item(&self.table, op, now),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                // The SDK's own retries of this call then cannot apply it twice.
+                .client_request_token(ulid::Ulid::generate().to_string())
+                .send()
+                .await;
+            let reasons = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => match classify(e)? {
+                    TransactWriteItemsError::TransactionCanceledException(e) => {
+                        e.cancellation_reasons().to_vec()
+                    }
+                    other => return Err(service_error(other)),
+                },
+            };
+            let expired_update = reasons.iter().enumerate().find_map(|(index, reason)| {
+                let failed = reason.code() == Some("ConditionalCheckFailed");
+                match (&ops[index], failed, expired_ttl(reason.item(), now)) {
+                    (WriteOp::Update { key, actions, condition }, true, Some(ttl))
+                        if fresh[index].is_none() =>
+                    {
+                        Some((index, key, actions, condition, ttl))
+                    }
+                    _ => None,
                 }
-                other => service_error(other),
-            }),
+            });
+            match expired_update {
+                Some((index, key, actions, condition, ttl))
+                    if condition.as_ref().is_none_or(|c| c.evaluate(None)) =>
+                {
+                    fresh[index] = Some((apply_update(None, key, actions)?, ttl));
+                }
+                Some((index, ..)) => return Err(StoreError::ConditionFailed { index, current: None }),
+                None => return Err(cancellation(&reasons, now)),
+            }
         }
+        Err(StoreError::TransactionConflict)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ mod dynamodb;
 mod lambda;
 pub mod provision;
 mod s3;
+mod secrets;
 mod sqs;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use aws_config::BehaviorVersion;
 pub use dynamodb::DynamoStore;
 pub use lambda::{handle_schedule, handle_sqs_batch};
 pub use s3::S3Blobs;
+pub use secrets::{REFRESH_EVERY, SecretsManagerKeys, key_source_from_env};
 pub use sqs::SqsQueue;
 
 /// A required setting is missing or malformed.
@@ -128,9 +130,15 @@ impl Clients {
 
 /// The platform on AWS adapters, from the environment.
 pub async fn platform_from_env() -> Result<Platform, ConfigError> {
+    Ok(platform_and_config_from_env().await?.0)
+}
+
+/// The platform, and the SDK configuration it was built with (for more clients).
+pub async fn platform_and_config_from_env() -> Result<(Platform, aws_config::SdkConfig), ConfigError> {
     let settings = AwsSettings::from_env()?;
-    let clients = Clients::new(&sdk_config().await, settings.s3_path_style);
-    Ok(platform(&clients, &settings))
+    let config = sdk_config().await;
+    let clients = Clients::new(&config, settings.s3_path_style);
+    Ok((platform(&clients, &settings), config))
 }
 
 /// The platform on AWS adapters.

@@ -56,8 +56,9 @@ pub struct AuditEvent {
 /// index 1 lists a studio's events, index 2 an actor's.
 pub fn record(event: &AuditEvent) -> Result<WriteOp, StoreError> {
     let day = event.at.strftime("%Y-%m-%d");
-    let shard = event.id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % SHARDS;
-    let sort = format!("{}#{}", event.at, event.id);
+    let shard = crate::stable_shard(&event.id, SHARDS);
+    // Fixed-width instants, so that string order is time order.
+    let sort = format!("{}#{}", event.at.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), event.id);
     let mut item = Item::from_record(&Key::new(format!("AUDIT#{day}#{shard}"), sort.clone()), event)?;
     if let Some(studio) = &event.studio_id {
         item.set(attr::GSI1PK, format!("STUDIO#{studio}#AUDIT"));

@@ -17,7 +17,16 @@ pub mod platform;
 pub mod queue;
 pub mod rate_limit;
 pub mod store;
+pub mod studios;
 pub mod worker;
 
 pub use error::AppError;
 pub use platform::Platform;
+
+/// A hash of `id` into `0..shards` that never changes across processes or versions (unlike
+/// std's hasher): spreads hot partitions (outbox, audit) over a fixed number of keys.
+pub fn stable_shard(id: &str, shards: u32) -> u32 {
+    // FNV-1a.
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    hash % shards
+}

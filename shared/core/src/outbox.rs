@@ -50,9 +50,7 @@ pub fn record(event: &Event, queue: QueueName) -> Result<(WriteOp, OutboxEntry),
 }
 
 fn shard_of(id: &str) -> u32 {
-    // FNV-1a: stable across processes and versions, unlike std's hasher.
-    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    hash % SHARDS
+    crate::stable_shard(id, SHARDS)
 }
 
 /// What a relay or sweep did.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use atelier_core::store::{
     Cursor, Index, Item, Key, Order, Page, Query, SortKey, StoreBackend, StoreError, WriteOp, apply_update,
+    limits,
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -128,7 +129,12 @@ fn sort_bounds(sort: Option<&SortKey>) -> (Bound<String>, Bound<String>) {
 fn prefix_successor(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
-        if let Some(next) = char::from_u32(u32::from(last) + 1) {
+        let next = match last {
+            // The surrogates are not chars: after U+D7FF comes U+E000.
+            '\u{D7FF}' => Some('\u{E000}'),
+            _ => char::from_u32(u32::from(last) + 1),
+        };
+        if let Some(next) = next {
             chars.push(next);
             return Some(chars.into_iter().collect());
         }
@@ -174,8 +180,11 @@ fn query_table(db: &Database, query: &Query, now: i64) -> Result<Page, StoreErro
                 redb::StorageError,
             >|
              -> Result<bool, StoreError> {
-                let (_, value) = entry.map_err(internal)?;
-                if let Some(item) = live(decode(value.value())?, now) {
+                let (key, value) = entry.map_err(internal)?;
+                // The range is the sort condition's; checking again costs nothing and keeps
+                // odd characters at the edges of it honest.
+                let in_range = query.sort.as_ref().is_none_or(|s| s.matches(key.value().1));
+                if let Some(item) = live(decode(value.value())?, now).filter(|_| in_range) {
                     found.push(item);
                 }
                 Ok(found.len() > limit)
@@ -226,8 +235,11 @@ fn query_table(db: &Database, query: &Query, now: i64) -> Result<Page, StoreErro
             >|
              -> Result<bool, StoreError> {
                 let (key, _) = entry.map_err(internal)?;
-                let (_, _, pk, sk) = key.value();
-                if let Some(item) = read_item(&items, &Key::new(pk, sk))?.and_then(|i| live(i, now)) {
+                let (_, isk, pk, sk) = key.value();
+                let in_range = query.sort.as_ref().is_none_or(|s| s.matches(isk));
+                if let Some(item) =
+                    read_item(&items, &Key::new(pk, sk))?.and_then(|i| live(i, now)).filter(|_| in_range)
+                {
                     found.push(item);
                 }
                 Ok(found.len() > limit)
@@ -305,17 +317,25 @@ fn apply_all(db: &Database, ops: &[WriteOp], now: i64) -> Result<Vec<Option<Item
             }
             stored.push((key, current));
         }
-        for (op, (key, current)) in ops.iter().zip(stored) {
+        for (position, (op, (key, current))) in ops.iter().zip(stored).enumerate() {
             let new_item = match op {
                 WriteOp::Put { item, .. } => Some(item.clone()),
-                // Like DynamoDB, an update applies to the stored item even if its TTL passed.
-                WriteOp::Update { actions, .. } => Some(apply_update(current.as_ref(), &key, actions)?),
+                // An expired item is absent, to updates too: they start from nothing.
+                WriteOp::Update { actions, .. } => {
+                    let base = current.clone().and_then(|i| live(i, now));
+                    Some(apply_update(base.as_ref(), &key, actions)?)
+                }
                 WriteOp::Delete { .. } => None,
                 WriteOp::Check { .. } => {
                     written.push(None);
                     continue;
                 }
             };
+            if let Some(item) = &new_item
+                && item.size() > limits::ITEM_BYTES
+            {
+                return Err(StoreError::ItemTooLarge { index: position, size: item.size() });
+            }
             if let Some(old) = &current {
                 unindex(&txn, old, &key)?;
             }
@@ -403,6 +423,7 @@ mod tests {
         assert_eq!(prefix_successor("A#").as_deref(), Some("A$"));
         assert_eq!(prefix_successor("").as_deref(), None);
         assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
     }
 
     #[test]

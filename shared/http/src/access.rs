@@ -21,31 +21,43 @@ use crate::problem::ApiError;
 #[derive(Debug, Clone)]
 pub struct ClientMeta(pub RequestMeta);
 
-/// The client's IP: the last `X-Forwarded-For` entry, which the nearest proxy (API Gateway)
-/// appended and the client cannot forge; else the socket's peer; else `unknown`.
-fn client_ip(parts: &Parts) -> String {
+/// The client address as the host saw it (API Gateway's `sourceIp` on Lambda).
+#[derive(Debug, Clone)]
+pub struct SourceIp(pub String);
+
+/// The client's IP, from the most trustworthy source there is: the host's view (API Gateway's
+/// source IP on Lambda), else the socket's peer (local server), else, only behind a trusted
+/// proxy (`ATELIER_TRUST_FORWARDED_FOR`), the last `X-Forwarded-For` entry, which that proxy
+/// appended. A client-sent `X-Forwarded-For` is otherwise ignored: it is trivially forged.
+fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> String {
+    if let Some(SourceIp(ip)) = parts.extensions.get::<SourceIp>() {
+        return ip.clone();
+    }
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>()
+        && !trust_forwarded_for
+    {
+        return peer.ip().to_string();
+    }
     let forwarded = parts
         .headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
         .map(str::trim)
-        .filter(|ip| !ip.is_empty());
-    match forwarded {
-        Some(ip) => ip.to_owned(),
-        None => parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
+        .filter(|ip| trust_forwarded_for && !ip.is_empty());
+    match (forwarded, parts.extensions.get::<ConnectInfo<SocketAddr>>()) {
+        (Some(ip), _) => ip.to_owned(),
+        (None, Some(ConnectInfo(peer))) => peer.ip().to_string(),
+        (None, None) => "unknown".to_owned(),
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+impl FromRequestParts<AppState> for ClientMeta {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        Ok(ClientMeta(RequestMeta::new(client_ip(parts), agent)))
+        Ok(ClientMeta(RequestMeta::new(client_ip(parts, state.config.trust_forwarded_for), agent)))
     }
 }
 

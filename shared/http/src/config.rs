@@ -10,11 +10,14 @@ pub struct HttpConfig {
     pub cors_origins: Vec<HeaderValue>,
     /// `ATELIER_BODY_LIMIT_BYTES`: largest request body (default 256 KiB).
     pub body_limit: usize,
+    /// `ATELIER_TRUST_FORWARDED_FOR=true`: the host sits behind a proxy that appends the client
+    /// address to `X-Forwarded-For` (off by default: a client could forge it).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { cors_origins: Vec::new(), body_limit: 256 * 1024 }
+        HttpConfig { cors_origins: Vec::new(), body_limit: 256 * 1024, trust_forwarded_for: false }
     }
 }
 
@@ -36,6 +39,7 @@ impl HttpConfig {
                 config.cors_origins.push(value);
             }
         }
+        config.trust_forwarded_for = std::env::var("ATELIER_TRUST_FORWARDED_FOR").is_ok_and(|v| v == "true");
         if let Ok(limit) = std::env::var("ATELIER_BODY_LIMIT_BYTES") {
             config.body_limit = limit.parse().map_err(|_| {
                 HttpConfigError(format!("ATELIER_BODY_LIMIT_BYTES: `{limit}` is not a number"))

@@ -12,6 +12,8 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod studios;
+pub mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,17 +68,20 @@ pub enum Group {
     Health,
     /// Accounts, sessions, the caller's profile.
     Auth,
+    /// Studios: profile, team, catalog, availability, policies, clients; the public catalog.
+    Studios,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 2] = [Group::Health, Group::Auth];
+    pub const ALL: [Group; 3] = [Group::Health, Group::Auth, Group::Studios];
 
     /// The group's routes with their OpenAPI description.
     pub fn routes(self) -> OpenApiRouter<AppState> {
         match self {
             Group::Health => health::routes(),
             Group::Auth => auth::routes(),
+            Group::Studios => studios::routes(),
         }
     }
 

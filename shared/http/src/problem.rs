@@ -1,7 +1,6 @@
 //! RFC 7807 problem details: the one place where failures become HTTP responses.
 
 use atelier_core::AppError;
-use atelier_core::store::StoreError;
 use atelier_domain::{FieldError, Invalid};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -178,11 +177,5 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
-    }
-}
-
-impl From<ApiError> for StoreError {
-    fn from(e: ApiError) -> Self {
-        StoreError::Internal(e.0.to_string())
     }
 }

@@ -7,7 +7,8 @@ use atelier_core::audit;
 use atelier_core::clock::Clock;
 use atelier_core::store::{Index, Query};
 use atelier_tests::{
-    Account, PASSWORD, PREVIOUS_KID, PREVIOUS_SECRET, RETIRED_KID, TEST_KID, TEST_SECRET, TestApp,
+    Account, PASSWORD, PREVIOUS_KID, PREVIOUS_SECRET, RETIRED_KID, RETIRED_SECRET, TEST_KID, TEST_SECRET,
+    TestApp,
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -228,6 +229,23 @@ async fn refresh_rotates_and_detects_reuse(app: TestApp) {
     assert_eq!(other.status, 200);
 }
 
+async fn the_grace_window_is_for_the_rotating_client_only(app: TestApp) {
+    let pat = app.register("pat@example.com").await;
+    let from = |ip: &str, token: &str| {
+        app.request(Method::POST, "/v1/auth/refresh")
+            .header("x-forwarded-for", ip)
+            .header("user-agent", "atelier-app/1.0")
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    };
+    assert_eq!(from("198.51.100.7", &pat.refresh).await.status, 200);
+    // Seconds later, the same old token from somewhere else: a stolen copy.
+    let stolen = from("203.0.113.66", &pat.refresh).await;
+    let problem = stolen.assert_problem(401, "unauthenticated");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("reuse")), "{problem}");
+    get_me(&app, &pat.access).await.assert_problem(401, "unauthenticated");
+}
+
 async fn concurrent_refreshes_issue_one_successor(app: TestApp) {
     let gus = Arc::new(app.register("gus@example.com").await);
     let app = Arc::new(app);
@@ -331,7 +349,7 @@ async fn forged_and_misused_tokens_are_refused(app: TestApp) {
     let other_secret = STANDARD.encode([42u8; 32]);
     attacks.push(("HS256 with another key", sign(TEST_KID, &other_secret, &valid)));
     attacks.push(("unknown kid", sign("who-knows", TEST_SECRET, &valid)));
-    attacks.push(("retired kid", sign(RETIRED_KID, &other_secret, &valid)));
+    attacks.push(("retired kid, its real secret", sign(RETIRED_KID, RETIRED_SECRET, &valid)));
     let mut no_kid = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     no_kid.kid = None;
     let secret = STANDARD.decode(TEST_SECRET).expect("base64");
@@ -421,7 +439,43 @@ async fn api_calls_are_rate_limited_per_caller(app: TestApp) {
     assert_eq!(get_me(&app, &lou.access).await.status, 200);
 }
 
+async fn forged_forwarded_for_does_not_dodge_limits(app: TestApp) {
+    app.register("noa@example.com").await;
+    // A host that is not behind a trusted proxy ignores X-Forwarded-For.
+    let untrusted = atelier_http::router(
+        atelier_http::AppState::new(app.platform.clone(), atelier_http::HttpConfig::default())
+            .with_auth(app.auth_arc()),
+        &atelier_http::Group::ALL,
+    );
+    let attempt = |ip: String| {
+        atelier_tests::TestRequest::new_for(untrusted.clone(), Method::POST, "/v1/auth/login")
+            .header("x-forwarded-for", &ip)
+            .json(&json!({ "email": "noa@example.com", "password": "wrong password here" }))
+            .send()
+    };
+    for i in 0..5 {
+        assert_eq!(attempt(format!("203.0.113.{i}")).await.status, 401);
+    }
+    attempt("203.0.113.99".into()).await.assert_problem(429, "rate-limited");
+}
+
+async fn sessions_have_an_absolute_lifetime(app: TestApp) {
+    let oli = app.register("oli@example.com").await;
+    let mut token = oli.refresh.clone();
+    for _ in 0..4 {
+        app.clock.advance(SignedDuration::from_hours(6 * 24));
+        let response = refresh(&app, &token).await;
+        assert_eq!(response.status, 200, "{:?}", response.body);
+        token = response.json()["refresh_token"].as_str().expect("token").to_owned();
+    }
+    app.clock.advance(SignedDuration::from_hours(6 * 24 + 1));
+    let expired = refresh(&app, &token).await.assert_problem(401, "unauthenticated");
+    assert!(expired["detail"].as_str().is_some_and(|d| d.contains("session expired")), "{expired}");
+}
+
 atelier_tests::on_both_backends!(
+    forged_forwarded_for_does_not_dodge_limits,
+    sessions_have_an_absolute_lifetime,
     register_sign_in_and_profile,
     bad_registrations_change_nothing,
     emails_are_unique_whatever_the_case,
@@ -429,6 +483,7 @@ atelier_tests::on_both_backends!(
     mass_assignment_is_refused,
     login_does_not_reveal_accounts,
     refresh_rotates_and_detects_reuse,
+    the_grace_window_is_for_the_rotating_client_only,
     concurrent_refreshes_issue_one_successor,
     logout_ends_the_session_at_once,
     password_change,
@@ -436,3 +491,46 @@ atelier_tests::on_both_backends!(
     login_attempts_are_rate_limited,
     api_calls_are_rate_limited_per_caller,
 );
+
+/// On AWS the key ring lives in Secrets Manager (moto here): read on first use, cached, read
+/// again after the refresh period, so a rotation reaches running functions.
+#[tokio::test]
+async fn key_rings_load_and_rotate_from_secrets_manager() {
+    use atelier_core::auth::KeySource;
+    let moto = std::env::var("ATELIER_TEST_MOTO_URL").expect("ATELIER_TEST_MOTO_URL: run ./infra/test");
+    let client = aws_sdk_secretsmanager::Client::new(&atelier_tests::emulator_config(&moto).await);
+    let name = atelier_tests::unique_name("jwt-keys");
+    let first = format!(r#"{{"kid":"k1","secret":"{TEST_SECRET}","status":"active"}}"#);
+    client.create_secret().name(&name).secret_string(&first).send().await.expect("secret created");
+    let keys =
+        atelier_aws::SecretsManagerKeys::new(client.clone(), &name, "atelier", std::time::Duration::ZERO);
+
+    let now = jiff::Timestamp::from_second(1_780_000_000).expect("instant");
+    let claims = atelier_core::auth::tokens::Claims {
+        iss: "atelier".into(),
+        aud: "atelier-api".into(),
+        sub: "u".into(),
+        iat: now.as_second(),
+        nbf: now.as_second(),
+        exp: now.as_second() + 60,
+        jti: "j".into(),
+        fam: "f".into(),
+    };
+    let kid = |token: &str| -> Value {
+        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().expect("header")).expect("base64");
+        serde_json::from_slice::<Value>(&header).expect("json")["kid"].clone()
+    };
+    let old_token = keys.ring().await.expect("ring").sign(&claims).expect("sign");
+    assert_eq!(kid(&old_token), "k1");
+
+    let rotated = format!(
+        r#"[{{"kid":"k2","secret":"{PREVIOUS_SECRET}","status":"active"}},{{"kid":"k1","secret":"{TEST_SECRET}","status":"verify"}}]"#
+    );
+    client.put_secret_value().secret_id(&name).secret_string(&rotated).send().await.expect("rotated");
+    let ring = keys.ring().await.expect("ring");
+    assert_eq!(kid(&ring.sign(&claims).expect("sign")), "k2", "new tokens are signed with the new key");
+    assert!(
+        ring.verify(&old_token, "atelier-api", now).is_ok(),
+        "tokens from before the rotation still verify"
+    );
+}

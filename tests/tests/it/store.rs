@@ -125,15 +125,18 @@ async fn transactions_are_all_or_nothing(app: TestApp) {
     let all = store.query(&Query::partition("T#1")).await.expect("query");
     assert_eq!(sks(&all.items), vec!["EXISTING"], "nothing of the failed transaction was applied");
 
-    store
+    let twice = store
         .transact(vec![
             WriteOp::create(item("T#1", "NEW-A")),
             WriteOp::check(Key::new("T#1", "EXISTING"), Condition::eq("n", 1)),
             WriteOp::update(Key::new("T#1", "COUNT"), vec![UpdateAction::Add("n".into(), 1)]),
             WriteOp::delete(Key::new("T#1", "EXISTING")).when(Condition::Exists),
         ])
-        .await
-        .expect_err("a check and a delete of the same item is two writes to it");
+        .await;
+    assert!(
+        matches!(twice, Err(StoreError::DuplicateItem { index: 3 })),
+        "a check and a delete of one item: {twice:?}"
+    );
     store
         .transact(vec![
             WriteOp::create(item("T#1", "NEW-A")),
@@ -436,7 +439,103 @@ async fn concurrent_counters_lose_nothing(app: TestApp) {
     assert_eq!(item.number("n").ok(), Some(40));
 }
 
+async fn updates_of_expired_items_start_fresh(app: TestApp) {
+    let store = &app.platform.store;
+    let now = app.clock.now().as_second();
+    let stale = |sk: &str| item("E#1", sk).with(attr::TTL, now - 10).with("stale", "yes").with("n", 41);
+    store
+        .transact(vec![
+            WriteOp::put(stale("single")),
+            WriteOp::put(stale("in-tx")),
+            WriteOp::put(stale("guarded")),
+        ])
+        .await
+        .expect("seed");
+
+    let bump =
+        vec![UpdateAction::Add("n".into(), 1), UpdateAction::Set(attr::TTL.into(), Value::N(now + 600))];
+    let fresh = store
+        .write(WriteOp::update(Key::new("E#1", "single"), bump.clone()))
+        .await
+        .expect("update")
+        .expect("item");
+    assert_eq!(fresh.number("n").ok(), Some(1), "counted from nothing, not from the expired 41");
+    assert!(fresh.get("stale").is_none(), "no attribute of the expired item survives");
+
+    store
+        .transact(vec![
+            WriteOp::update(Key::new("E#1", "in-tx"), bump.clone()),
+            WriteOp::put(item("E#1", "other")),
+        ])
+        .await
+        .expect("transaction");
+    let in_tx = store.get(&Key::new("E#1", "in-tx")).await.expect("get").expect("exists");
+    assert_eq!((in_tx.number("n").ok(), in_tx.get("stale").is_none()), (Some(1), true));
+
+    // An update that requires the item to exist fails on an expired one.
+    let must_exist = WriteOp::Update {
+        key: Key::new("E#1", "guarded"),
+        actions: bump,
+        condition: Some(Condition::Exists),
+    };
+    assert!(store.write(must_exist).await.expect_err("expired").is_condition_failed_at(0));
+}
+
+async fn oversized_updates_are_refused(app: TestApp) {
+    let store = &app.platform.store;
+    let half = "x".repeat(250 * 1024);
+    store.write(WriteOp::put(item("Z#1", "big").with("a", half.as_str()))).await.expect("250 KB fits");
+    let grow =
+        WriteOp::update(Key::new("Z#1", "big"), vec![UpdateAction::Set("b".into(), Value::S(half.clone()))]);
+    let err = store.write(grow).await.expect_err("500 KB does not");
+    assert!(matches!(err, StoreError::ItemTooLarge { .. }), "{err:?}");
+    let stored = store.get(&Key::new("Z#1", "big")).await.expect("get").expect("exists");
+    assert!(stored.get("b").is_none(), "nothing written");
+}
+
+async fn sort_keys_beyond_ascii(app: TestApp) {
+    let store = &app.platform.store;
+    let keys = ["a", "a\u{D7FF}", "a\u{D7FF}z", "a\u{E000}", "é", "éa", "\u{1F600}"];
+    store.transact(keys.iter().map(|k| WriteOp::put(item("U#1", k))).collect()).await.expect("seed");
+    let prefix = |p: &str| Query::partition("U#1").sort(SortKey::BeginsWith(p.into()));
+    assert_eq!(
+        sks(&store.query(&prefix("a\u{D7FF}")).await.expect("query").items),
+        ["a\u{D7FF}", "a\u{D7FF}z"]
+    );
+    assert_eq!(sks(&store.query(&prefix("é")).await.expect("query").items), ["é", "éa"]);
+    let reversed = Query::partition("U#1").sort(SortKey::Between("b".into(), "a".into()));
+    assert!(matches!(store.query(&reversed).await, Err(StoreError::Invalid(_))));
+}
+
+async fn expired_items_at_page_edges(app: TestApp) {
+    let store = &app.platform.store;
+    let now = app.clock.now().as_second();
+    let ops = (0..9)
+        .map(|i| {
+            let it = item("PE#1", &format!("k{i}"));
+            WriteOp::put(if i % 3 == 2 { it.with(attr::TTL, now - 1) } else { it })
+        })
+        .collect();
+    store.transact(ops).await.expect("seed");
+    let mut query = Query::partition("PE#1").limit(2);
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let page = store.query(&query).await.expect("page");
+        assert!(page.items.len() <= 2);
+        seen.extend(sks(&page.items));
+        match page.next {
+            Some(cursor) => query = query.clone().after(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["k0", "k1", "k3", "k4", "k6", "k7"], "each live item once, no expired one");
+}
+
 atelier_tests::on_both_backends!(
+    updates_of_expired_items_start_fresh,
+    oversized_updates_are_refused,
+    sort_keys_beyond_ascii,
+    expired_items_at_page_edges,
     conditional_put,
     updates_counters_and_returned_items,
     transactions_are_all_or_nothing,

@@ -4,6 +4,7 @@ use atelier_domain::Invalid;
 use atelier_domain::identity::{Email, check_name, check_new_password, check_phone};
 
 use super::sessions::{self, Authenticated};
+use super::user_event;
 use super::{
     AuthSettings, Credentials, MembershipView, PasswordChange, ProfileChanges, Registration, SignedIn,
     UserRecord, UserView, email_key, user_key,
@@ -12,33 +13,11 @@ use crate::access::{Membership, memberships_partition};
 use crate::audit::{self, AuditEvent, RequestMeta};
 use crate::notifications::{Notice, notice_event};
 use crate::outbox;
-use crate::store::{Condition, Index, Item, Query, StoreError, WriteOp};
+use crate::store::{Condition, Index, Item, Query, StoreError, UpdateAction, Value, WriteOp};
 use crate::{AppError, Platform, rate_limit};
 
 /// The one answer to every failed login, whether or not the email exists.
 const LOGIN_FAILED: &str = "invalid email or password";
-
-fn audit_event(
-    platform: &Platform,
-    meta: &RequestMeta,
-    actor: Option<&str>,
-    action: &str,
-    entity_id: &str,
-    changes: serde_json::Value,
-) -> AuditEvent {
-    AuditEvent {
-        id: platform.ids.new_id(),
-        at: platform.clock.now(),
-        actor: actor.map(str::to_owned),
-        action: action.to_owned(),
-        entity: "user".into(),
-        entity_id: entity_id.to_owned(),
-        studio_id: None,
-        ip: meta.ip.clone(),
-        user_agent: meta.user_agent.clone(),
-        changes,
-    }
-}
 
 async fn memberships(platform: &Platform, user_id: &str) -> Result<Vec<MembershipView>, AppError> {
     let query = Query::partition(memberships_partition(user_id)).on(Index::Gsi1);
@@ -92,14 +71,14 @@ pub async fn register(
         last_login_at: Some(now),
         version: 1,
     };
-    let (session_ops, tokens) = sessions::start(platform, settings, &user.id, meta, now)?;
-    let event = audit_event(
+    let (session_ops, tokens, session_id) = sessions::start(platform, settings, &user.id, meta, now).await?;
+    let event = user_event(
         platform,
         meta,
         Some(&user.id),
         "auth.registered",
         &user.id,
-        serde_json::json!({ "email": email }),
+        serde_json::json!({ "email": email, "session_id": session_id }),
     );
     let mut ops = vec![
         WriteOp::create(Item::new(&email_key(&email)).with("user_id", user.id.as_str())),
@@ -157,7 +136,7 @@ pub async fn login(
         }
     };
     let Some(user) = user.filter(|_| verified) else {
-        let event = audit_event(
+        let event = user_event(
             platform,
             meta,
             None,
@@ -170,14 +149,14 @@ pub async fn login(
     };
 
     let now = platform.clock.now();
-    let (session_ops, tokens) = sessions::start(platform, settings, &user.id, meta, now)?;
-    let event = audit_event(
+    let (session_ops, tokens, session_id) = sessions::start(platform, settings, &user.id, meta, now).await?;
+    let event = user_event(
         platform,
         meta,
         Some(&user.id),
         "auth.login_succeeded",
         &user.id,
-        serde_json::Value::Null,
+        serde_json::json!({ "session_id": session_id }),
     );
     let mut ops = vec![
         WriteOp::update(
@@ -238,7 +217,7 @@ pub async fn update_profile(
     }
     user.updated_at = platform.clock.now();
     user.version += 1;
-    let event = audit_event(
+    let event = user_event(
         platform,
         meta,
         Some(&user.id),
@@ -246,7 +225,18 @@ pub async fn update_profile(
         &user.id,
         serde_json::Value::Object(diff),
     );
-    let write = WriteOp::put(user.to_item()?).when(Condition::version_is(who.user.version));
+    // Only the fields that change: a concurrent write of other fields (an admin grant, say) is
+    // never overwritten with what this request read.
+    let mut actions = vec![
+        UpdateAction::Set("name".into(), Value::S(user.name.clone())),
+        UpdateAction::Set("updated_at".into(), Value::S(user.updated_at.to_string())),
+        UpdateAction::Add("version".into(), 1),
+    ];
+    actions.push(match &user.phone {
+        Some(phone) => UpdateAction::Set("phone".into(), Value::S(phone.clone())),
+        None => UpdateAction::Remove("phone".into()),
+    });
+    let write = WriteOp::update(user_key(&user.id), actions).when(Condition::version_is(who.user.version));
     match platform.store.transact(vec![write, audit::record(&event)?]).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0, .. }) => {
@@ -277,7 +267,7 @@ pub async fn change_password(
     user.password_hash = settings.hasher.hash(change.new_password).await?;
     user.updated_at = platform.clock.now();
     user.version += 1;
-    let event = audit_event(
+    let event = user_event(
         platform,
         meta,
         Some(&user.id),
@@ -297,19 +287,35 @@ pub async fn change_password(
         },
     );
     let (notice_op, entry) = outbox::record(&notice, queue)?;
-    let write = WriteOp::put(user.to_item()?).when(Condition::version_is(who.user.version));
-    match platform.store.transact(vec![write, audit::record(&event)?, notice_op]).await {
+    let write = WriteOp::update(
+        user_key(&user.id),
+        vec![
+            UpdateAction::Set("password_hash".into(), Value::S(user.password_hash.clone())),
+            UpdateAction::Set("updated_at".into(), Value::S(user.updated_at.to_string())),
+            UpdateAction::Add("version".into(), 1),
+        ],
+    )
+    .when(Condition::version_is(who.user.version));
+    // Other sessions end in the same transaction as the change (a transaction holds 100 writes;
+    // a user with more sessions than fit has the rest revoked right after).
+    let mut revocations =
+        sessions::revoke_others(platform, &user.id, &who.caller.session_id, "password_changed").await?;
+    let later = revocations.split_off(revocations.len().min(90));
+    let mut ops = vec![write, audit::record(&event)?, notice_op];
+    ops.extend(revocations);
+    match platform.store.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0, .. }) => {
             return Err(AppError::Conflict("the account changed meanwhile; try again".into()));
         }
+        // A session ended meanwhile (logout): its revocation failed the transaction; go again.
+        Err(StoreError::ConditionFailed { .. }) => {
+            return Err(AppError::Conflict("your sessions changed meanwhile; try again".into()));
+        }
         Err(e) => return Err(e.into()),
     }
     platform.outbox.relay(vec![entry]).await;
-    // Each revocation stands alone: one already revoked (logout meanwhile) changes nothing.
-    for revoke in
-        sessions::revoke_others(platform, &user.id, &who.caller.session_id, "password_changed").await?
-    {
+    for revoke in later {
         match platform.store.write(revoke).await {
             Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -337,7 +343,7 @@ pub async fn make_admin(platform: &Platform, email: &str) -> Result<String, AppE
     };
     let promote = WriteOp::update(
         user_key(&user_id),
-        vec![crate::store::UpdateAction::Set("is_admin".into(), crate::store::Value::Bool(true))],
+        vec![UpdateAction::Set("is_admin".into(), Value::Bool(true)), UpdateAction::Add("version".into(), 1)],
     )
     .when(Condition::Exists);
     platform.store.transact(vec![promote, audit::record(&event)?]).await?;

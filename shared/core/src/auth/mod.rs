@@ -17,13 +17,12 @@ use crate::store::{Item, Key, StoreError};
 pub use accounts::{change_password, login, make_admin, me, register, update_profile};
 pub use passwords::{HashCost, PasswordHasher};
 pub use sessions::{Authenticated, authenticate, logout, refresh};
-pub use tokens::{KeyRing, TokenError};
+pub use tokens::{KeyRing, KeySource, StaticKeys, TokenError};
 
 /// How identity works in this deployment.
-#[derive(Debug)]
 pub struct AuthSettings {
     /// Token signing keys.
-    pub keys: KeyRing,
+    pub keys: std::sync::Arc<dyn tokens::KeySource>,
     /// Password hashing.
     pub hasher: PasswordHasher,
     /// Rate limits.
@@ -32,14 +31,30 @@ pub struct AuthSettings {
     pub access_ttl: SignedDuration,
     /// Refresh token lifetime (7 days).
     pub refresh_ttl: SignedDuration,
-    /// How long a rotated refresh token still yields its successor, for clients that lost the
-    /// response to a refresh (30 seconds).
+    /// How long a rotated refresh token still yields its successor, for the client that rotated
+    /// it and lost the response (30 seconds).
     pub refresh_grace: SignedDuration,
+    /// Longest a session lives, refreshes or not (30 days): then the user signs in again.
+    pub session_max_age: SignedDuration,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("hasher", &self.hasher)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthSettings {
-    /// Settings with the seed's lifetimes and limits.
+    /// Settings with a fixed key ring and the seed's lifetimes and limits.
     pub fn new(keys: KeyRing, hasher: PasswordHasher) -> AuthSettings {
+        AuthSettings::with_keys(std::sync::Arc::new(tokens::StaticKeys(std::sync::Arc::new(keys))), hasher)
+    }
+
+    /// Settings whose keys come from `keys` (a secret store, say).
+    pub fn with_keys(keys: std::sync::Arc<dyn tokens::KeySource>, hasher: PasswordHasher) -> AuthSettings {
         AuthSettings {
             keys,
             hasher,
@@ -47,18 +62,32 @@ impl AuthSettings {
             access_ttl: SignedDuration::from_mins(30),
             refresh_ttl: SignedDuration::from_hours(7 * 24),
             refresh_grace: SignedDuration::from_secs(30),
+            session_max_age: SignedDuration::from_hours(30 * 24),
         }
     }
+}
 
-    /// From the environment: `ATELIER_JWT_KEYS` (JSON key ring), `ATELIER_JWT_ISSUER`
-    /// (default `atelier`), `ATELIER_ARGON2_MEMORY_KIB` / `_ITERATIONS` / `_PARALLELISM`.
-    pub fn from_env() -> Result<AuthSettings, String> {
-        let keys = std::env::var("ATELIER_JWT_KEYS").map_err(|_| "ATELIER_JWT_KEYS is not set".to_owned())?;
-        let issuer = std::env::var("ATELIER_JWT_ISSUER").unwrap_or_else(|_| "atelier".into());
-        Ok(AuthSettings::new(
-            KeyRing::from_json(&keys, &issuer)?,
-            PasswordHasher::new(hash_cost_from_env()?)?,
-        ))
+/// An audit event about a user account (`entity` = `user`); `actor` is absent for anonymous
+/// actions such as a failed login.
+pub(crate) fn user_event(
+    platform: &crate::Platform,
+    meta: &crate::audit::RequestMeta,
+    actor: Option<&str>,
+    action: &str,
+    entity_id: &str,
+    changes: serde_json::Value,
+) -> crate::audit::AuditEvent {
+    crate::audit::AuditEvent {
+        id: platform.ids.new_id(),
+        at: platform.clock.now(),
+        actor: actor.map(str::to_owned),
+        action: action.to_owned(),
+        entity: "user".into(),
+        entity_id: entity_id.to_owned(),
+        studio_id: None,
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        changes,
     }
 }
 

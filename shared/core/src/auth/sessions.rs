@@ -8,10 +8,10 @@ use atelier_domain::identity::Role;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::tokens::{ACCESS_AUDIENCE, Claims, REFRESH_AUDIENCE};
-use super::{AuthSettings, TokenPair, UserRecord, user_key};
+use super::tokens::{ACCESS_AUDIENCE, Claims, KeyRing, REFRESH_AUDIENCE};
+use super::{AuthSettings, TokenPair, UserRecord, user_event, user_key};
 use crate::access::{Caller, Membership, member_key};
-use crate::audit::{self, AuditEvent, RequestMeta};
+use crate::audit::{self, RequestMeta};
 use crate::notifications::{Notice, notice_event};
 use crate::outbox;
 use crate::store::{Condition, Item, Key, StoreError, UpdateAction, Value, WriteOp, attr};
@@ -53,6 +53,16 @@ struct RefreshRecord {
     successor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rotated_at: Option<i64>,
+    /// Who rotated it (hash of IP and user agent): only they get the grace window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotated_by: Option<String>,
+}
+
+/// A request's fingerprint: a hash of its IP and user agent (never stored in clear).
+fn fingerprint(meta: &RequestMeta) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}\n{}", meta.ip, meta.user_agent).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Key of a session (under its user, so a user's sessions can be listed).
@@ -68,19 +78,20 @@ fn unauthenticated(message: &str) -> AppError {
     AppError::Unauthenticated(message.to_owned())
 }
 
-fn sign(settings: &AuthSettings, claims: &Claims) -> Result<String, AppError> {
-    settings.keys.sign(claims).map_err(|e| AppError::Internal(format!("signing failed: {e}")))
+fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, AppError> {
+    keys.sign(claims).map_err(|e| AppError::Internal(format!("signing failed: {e}")))
 }
 
 /// A new access token for the session, with a new refresh token's claims as given.
 fn pair(
     platform: &Platform,
     settings: &AuthSettings,
+    keys: &KeyRing,
     refresh: &Claims,
     now: Timestamp,
 ) -> Result<TokenPair, AppError> {
     let access = Claims {
-        iss: settings.keys.issuer().to_owned(),
+        iss: keys.issuer().to_owned(),
         aud: ACCESS_AUDIENCE.to_owned(),
         sub: refresh.sub.clone(),
         iat: now.as_second(),
@@ -90,8 +101,8 @@ fn pair(
         fam: refresh.fam.clone(),
     };
     Ok(TokenPair {
-        access_token: sign(settings, &access)?,
-        refresh_token: sign(settings, refresh)?,
+        access_token: sign(keys, &access)?,
+        refresh_token: sign(keys, refresh)?,
         token_type: "Bearer",
         expires_in: settings.access_ttl.as_secs(),
         refresh_expires_in: refresh.exp - now.as_second(),
@@ -100,13 +111,14 @@ fn pair(
 
 fn refresh_claims(
     settings: &AuthSettings,
+    keys: &KeyRing,
     user_id: &str,
     session_id: &str,
     jti: String,
     now: Timestamp,
 ) -> Claims {
     Claims {
-        iss: settings.keys.issuer().to_owned(),
+        iss: keys.issuer().to_owned(),
         aud: REFRESH_AUDIENCE.to_owned(),
         sub: user_id.to_owned(),
         iat: now.as_second(),
@@ -127,21 +139,23 @@ fn refresh_record_item(claims: &Claims) -> Result<Item, StoreError> {
         status: Status::Active,
         successor: None,
         rotated_at: None,
+        rotated_by: None,
     };
     Ok(Item::from_record(&refresh_key(&claims.jti), &record)?
         .with(attr::TTL, claims.exp + KEEP_AFTER_EXPIRY.as_secs()))
 }
 
 /// Writes that start a session for `user_id`, and its tokens.
-pub(super) fn start(
+pub(super) async fn start(
     platform: &Platform,
     settings: &AuthSettings,
     user_id: &str,
     meta: &RequestMeta,
     now: Timestamp,
-) -> Result<(Vec<WriteOp>, TokenPair), AppError> {
+) -> Result<(Vec<WriteOp>, TokenPair, String), AppError> {
     let session_id = platform.ids.new_id();
-    let refresh = refresh_claims(settings, user_id, &session_id, platform.ids.new_id(), now);
+    let keys = settings.keys.ring().await?;
+    let refresh = refresh_claims(settings, &keys, user_id, &session_id, platform.ids.new_id(), now);
     let session = SessionRecord {
         id: session_id.clone(),
         user_id: user_id.to_owned(),
@@ -155,7 +169,7 @@ pub(super) fn start(
     let session_item = Item::from_record(&session_key(user_id, &session_id), &session)?
         .with(attr::TTL, refresh.exp + KEEP_AFTER_EXPIRY.as_secs());
     let ops = vec![WriteOp::create(session_item), WriteOp::create(refresh_record_item(&refresh)?)];
-    Ok((ops, pair(platform, settings, &refresh, now)?))
+    Ok((ops, pair(platform, settings, &keys, &refresh, now)?, session_id))
 }
 
 /// The write that revokes an active session.
@@ -185,31 +199,17 @@ pub(super) async fn revoke_others(
     for item in sessions {
         let session: SessionRecord = item.to_record()?;
         if session.id != keep && session.status == Status::Active {
-            ops.push(revoke(user_id, &session.id, reason));
+            ops.push(WriteOp::Update {
+                key: session_key(user_id, &session.id),
+                actions: vec![
+                    UpdateAction::Set("status".into(), Value::S("revoked".into())),
+                    UpdateAction::Set("revoked_reason".into(), Value::S(reason.into())),
+                ],
+                condition: Some(Condition::Exists),
+            });
         }
     }
     Ok(ops)
-}
-
-fn audit_event(
-    platform: &Platform,
-    meta: &RequestMeta,
-    user_id: &str,
-    action: &str,
-    changes: serde_json::Value,
-) -> AuditEvent {
-    AuditEvent {
-        id: platform.ids.new_id(),
-        at: platform.clock.now(),
-        actor: Some(user_id.to_owned()),
-        action: action.to_owned(),
-        entity: "user".into(),
-        entity_id: user_id.to_owned(),
-        studio_id: None,
-        ip: meta.ip.clone(),
-        user_agent: meta.user_agent.clone(),
-        changes,
-    }
 }
 
 /// Exchanges a refresh token for a new pair, retiring it.
@@ -220,8 +220,8 @@ pub async fn refresh(
     token: &str,
 ) -> Result<TokenPair, AppError> {
     let now = platform.clock.now();
-    let claims = settings
-        .keys
+    let ring = settings.keys.ring().await?;
+    let claims = ring
         .verify(token, REFRESH_AUDIENCE, now)
         .map_err(|e| AppError::Unauthenticated(format!("refresh token refused: {e}")))?;
     let keys = [refresh_key(&claims.jti), session_key(&claims.sub, &claims.fam)];
@@ -237,8 +237,11 @@ pub async fn refresh(
     if session.status != Status::Active {
         return Err(unauthenticated("session ended"));
     }
+    if now.duration_since(session.created_at) > settings.session_max_age {
+        return Err(unauthenticated("session expired; sign in again"));
+    }
     if record.status == Status::Active {
-        let next = refresh_claims(settings, &claims.sub, &claims.fam, platform.ids.new_id(), now);
+        let next = refresh_claims(settings, &ring, &claims.sub, &claims.fam, platform.ids.new_id(), now);
         let ops = vec![
             WriteOp::Update {
                 key: refresh_key(&claims.jti),
@@ -246,6 +249,7 @@ pub async fn refresh(
                     UpdateAction::Set("status".into(), Value::S("rotated".into())),
                     UpdateAction::Set("successor".into(), Value::S(next.jti.clone())),
                     UpdateAction::Set("rotated_at".into(), Value::N(now.as_second())),
+                    UpdateAction::Set("rotated_by".into(), Value::S(fingerprint(meta))),
                 ],
                 condition: Some(Condition::eq("status", "active")),
             },
@@ -260,10 +264,10 @@ pub async fn refresh(
             },
         ];
         match platform.store.transact(ops).await {
-            Ok(()) => return pair(platform, settings, &next, now),
+            Ok(()) => return pair(platform, settings, &ring, &next, now),
             // Another request rotated this token first: answer as for a rotated token.
             Err(StoreError::ConditionFailed { index: 0, current: Some(current) }) => {
-                return rotated(platform, settings, meta, &claims, current.to_record()?, now).await;
+                return rotated(platform, settings, &ring, meta, &claims, current.to_record()?, now).await;
             }
             Err(StoreError::ConditionFailed { index: 0, current: None }) => {
                 return Err(unauthenticated("refresh token unknown or expired"));
@@ -274,23 +278,25 @@ pub async fn refresh(
             Err(e) => return Err(e.into()),
         }
     }
-    rotated(platform, settings, meta, &claims, record, now).await
+    rotated(platform, settings, &ring, meta, &claims, record, now).await
 }
 
-/// A retired token: within the grace window it yields its successor again (the client lost
-/// the first answer); after it, it is a replay and the session is revoked.
+/// A retired token: within the grace window, from the client that rotated it (same IP and user
+/// agent), it yields its successor again (the client lost the first answer); otherwise it is a
+/// replay and the session is revoked.
 async fn rotated(
     platform: &Platform,
     settings: &AuthSettings,
+    keys: &KeyRing,
     meta: &RequestMeta,
     claims: &Claims,
     record: RefreshRecord,
     now: Timestamp,
 ) -> Result<TokenPair, AppError> {
     let rotated_at = record.rotated_at.unwrap_or(i64::MIN);
-    if let Some(successor) =
-        record.successor.filter(|_| now.as_second() - rotated_at <= settings.refresh_grace.as_secs())
-    {
+    let in_grace = now.as_second() - rotated_at <= settings.refresh_grace.as_secs();
+    let same_client = record.rotated_by.as_deref() == Some(fingerprint(meta).as_str());
+    if let Some(successor) = record.successor.filter(|_| in_grace && same_client) {
         let item = platform
             .store
             .get(&refresh_key(&successor))
@@ -299,7 +305,7 @@ async fn rotated(
         let next: RefreshRecord = item.to_record()?;
         // Signing is deterministic: the same claims give the very token issued before.
         let again = Claims {
-            iss: settings.keys.issuer().to_owned(),
+            iss: keys.issuer().to_owned(),
             aud: REFRESH_AUDIENCE.to_owned(),
             sub: next.user_id,
             iat: next.issued_at,
@@ -308,14 +314,15 @@ async fn rotated(
             jti: next.jti,
             fam: next.session_id,
         };
-        return pair(platform, settings, &again, now);
+        return pair(platform, settings, keys, &again, now);
     }
     // Reuse: someone holds a copy of an old token. End the session everywhere it is used.
-    let event = audit_event(
+    let event = user_event(
         platform,
         meta,
-        &claims.sub,
+        Some(&claims.sub),
         "auth.refresh_reuse_detected",
+        &claims.sub,
         serde_json::json!({ "session_id": claims.fam, "token_id": claims.jti }),
     );
     let (notice, queue) = notice_event(
@@ -346,11 +353,12 @@ async fn rotated(
 
 /// Ends the caller's session: its refresh token and its access tokens stop working at once.
 pub async fn logout(platform: &Platform, meta: &RequestMeta, caller: &Caller) -> Result<(), AppError> {
-    let event = audit_event(
+    let event = user_event(
         platform,
         meta,
-        &caller.user_id,
+        Some(&caller.user_id),
         "auth.logout",
+        &caller.user_id,
         serde_json::json!({ "session_id": caller.session_id }),
     );
     match platform
@@ -386,6 +394,8 @@ pub async fn authenticate(
 ) -> Result<Authenticated, AppError> {
     let claims = settings
         .keys
+        .ring()
+        .await?
         .verify(token, ACCESS_AUDIENCE, platform.clock.now())
         .map_err(|e| AppError::Unauthenticated(format!("access token refused: {e}")))?;
     let mut keys = vec![user_key(&claims.sub), session_key(&claims.sub, &claims.fam)];

@@ -47,7 +47,8 @@ struct RingKey {
     kid: String,
     algorithm: Algorithm,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    // None for retired keys: nothing can verify against them, whatever a bug elsewhere says.
+    decoding: Option<DecodingKey>,
     status: KeyStatus,
 }
 
@@ -61,6 +62,24 @@ impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kids: Vec<(&str, KeyStatus)> = self.keys.iter().map(|k| (k.kid.as_str(), k.status)).collect();
         f.debug_struct("KeyRing").field("keys", &kids).field("issuer", &self.issuer).finish()
+    }
+}
+
+/// Where the key ring comes from: configuration, or a secret store that can rotate it.
+#[async_trait::async_trait]
+pub trait KeySource: Send + Sync + 'static {
+    /// The current ring.
+    async fn ring(&self) -> Result<std::sync::Arc<KeyRing>, crate::AppError>;
+}
+
+/// A ring fixed at start-up (`ATELIER_JWT_KEYS`; local runs and tests).
+#[derive(Debug)]
+pub struct StaticKeys(pub std::sync::Arc<KeyRing>);
+
+#[async_trait::async_trait]
+impl KeySource for StaticKeys {
+    async fn ring(&self) -> Result<std::sync::Arc<KeyRing>, crate::AppError> {
+        Ok(self.0.clone())
     }
 }
 
@@ -127,7 +146,7 @@ impl KeyRing {
                 kid: key.kid,
                 algorithm: Algorithm::HS256,
                 encoding: EncodingKey::from_secret(&secret),
-                decoding: DecodingKey::from_secret(&secret),
+                decoding: (key.status != KeyStatus::Retired).then(|| DecodingKey::from_secret(&secret)),
                 status: key.status,
             });
         }
@@ -171,10 +190,11 @@ impl KeyRing {
     pub fn verify(&self, token: &str, audience: &str, now: Timestamp) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let key = self
+        let (key, decoding) = self
             .keys
             .iter()
-            .find(|k| k.kid == kid && k.status != KeyStatus::Retired)
+            .filter(|k| k.status != KeyStatus::Retired)
+            .find_map(|k| Some((k, k.decoding.as_ref()?)).filter(|(k, _)| k.kid == kid))
             .ok_or(TokenError::UnknownKey)?;
         // Pinned by the key: a token claiming another algorithm (`none`, RS256...) is refused.
         let mut validation = Validation::new(key.algorithm);
@@ -186,7 +206,7 @@ impl KeyRing {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.leeway = 0;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, decoding, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?
             .claims;
         let now = now.as_second();

@@ -400,6 +400,43 @@ impl Store {
         Ok(items)
     }
 
+    /// A page of up to `query.limit` items that pass `keep`, reading on past those that do not
+    /// (what a DynamoDB filter does, but filling the page), with at most `max_reads` queries.
+    /// `next` continues after the last item examined.
+    pub async fn query_filtered(
+        &self,
+        query: Query,
+        keep: impl Fn(&Item) -> bool,
+        max_reads: usize,
+    ) -> Result<Page, StoreError> {
+        let wanted = query.limit as usize;
+        let mut query = query;
+        let mut items = Vec::with_capacity(wanted);
+        for _ in 0..max_reads.max(1) {
+            let page = self.query(&query).await?;
+            let examined = page.items.len();
+            for (n, item) in page.items.into_iter().enumerate() {
+                if keep(&item) {
+                    items.push(item);
+                    if items.len() == wanted {
+                        let more = n + 1 < examined || page.next.is_some();
+                        let next = if more {
+                            items.last().and_then(|i| Cursor::after(i, query.index))
+                        } else {
+                            None
+                        };
+                        return Ok(Page { items, next });
+                    }
+                }
+            }
+            match page.next {
+                Some(cursor) => query = query.after(cursor),
+                None => return Ok(Page { items, next: None }),
+            }
+        }
+        Ok(Page { items, next: query.cursor })
+    }
+
     /// One write on its own; an update returns the item as written.
     pub async fn write(&self, op: WriteOp) -> Result<Option<Item>, StoreError> {
         op.validate(0)?;

@@ -199,6 +199,11 @@ impl Query {
         if self.limit == 0 {
             return Err(StoreError::Invalid("query limit must be at least 1".into()));
         }
+        if let Some(SortKey::Between(a, b)) = &self.sort
+            && a > b
+        {
+            return Err(StoreError::Invalid("BETWEEN bounds are reversed".into()));
+        }
         if let Some(cursor) = &self.cursor {
             if cursor.index_key.is_some() != self.index.is_some() {
                 return Err(StoreError::InvalidCursor);

@@ -1,0 +1,245 @@
+//! Services and resources, and the public catalog.
+
+use atelier_domain::catalog::{ResourceDefinition, ServiceDefinition};
+use atelier_domain::identity::Role;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Actor, check_precondition, commit_guarded, get, load, patched, studio_item, studio_partition};
+use crate::store::{Condition, Item, Key, Page, Query, SortKey, WriteOp};
+use crate::{AppError, Platform};
+
+/// A service as stored and listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Service {
+    /// Id.
+    pub id: String,
+    /// The definition.
+    #[serde(flatten)]
+    pub definition: ServiceDefinition,
+    /// Created.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Last changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Version, for `If-Match`.
+    pub version: i64,
+}
+
+/// Key of a service.
+pub fn service_key(studio_id: &str, service_id: &str) -> Key {
+    studio_item(studio_id, format!("SERVICE#{service_id}"))
+}
+
+/// Filters of the catalog.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogFilter {
+    /// Only this category.
+    pub category: Option<String>,
+    /// Price at least (minor units).
+    pub min_price: Option<i64>,
+    /// Price at most (minor units).
+    pub max_price: Option<i64>,
+    /// Only services this professional performs.
+    pub professional_id: Option<String>,
+}
+
+impl CatalogFilter {
+    fn keeps(&self, service: &Service) -> bool {
+        let d = &service.definition;
+        self.category.as_ref().is_none_or(|c| c.trim().eq_ignore_ascii_case(&d.category))
+            && self.min_price.is_none_or(|p| d.price_minor >= p)
+            && self.max_price.is_none_or(|p| d.price_minor <= p)
+            && self.professional_id.as_ref().is_none_or(|p| d.professional_ids.contains(p))
+    }
+}
+
+fn services_query(studio_id: &str) -> Query {
+    Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("SERVICE#".into()))
+}
+
+/// Every service of a studio.
+pub async fn all_services(platform: &Platform, studio_id: &str) -> Result<Vec<Service>, AppError> {
+    let items = platform.store.query_all(services_query(studio_id), 10_000).await?;
+    Ok(items.iter().map(Item::to_record).collect::<Result<_, _>>()?)
+}
+
+/// A page of services passing `filter` (`active_only` for the public catalog); `query` carries
+/// the page size and cursor.
+pub async fn list_services(
+    platform: &Platform,
+    studio_id: &str,
+    filter: &CatalogFilter,
+    active_only: bool,
+    page: impl FnOnce(Query) -> Result<Query, AppError>,
+) -> Result<(Vec<Service>, Option<crate::store::Cursor>), AppError> {
+    let query = page(services_query(studio_id))?;
+    let keep = |item: &Item| {
+        item.to_record::<Service>().is_ok_and(|s| (!active_only || s.definition.active) && filter.keeps(&s))
+    };
+    let Page { items, next } = platform.store.query_filtered(query, keep, 10).await?;
+    Ok((items.iter().map(Item::to_record).collect::<Result<_, _>>()?, next))
+}
+
+/// One service.
+pub async fn service(platform: &Platform, studio_id: &str, service_id: &str) -> Result<Service, AppError> {
+    load(platform, &service_key(studio_id, service_id)).await?.ok_or(AppError::NotFound("service"))
+}
+
+/// Creates a service.
+pub async fn create_service(
+    platform: &Platform,
+    actor: Actor<'_>,
+    definition: ServiceDefinition,
+) -> Result<Service, AppError> {
+    actor.access.require(Role::Manager)?;
+    let studio = get(platform, actor.studio_id()).await?;
+    let definition = definition.validate(&studio.profile.settings)?;
+    let checks = super::team::check_professionals(
+        platform,
+        actor.studio_id(),
+        &definition.professional_ids,
+        "professional_ids",
+    )
+    .await?;
+    let now = platform.clock.now();
+    let service =
+        Service { id: platform.ids.new_id(), definition, created_at: now, updated_at: now, version: 1 };
+    let mut ops =
+        vec![WriteOp::create(Item::from_record(&service_key(actor.studio_id(), &service.id), &service)?)];
+    ops.extend(checks);
+    ops.push(actor.audit(
+        platform,
+        "catalog.service_created",
+        "service",
+        &service.id,
+        serde_json::to_value(&service.definition).unwrap_or_default(),
+    )?);
+    commit_professionals(platform, ops, None).await.map(|()| service)
+}
+
+/// Commits a write guarded on index 0, whose later checks are "still an active professional".
+async fn commit_professionals(
+    platform: &Platform,
+    ops: Vec<WriteOp>,
+    expected: Option<i64>,
+) -> Result<(), AppError> {
+    let checks = ops.len();
+    match platform.store.transact(ops).await {
+        Err(crate::store::StoreError::ConditionFailed { index, .. }) if index > 0 && index + 1 < checks => {
+            Err(AppError::Conflict("a professional of this service changed meanwhile; try again".into()))
+        }
+        other => super::commit_result(other, expected),
+    }
+}
+
+/// Changes a service (JSON merge patch), guarded by its version.
+pub async fn update_service(
+    platform: &Platform,
+    actor: Actor<'_>,
+    service_id: &str,
+    patch: &serde_json::Value,
+    expected: Option<i64>,
+) -> Result<Service, AppError> {
+    actor.access.require(Role::Manager)?;
+    let current = service(platform, actor.studio_id(), service_id).await?;
+    check_precondition(expected, current.version)?;
+    let studio = get(platform, actor.studio_id()).await?;
+    let definition = patched(&current.definition, patch)?.validate(&studio.profile.settings)?;
+    let checks = super::team::check_professionals(
+        platform,
+        actor.studio_id(),
+        &definition.professional_ids,
+        "professional_ids",
+    )
+    .await?;
+    let service = Service {
+        definition,
+        updated_at: platform.clock.now(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    let mut ops = vec![
+        WriteOp::put(Item::from_record(&service_key(actor.studio_id(), service_id), &service)?)
+            .when(Condition::version_is(current.version)),
+    ];
+    ops.extend(checks);
+    let changes = serde_json::json!({ "from": current.definition, "to": service.definition });
+    ops.push(actor.audit(platform, "catalog.service_updated", "service", service_id, changes)?);
+    commit_professionals(platform, ops, expected).await.map(|()| service)
+}
+
+/// A resource as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Resource {
+    /// Id.
+    pub id: String,
+    /// The definition.
+    #[serde(flatten)]
+    pub definition: ResourceDefinition,
+    /// Version, for `If-Match`.
+    pub version: i64,
+}
+
+/// Key of a resource.
+pub fn resource_key(studio_id: &str, resource_id: &str) -> Key {
+    studio_item(studio_id, format!("RESOURCE#{resource_id}"))
+}
+
+/// Every resource of a studio.
+pub async fn resources(platform: &Platform, studio_id: &str) -> Result<Vec<Resource>, AppError> {
+    let query = Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("RESOURCE#".into()));
+    let items = platform.store.query_all(query, 10_000).await?;
+    Ok(items.iter().map(Item::to_record).collect::<Result<_, _>>()?)
+}
+
+/// One resource.
+pub async fn resource(platform: &Platform, studio_id: &str, resource_id: &str) -> Result<Resource, AppError> {
+    load(platform, &resource_key(studio_id, resource_id)).await?.ok_or(AppError::NotFound("resource"))
+}
+
+/// Creates a resource.
+pub async fn create_resource(
+    platform: &Platform,
+    actor: Actor<'_>,
+    definition: ResourceDefinition,
+) -> Result<Resource, AppError> {
+    actor.access.require(Role::Manager)?;
+    let resource = Resource { id: platform.ids.new_id(), definition: definition.validate()?, version: 1 };
+    let ops = vec![
+        WriteOp::create(Item::from_record(&resource_key(actor.studio_id(), &resource.id), &resource)?),
+        actor.audit(
+            platform,
+            "catalog.resource_created",
+            "resource",
+            &resource.id,
+            serde_json::to_value(&resource.definition).unwrap_or_default(),
+        )?,
+    ];
+    commit_guarded(platform, ops, None).await.map(|()| resource)
+}
+
+/// Changes a resource (JSON merge patch), guarded by its version.
+pub async fn update_resource(
+    platform: &Platform,
+    actor: Actor<'_>,
+    resource_id: &str,
+    patch: &serde_json::Value,
+    expected: Option<i64>,
+) -> Result<Resource, AppError> {
+    actor.access.require(Role::Manager)?;
+    let current = resource(platform, actor.studio_id(), resource_id).await?;
+    check_precondition(expected, current.version)?;
+    let definition = patched(&current.definition, patch)?.validate()?;
+    let updated = Resource { definition, version: current.version + 1, ..current.clone() };
+    let changes = serde_json::json!({ "from": current.definition, "to": updated.definition });
+    let ops = vec![
+        WriteOp::put(Item::from_record(&resource_key(actor.studio_id(), resource_id), &updated)?)
+            .when(Condition::version_is(current.version)),
+        actor.audit(platform, "catalog.resource_updated", "resource", resource_id, changes)?,
+    ];
+    commit_guarded(platform, ops, expected).await.map(|()| updated)
+}

@@ -1,0 +1,68 @@
+//! The Lambda host. A function's `main` names what it serves and calls one of these; the
+//! routers, handlers and adapters are the same as in the local server and the tests.
+
+use std::time::Duration;
+
+use atelier_core::auth::{AuthSettings, PasswordHasher, hash_cost_from_env};
+use atelier_core::queue::QueueName;
+use atelier_http::access::SourceIp;
+use atelier_http::logging::{self, LogFormat};
+use atelier_http::{AppState, Group, HttpConfig};
+use aws_lambda_events::sqs::SqsEvent;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+/// Serves HTTP endpoint groups from API Gateway (HTTP API) events. Identity settings are loaded
+/// only when a group authenticates callers.
+pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
+    logging::init(LogFormat::Json);
+    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let mut state = AppState::new(platform, HttpConfig::from_env()?);
+    if groups.iter().any(|g| g.authenticates()) {
+        let hasher = PasswordHasher::new(hash_cost_from_env()?)?;
+        state = state.with_auth(AuthSettings::with_keys(atelier_aws::key_source_from_env(&config)?, hasher));
+    }
+    let router = atelier_http::router(state, groups).layer(axum::middleware::from_fn(source_ip));
+    lambda_http::run(router).await
+}
+
+/// Puts API Gateway's view of the client address where the edge looks for it: the only source
+/// a client cannot forge.
+async fn source_ip(mut request: Request, next: Next) -> Response {
+    let ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(SourceIp(ip));
+    }
+    next.run(request).await
+}
+
+/// Consumes a queue: batches from SQS through the worker host, failures reported back.
+pub async fn serve_queue(queue: QueueName) -> Result<(), Error> {
+    logging::init(LogFormat::Json);
+    let platform = atelier_aws::platform_from_env().await?;
+    let lease = Duration::from_secs(atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into());
+    let worker = atelier_core::worker::for_queue(queue, &platform, lease);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let worker = worker.clone();
+        async move { Ok::<_, Error>(atelier_aws::handle_sqs_batch(&worker, event.payload).await) }
+    }))
+    .await
+}
+
+/// Runs scheduled jobs: each EventBridge schedule passes `{"job": "<name>"}`.
+pub async fn serve_schedules() -> Result<(), Error> {
+    logging::init(LogFormat::Json);
+    let platform = atelier_aws::platform_from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let platform = platform.clone();
+        async move { atelier_aws::handle_schedule(&platform, event.payload).await.map_err(Error::from) }
+    }))
+    .await
+}
