@@ -97,6 +97,28 @@ pub struct TestApp {
     host: Host,
 }
 
+/// A valid studio profile with `slug`.
+pub fn studio_profile(slug: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": format!("Studio {slug}"),
+        "slug": slug,
+        "description": "Cuts and colour",
+        "tax_id": "PT123456789",
+        "contact_email": format!("hello@{slug}.example"),
+        "address": { "city": "Lisboa", "country": "PT" },
+        "time_zone": "Europe/Lisbon",
+        "currency": "EUR",
+        "tax_rate_bps": 2300,
+        "settings": {
+            "min_notice_minutes": 60,
+            "horizon_days": 60,
+            "slot_step_minutes": 15,
+            "no_show_tolerance_minutes": 15,
+            "loyalty_rate_bps": 500
+        }
+    })
+}
+
 /// Kid of the tests' signing key.
 pub const TEST_KID: &str = "test-key";
 /// The tests' signing secret (32 bytes of 7), base64.
@@ -333,6 +355,53 @@ impl TestApp {
             .json(&serde_json::json!({ "email": email, "password": password }))
             .send()
             .await
+    }
+
+    /// Creates a studio owned by `owner` (Europe/Lisbon, EUR, 15-minute slots); returns its id.
+    pub async fn create_studio(&self, owner: &Account, slug: &str) -> String {
+        let response = self
+            .request(::http::Method::POST, "/v1/studios")
+            .bearer(&owner.access)
+            .json(&studio_profile(slug))
+            .send()
+            .await;
+        assert_eq!(response.status, 201, "create studio {slug}: {}", String::from_utf8_lossy(&response.body));
+        response.json()["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Registers `email` and has them join `studio_id` with `role` through a real invitation
+    /// sent by `inviter`.
+    pub async fn join(&self, studio_id: &str, inviter: &Account, email: &str, role: &str) -> Account {
+        let invited = self
+            .request(::http::Method::POST, &format!("/v1/studios/{studio_id}/invitations"))
+            .bearer(&inviter.access)
+            .json(&serde_json::json!({ "email": email, "role": role }))
+            .send()
+            .await;
+        assert_eq!(invited.status, 201, "invite {email}: {}", String::from_utf8_lossy(&invited.body));
+        let invitation = invited.json()["id"].as_str().expect("id").to_owned();
+        let account = self.register(email).await;
+        let accepted = self
+            .request(
+                ::http::Method::POST,
+                &format!("/v1/studios/{studio_id}/invitations/{invitation}/accept"),
+            )
+            .bearer(&account.access)
+            .send()
+            .await;
+        assert_eq!(accepted.status, 201, "accept {email}: {}", String::from_utf8_lossy(&accepted.body));
+        account
+    }
+
+    /// Gives `user` a professional profile in `studio_id` (as `by`).
+    pub async fn make_professional(&self, studio_id: &str, by: &Account, user: &Account) {
+        let response = self
+            .request(::http::Method::PUT, &format!("/v1/studios/{studio_id}/professionals/{}", user.user_id))
+            .bearer(&by.access)
+            .json(&serde_json::json!({ "display_name": user.email, "specialties": ["cuts"], "commission_bps": 4000 }))
+            .send()
+            .await;
+        assert_eq!(response.status, 200, "professional profile: {}", String::from_utf8_lossy(&response.body));
     }
 
     /// The worker for a queue, as its host would build it.

@@ -48,7 +48,8 @@ pub struct AuditEvent {
     pub ip: String,
     /// With what.
     pub user_agent: String,
-    /// What changed, or details (never secrets).
+    /// What changed, or details (never secrets); `null` (stored as absent) when there is none.
+    #[serde(default)]
     pub changes: serde_json::Value,
 }
 

@@ -89,3 +89,33 @@ fn auth_function_registers_signs_in_and_refuses_bad_input() {
     assert_eq!(sneaky["statusCode"], 422);
     assert_eq!(sneaky["headers"]["content-type"], "application/problem+json");
 }
+
+#[test]
+fn studios_function_creates_and_publishes_studios() {
+    // Register through the auth function (an account of this test's own), then act through the
+    // studios function.
+    let mut register = event("apigw-register.json");
+    let account = serde_json::json!({ "email": "studio.owner@example.com", "password": "correct horse battery staple", "name": "Owner" });
+    register["body"] = serde_json::json!(account.to_string());
+    let registered = invoke_with("auth", &register).response();
+    assert_eq!(registered["statusCode"], 201, "{registered}");
+    let access = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
+
+    let anonymous = invoke("studios", "apigw-studio-create.json").response();
+    assert_eq!(anonymous["statusCode"], 401);
+
+    let mut create = event("apigw-studio-create.json");
+    create["headers"]["authorization"] = serde_json::json!(format!("Bearer {access}"));
+    let created = invoke_with("studios", &create).response();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let studio = body(&created);
+    assert_eq!(studio["slug"], "lambda-studio");
+    assert_eq!(created["headers"]["etag"], "\"1\"");
+
+    let public = invoke("studios", "apigw-public-slug.json").response();
+    assert_eq!(public["statusCode"], 200, "{public}");
+    assert_eq!(body(&public)["id"], studio["id"]);
+    let unknown = invoke("studios", "apigw-public-slug-unknown.json").response();
+    assert_eq!(unknown["statusCode"], 404);
+    assert_eq!(unknown["headers"]["content-type"], "application/problem+json");
+}

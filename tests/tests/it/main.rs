@@ -9,4 +9,5 @@ mod http_platform;
 mod outbox;
 mod queue;
 mod store;
+mod studios;
 mod template;

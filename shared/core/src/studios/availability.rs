@@ -99,8 +99,20 @@ pub async fn put_schedule(
     commit_result(result, expected).map(|()| updated)
 }
 
-/// Exceptions of a professional that touch `from..=to`.
+/// Exceptions of a professional of the studio that touch `from..=to`.
 pub async fn exceptions(
+    platform: &Platform,
+    studio_id: &str,
+    user_id: &str,
+    from: Date,
+    to: Date,
+) -> Result<Vec<StoredException>, AppError> {
+    super::team::require_professional(platform, studio_id, user_id).await?;
+    exceptions_between(platform, studio_id, user_id, from, to).await
+}
+
+/// Exceptions touching `from..=to`, for a professional already checked.
+async fn exceptions_between(
     platform: &Platform,
     studio_id: &str,
     user_id: &str,
@@ -131,7 +143,8 @@ pub async fn add_exception(
     let exception = exception.validate()?;
     let current = schedule(platform, actor.studio_id(), user_id).await?;
     let existing =
-        exceptions(platform, actor.studio_id(), user_id, exception.start_date, exception.end_date).await?;
+        exceptions_between(platform, actor.studio_id(), user_id, exception.start_date, exception.end_date)
+            .await?;
     if let Some(clash) = existing.iter().find(|x| x.exception.overlaps(&exception)) {
         return Err(Invalid::field(
             "start_date",
