@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod clients;
 pub mod identity;
 pub mod money;
+pub mod scheduling;
 pub mod policies;
 pub mod studios;
 pub mod validation;

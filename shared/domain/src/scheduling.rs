@@ -1,0 +1,496 @@
+//! Free slots, as a pure function over intervals.
+//!
+//! Time is absolute (UTC instants) everywhere except where people write it: weekly rules and
+//! exceptions are civil times in the studio's zone, turned into instants per date, so a
+//! working range across a DST change is exactly as long as it really is, a 02:30 that does not
+//! exist is never offered and a repeated hour is walked once.
+//!
+//! Occupancy is counted in 5-minute cells of absolute time. A booking occupies the cells of
+//! its service plus buffers; a start is free for a professional (or a resource pool) when none
+//! of those cells is already at capacity. The same cells are what the store's conditional
+//! writes claim, so what is offered and what can be booked agree.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::availability::{AvailabilityException, Day, ExceptionKind, TimeOfDay, WeeklySchedule};
+
+/// Length of an occupancy cell, in minutes. Every slot step and buffer is a multiple of it.
+pub const CELL_MINUTES: i64 = 5;
+
+/// A cell: its start, in minutes since the Unix epoch.
+pub type Cell = i64;
+
+/// The cell containing `t`.
+pub fn cell_of(t: Timestamp) -> Cell {
+    (t.as_second().div_euclid(60)).div_euclid(CELL_MINUTES) * CELL_MINUTES
+}
+
+/// The instant a cell starts.
+pub fn cell_start(cell: Cell) -> Timestamp {
+    Timestamp::from_second(cell * 60).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Cells covering `[start, end)`.
+pub fn cells(start: Timestamp, end: Timestamp) -> impl Iterator<Item = Cell> {
+    let first = cell_of(start);
+    let last = if end > start { cell_of(end - SignedDuration::from_secs(1)) } else { first - CELL_MINUTES };
+    (first..=last).step_by(CELL_MINUTES as usize)
+}
+
+/// How many bookings hold each cell (absent cells hold none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Occupancy(pub BTreeMap<Cell, u32>);
+
+impl Occupancy {
+    /// Adds one booking over `[start, end)`.
+    pub fn add(&mut self, start: Timestamp, end: Timestamp) {
+        for cell in cells(start, end) {
+            *self.0.entry(cell).or_insert(0) += 1;
+        }
+    }
+
+    /// Removes one booking over `[start, end)`.
+    pub fn remove(&mut self, start: Timestamp, end: Timestamp) {
+        for cell in cells(start, end) {
+            if let Some(n) = self.0.get_mut(&cell) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Cells at or above `capacity`, sorted: a start is free when its window holds none.
+    pub fn full_cells(&self, capacity: u32) -> Vec<Cell> {
+        self.0.iter().filter(|(_, n)| **n >= capacity).map(|(c, _)| *c).collect()
+    }
+
+    /// Whether one more booking fits over `[start, end)`.
+    pub fn fits(&self, start: Timestamp, end: Timestamp, capacity: u32) -> bool {
+        cells(start, end).all(|c| self.0.get(&c).copied().unwrap_or(0) < capacity)
+    }
+}
+
+/// Whether the sorted `full` cells leave `[start, end)` free.
+fn window_free(full: &[Cell], start: Timestamp, end: Timestamp) -> bool {
+    if full.is_empty() {
+        return true;
+    }
+    let (a, b) = (cell_of(start), cell_of(end - SignedDuration::from_secs(1)));
+    let i = full.partition_point(|c| *c < a);
+    full.get(i).is_none_or(|c| *c > b)
+}
+
+/// How long a service takes and blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceShape {
+    /// Minutes of service.
+    pub duration_minutes: u32,
+    /// Minutes blocked before.
+    pub buffer_before_minutes: u32,
+    /// Minutes blocked after.
+    pub buffer_after_minutes: u32,
+}
+
+impl ServiceShape {
+    /// The service's own interval for a start.
+    pub fn service_interval(&self, start: Timestamp) -> (Timestamp, Timestamp) {
+        (start, start + SignedDuration::from_mins(i64::from(self.duration_minutes)))
+    }
+
+    /// The interval it blocks (buffers included).
+    pub fn blocked_interval(&self, start: Timestamp) -> (Timestamp, Timestamp) {
+        let (s, e) = self.service_interval(start);
+        (
+            s - SignedDuration::from_mins(i64::from(self.buffer_before_minutes)),
+            e + SignedDuration::from_mins(i64::from(self.buffer_after_minutes)),
+        )
+    }
+}
+
+/// One professional as the slot search sees them.
+#[derive(Debug, Clone)]
+pub struct Calendar<'a> {
+    /// Who.
+    pub professional_id: &'a str,
+    /// Their week.
+    pub schedule: &'a WeeklySchedule,
+    /// Their exceptions around the range.
+    pub exceptions: &'a [AvailabilityException],
+    /// Their booked cells.
+    pub occupancy: &'a Occupancy,
+    /// Bookings that may overlap on them (1 + overbooking).
+    pub capacity: u32,
+}
+
+/// A pool of resources of one type: their booked cells and total capacity.
+#[derive(Debug, Clone)]
+pub struct Pool<'a> {
+    /// Booked cells of the type.
+    pub occupancy: &'a Occupancy,
+    /// Total capacity of the type's active resources.
+    pub capacity: u32,
+}
+
+/// The rules of a studio that apply to every start.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The studio's zone.
+    pub time_zone: TimeZone,
+    /// Start times are on this civil grid, in minutes.
+    pub slot_step_minutes: u32,
+    /// Starts at least this far from now.
+    pub min_notice_minutes: u32,
+    /// Starts at most this many days ahead (by civil date).
+    pub horizon_days: u32,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// Why a start cannot be booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not on the studio's grid of start times.
+    #[error("the start is not on the studio's {0}-minute grid")]
+    OffGrid(u32),
+    /// In the past.
+    #[error("the start is in the past")]
+    InPast,
+    /// Too soon.
+    #[error("the start is inside the studio's minimum notice of {0} minutes")]
+    InsideNotice(u32),
+    /// Too far ahead.
+    #[error("the start is beyond the studio's booking horizon of {0} days")]
+    BeyondHorizon(u32),
+    /// Outside the professional's working hours that day.
+    #[error("the professional does not work then")]
+    NotWorking,
+    /// The professional is booked then (buffers included).
+    #[error("the professional is already booked then")]
+    ProfessionalBusy,
+    /// No resource of the needed type is free then.
+    #[error("no resource the service needs is free then")]
+    NoResource,
+}
+
+/// A bookable start and who is free for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// The start.
+    pub start: Timestamp,
+    /// Professionals free then, in the order they were given.
+    pub professionals: Vec<String>,
+}
+
+/// Converts a civil time on `date` to an instant: a time in a DST gap moves forward by the
+/// gap, a repeated time takes its first occurrence; `24:00` is the next day's midnight.
+fn instant(date: Date, time: TimeOfDay, tz: &TimeZone) -> Option<Timestamp> {
+    let (date, time) = match time.to_time() {
+        Some(t) => (date, t),
+        None => (date.tomorrow().ok()?, jiff::civil::Time::midnight()),
+    };
+    tz.to_ambiguous_timestamp(date.to_datetime(time)).compatible().ok()
+}
+
+/// Merges sorted civil ranges that overlap or touch.
+fn merge(mut ranges: Vec<(TimeOfDay, TimeOfDay)>) -> Vec<(TimeOfDay, TimeOfDay)> {
+    ranges.sort();
+    let mut merged: Vec<(TimeOfDay, TimeOfDay)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// `ranges` minus `cut`.
+fn subtract(ranges: Vec<(TimeOfDay, TimeOfDay)>, cut: (TimeOfDay, TimeOfDay)) -> Vec<(TimeOfDay, TimeOfDay)> {
+    let mut out = Vec::with_capacity(ranges.len() + 1);
+    for (s, e) in ranges {
+        if cut.1 <= s || e <= cut.0 {
+            out.push((s, e));
+            continue;
+        }
+        if s < cut.0 {
+            out.push((s, cut.0));
+        }
+        if cut.1 < e {
+            out.push((cut.1, e));
+        }
+    }
+    out
+}
+
+/// The civil ranges a professional works on `date`: the week's, minus time off, plus extra
+/// openings.
+pub fn working_ranges(schedule: &WeeklySchedule, exceptions: &[AvailabilityException], date: Date) -> Vec<(TimeOfDay, TimeOfDay)> {
+    let day = Day::of(date);
+    let mut ranges: Vec<(TimeOfDay, TimeOfDay)> = schedule.on(day).map(|r| (r.start, r.end)).collect();
+    let touching = |x: &&AvailabilityException| x.start_date <= date && date <= x.end_date;
+    for x in exceptions.iter().filter(touching).filter(|x| x.kind == ExceptionKind::ExtraOpening) {
+        ranges.push(x.hours());
+    }
+    let mut ranges = merge(ranges);
+    for x in exceptions.iter().filter(touching).filter(|x| x.kind == ExceptionKind::TimeOff) {
+        ranges = subtract(ranges, x.hours());
+    }
+    ranges
+}
+
+/// Checks the studio-wide rules for a start: grid, past, notice, horizon.
+pub fn check_rules(rules: &Rules, start: Timestamp) -> Result<(), Refusal> {
+    let civil = start.to_zoned_datetime(rules.time_zone.clone());
+    let minute = i32::from(civil.hour()) * 60 + i32::from(civil.minute());
+    let step = i32::try_from(rules.slot_step_minutes.max(1)).unwrap_or(1);
+    if minute % step != 0 || civil.second() != 0 || civil.subsec_nanosecond() != 0 {
+        return Err(Refusal::OffGrid(rules.slot_step_minutes));
+    }
+    if start < rules.now {
+        return Err(Refusal::InPast);
+    }
+    if start < rules.now + SignedDuration::from_mins(i64::from(rules.min_notice_minutes)) {
+        return Err(Refusal::InsideNotice(rules.min_notice_minutes));
+    }
+    let today = rules.now.to_zoned_datetime(rules.time_zone.clone()).date();
+    let last = today.checked_add(jiff::Span::new().days(i64::from(rules.horizon_days))).unwrap_or(today);
+    if civil.date() > last {
+        return Err(Refusal::BeyondHorizon(rules.horizon_days));
+    }
+    Ok(())
+}
+
+/// Whether a professional works through `[start, end)`.
+fn works(calendar: &Calendar<'_>, rules: &Rules, start: Timestamp, end: Timestamp) -> bool {
+    let date = start.to_zoned_datetime(rules.time_zone.clone()).date();
+    // A service may start late in one civil day's range; look at that day and the one before
+    // (a range ending at 24:00 runs into the next date).
+    [date.yesterday().ok(), Some(date)].into_iter().flatten().any(|d| {
+        working_ranges(calendar.schedule, calendar.exceptions, d).into_iter().any(|(s, e)| {
+            match (instant(d, s, &rules.time_zone), instant(d, e, &rules.time_zone)) {
+                (Some(s), Some(e)) => s <= start && end <= e,
+                _ => false,
+            }
+        })
+    })
+}
+
+/// Checks one start for one professional (and the pool), with the reason when it fails.
+pub fn check_start(rules: &Rules, shape: ServiceShape, calendar: &Calendar<'_>, pool: Option<&Pool<'_>>, start: Timestamp) -> Result<(), Refusal> {
+    check_rules(rules, start)?;
+    let (s, e) = shape.service_interval(start);
+    if !works(calendar, rules, s, e) {
+        return Err(Refusal::NotWorking);
+    }
+    let (bs, be) = shape.blocked_interval(start);
+    if !calendar.occupancy.fits(bs, be, calendar.capacity) {
+        return Err(Refusal::ProfessionalBusy);
+    }
+    if let Some(pool) = pool
+        && !pool.occupancy.fits(bs, be, pool.capacity)
+    {
+        return Err(Refusal::NoResource);
+    }
+    Ok(())
+}
+
+/// Every bookable start in `from..=to` (civil dates in the studio's zone), with the
+/// professionals free for each. `calendars` are the professionals who perform the service.
+pub fn free_slots(rules: &Rules, shape: ServiceShape, from: Date, to: Date, calendars: &[Calendar<'_>], pool: Option<&Pool<'_>>) -> Vec<Slot> {
+    let step = SignedDuration::from_mins(i64::from(rules.slot_step_minutes.max(1)));
+    let duration = SignedDuration::from_mins(i64::from(shape.duration_minutes));
+    let earliest = rules.now + SignedDuration::from_mins(i64::from(rules.min_notice_minutes));
+    let today = rules.now.to_zoned_datetime(rules.time_zone.clone()).date();
+    let last = today.checked_add(jiff::Span::new().days(i64::from(rules.horizon_days))).unwrap_or(today).min(to);
+    let pool_full = pool.map(|p| p.occupancy.full_cells(p.capacity));
+    let mut found: BTreeMap<Timestamp, Vec<String>> = BTreeMap::new();
+    for calendar in calendars {
+        let full = calendar.occupancy.full_cells(calendar.capacity);
+        let mut date = from;
+        while date <= last {
+            for (s, e) in working_ranges(calendar.schedule, calendar.exceptions, date) {
+                let (Some(range_start), Some(range_end)) = (instant(date, s, &rules.time_zone), instant(date, e, &rules.time_zone)) else {
+                    continue;
+                };
+                // First start on the civil grid: ranges may begin off it.
+                let step_minutes = i64::from(rules.slot_step_minutes.max(1));
+                let offset = (step_minutes - i64::from(s.minutes()) % step_minutes) % step_minutes;
+                let mut start = range_start + SignedDuration::from_mins(offset);
+                while start + duration <= range_end {
+                    let civil_date = start.to_zoned_datetime(rules.time_zone.clone()).date();
+                    if start >= earliest && civil_date <= last && civil_date >= from {
+                        let (bs, be) = shape.blocked_interval(start);
+                        let pool_ok = pool_full.as_deref().is_none_or(|f| window_free(f, bs, be));
+                        if pool_ok && window_free(&full, bs, be) {
+                            found.entry(start).or_default().push(calendar.professional_id.to_owned());
+                        }
+                    }
+                    start += step;
+                }
+            }
+            date = match date.tomorrow() {
+                Ok(d) => d,
+                Err(_) => break,
+            };
+        }
+    }
+    found.into_iter().map(|(start, professionals)| Slot { start, professionals }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::availability::WeeklyRange;
+
+    fn t(text: &str) -> TimeOfDay {
+        TimeOfDay::parse(text).expect("time")
+    }
+
+    fn date(text: &str) -> Date {
+        text.parse().expect("date")
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("instant")
+    }
+
+    fn week(day: Day, start: &str, end: &str) -> WeeklySchedule {
+        WeeklySchedule { ranges: vec![WeeklyRange { day, start: t(start), end: t(end) }] }
+    }
+
+    fn rules(zone: &str, now: &str) -> Rules {
+        Rules {
+            time_zone: TimeZone::get(zone).expect("zone"),
+            slot_step_minutes: 30,
+            min_notice_minutes: 0,
+            horizon_days: 365,
+            now: at(now),
+        }
+    }
+
+    const HOUR: ServiceShape = ServiceShape { duration_minutes: 60, buffer_before_minutes: 0, buffer_after_minutes: 0 };
+
+    fn starts(slots: &[Slot], zone: &str) -> Vec<String> {
+        let tz = TimeZone::get(zone).expect("zone");
+        slots.iter().map(|s| s.start.to_zoned_datetime(tz.clone()).strftime("%H:%M%:z").to_string()).collect()
+    }
+
+    #[test]
+    fn a_plain_day() {
+        let schedule = week(Day::Tuesday, "09:00", "12:00");
+        let empty = Occupancy::default();
+        let calendar = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+        let r = rules("Europe/Lisbon", "2026-01-01T00:00:00Z");
+        let slots = free_slots(&r, HOUR, date("2026-01-06"), date("2026-01-06"), &[calendar], None);
+        assert_eq!(starts(&slots, "Europe/Lisbon"), ["09:00+00:00", "09:30+00:00", "10:00+00:00", "10:30+00:00", "11:00+00:00"]);
+    }
+
+    #[test]
+    fn a_start_that_does_not_exist_is_not_offered() {
+        // Lisbon springs forward on 2026-03-29 at 01:00 to 02:00.
+        let schedule = week(Day::Sunday, "00:00", "04:00");
+        let empty = Occupancy::default();
+        let calendar = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+        let r = rules("Europe/Lisbon", "2026-01-01T00:00:00Z");
+        let slots = free_slots(&r, HOUR, date("2026-03-29"), date("2026-03-29"), &[calendar], None);
+        let s = starts(&slots, "Europe/Lisbon");
+        assert!(!s.iter().any(|x| x.starts_with("01:")), "01:xx does not exist that day: {s:?}");
+        // 00:00-04:00 civil is three real hours (00:00Z-03:00Z): one-hour starts every half hour.
+        assert_eq!(s, ["00:00+00:00", "00:30+00:00", "02:00+01:00", "02:30+01:00", "03:00+01:00"]);
+    }
+
+    #[test]
+    fn a_repeated_hour_is_walked_once() {
+        // Lisbon falls back on 2026-10-25 at 02:00 to 01:00.
+        let schedule = week(Day::Sunday, "00:00", "03:00");
+        let empty = Occupancy::default();
+        let calendar = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+        let r = rules("Europe/Lisbon", "2026-01-01T00:00:00Z");
+        let slots = free_slots(&r, HOUR, date("2026-10-25"), date("2026-10-25"), &[calendar], None);
+        let unique: std::collections::BTreeSet<Timestamp> = slots.iter().map(|s| s.start).collect();
+        assert_eq!(unique.len(), slots.len(), "no instant twice");
+        // Four real hours from 00:00+01:00 to 03:00+00:00: seven one-hour starts on the half hour.
+        assert_eq!(slots.len(), 7, "{:?}", starts(&slots, "Europe/Lisbon"));
+        assert!(starts(&slots, "Europe/Lisbon").contains(&"01:30+01:00".to_owned()));
+        assert!(starts(&slots, "Europe/Lisbon").contains(&"01:30+00:00".to_owned()));
+    }
+
+    #[test]
+    fn bookings_buffers_and_capacity() {
+        let schedule = week(Day::Tuesday, "09:00", "13:00");
+        let mut busy = Occupancy::default();
+        busy.add(at("2026-01-06T10:00:00Z"), at("2026-01-06T11:00:00Z"));
+        let r = rules("UTC", "2026-01-01T00:00:00Z");
+        let buffered = ServiceShape { duration_minutes: 60, buffer_before_minutes: 0, buffer_after_minutes: 30 };
+        let one = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &busy, capacity: 1 };
+        let slots = free_slots(&r, buffered, date("2026-01-06"), date("2026-01-06"), &[one.clone()], None);
+        // 09:00 + 60 + 30 buffer reaches 10:30: busy. 08:30 is before work.
+        assert_eq!(starts(&slots, "UTC"), ["11:00+00:00", "11:30+00:00", "12:00+00:00"]);
+        let two = Calendar { capacity: 2, ..one.clone() };
+        let slots = free_slots(&r, buffered, date("2026-01-06"), date("2026-01-06"), &[two], None);
+        assert_eq!(slots.len(), 7, "overbooking capacity lets one more overlap");
+        assert_eq!(check_start(&r, buffered, &one, None, at("2026-01-06T09:30:00Z")), Err(Refusal::ProfessionalBusy));
+    }
+
+    #[test]
+    fn exceptions_shape_the_day() {
+        let schedule = week(Day::Tuesday, "09:00", "17:00");
+        let off = AvailabilityException {
+            kind: ExceptionKind::TimeOff,
+            start_date: date("2026-01-06"),
+            end_date: date("2026-01-06"),
+            start_time: Some(t("10:00")),
+            end_time: Some(t("16:00")),
+            note: String::new(),
+        };
+        let extra = AvailabilityException {
+            kind: ExceptionKind::ExtraOpening,
+            start_date: date("2026-01-06"),
+            end_date: date("2026-01-06"),
+            start_time: Some(t("17:00")),
+            end_time: Some(t("18:00")),
+            note: String::new(),
+        };
+        let ranges = working_ranges(&schedule, &[off, extra], date("2026-01-06"));
+        assert_eq!(ranges, [(t("09:00"), t("10:00")), (t("16:00"), t("18:00"))]);
+    }
+
+    #[test]
+    fn studio_rules_refuse_with_reasons() {
+        let r = Rules { min_notice_minutes: 120, horizon_days: 30, ..rules("Europe/Lisbon", "2026-01-06T09:00:00Z") };
+        assert_eq!(check_rules(&r, at("2026-01-06T12:10:00Z")), Err(Refusal::OffGrid(30)));
+        assert_eq!(check_rules(&r, at("2026-01-06T08:00:00Z")), Err(Refusal::InPast));
+        assert_eq!(check_rules(&r, at("2026-01-06T10:00:00Z")), Err(Refusal::InsideNotice(120)));
+        assert_eq!(check_rules(&r, at("2026-02-10T10:00:00Z")), Err(Refusal::BeyondHorizon(30)));
+        assert_eq!(check_rules(&r, at("2026-01-06T11:00:00Z")), Ok(()));
+    }
+
+    #[test]
+    fn pools_and_any_professional() {
+        let schedule = week(Day::Tuesday, "09:00", "11:00");
+        let empty = Occupancy::default();
+        let mut booked = Occupancy::default();
+        booked.add(at("2026-01-06T09:00:00Z"), at("2026-01-06T10:00:00Z"));
+        let r = rules("UTC", "2026-01-01T00:00:00Z");
+        let a = Calendar { professional_id: "a", schedule: &schedule, exceptions: &[], occupancy: &booked, capacity: 1 };
+        let b = Calendar { professional_id: "b", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+        let slots = free_slots(&r, HOUR, date("2026-01-06"), date("2026-01-06"), &[a.clone(), b.clone()], None);
+        assert_eq!(slots[0].professionals, ["b"]);
+        assert_eq!(slots.last().map(|s| s.professionals.clone()), Some(vec!["a".to_owned(), "b".to_owned()]));
+        // One chair, already taken at 09:00: nobody can start then.
+        let chair = Pool { occupancy: &booked, capacity: 1 };
+        let slots = free_slots(&r, HOUR, date("2026-01-06"), date("2026-01-06"), &[a, b], Some(&chair));
+        assert_eq!(starts(&slots, "UTC"), ["10:00+00:00"]);
+    }
+
+    #[test]
+    fn cells_cover_half_open_intervals() {
+        let c: Vec<Cell> = cells(at("2026-01-06T10:00:00Z"), at("2026-01-06T10:15:00Z")).collect();
+        assert_eq!(c.len(), 3);
+        assert_eq!(cell_start(c[0]), at("2026-01-06T10:00:00Z"));
+        assert_eq!(cells(at("2026-01-06T10:00:00Z"), at("2026-01-06T10:00:00Z")).count(), 0);
+    }
+}
