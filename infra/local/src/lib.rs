@@ -52,6 +52,8 @@ pub struct LocalOptions {
     pub poll_interval: Duration,
     /// How often the outbox is swept.
     pub sweep_interval: Duration,
+    /// How often the booking jobs (holds, reminders, no-shows, points) run.
+    pub job_interval: Duration,
     /// Password hashing cost (`ATELIER_ARGON2_*`).
     pub hash_cost: HashCost,
 }
@@ -70,6 +72,7 @@ impl LocalOptions {
             http: HttpConfig::from_env().map_err(|e| LocalError::Config(e.to_string()))?,
             poll_interval: Duration::from_millis(200),
             sweep_interval: Duration::from_secs(30),
+            job_interval: Duration::from_secs(60),
             hash_cost: atelier_core::auth::hash_cost_from_env().map_err(LocalError::Config)?,
         })
     }
@@ -206,17 +209,23 @@ impl LocalApp {
         let consumer = worker::for_queue(queue, &self.platform, QueueOptions::default().visibility);
         tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
 
-        let platform = self.platform.clone();
-        let sweep_every = options.sweep_interval;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(sweep_every);
-            loop {
-                tick.tick().await;
-                if let Err(e) = jobs::run(Job::OutboxSweep, &platform).await {
-                    tracing::error!(error = %e, "outbox sweep failed");
+        // The scheduler's jobs, on the same kind of timers as the deployed schedules.
+        for job in Job::ALL {
+            let platform = self.platform.clone();
+            let every = match job {
+                Job::OutboxSweep => options.sweep_interval,
+                _ => options.job_interval,
+            };
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = jobs::run(job, &platform).await {
+                        tracing::error!(error = %e, ?job, "scheduled job failed");
+                    }
                 }
-            }
-        });
+            });
+        }
 
         let store = self.store.clone();
         let clock = self.platform.clock.clone();

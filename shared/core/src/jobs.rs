@@ -1,8 +1,12 @@
 //! Scheduled jobs: run by the `scheduler` function on EventBridge schedules, and by the local
-//! server on timers. Each job is safe to run twice or concurrently.
+//! server on timers. Each job is safe to run twice or concurrently: every step it takes is a
+//! conditional write on the state it read.
 
+use atelier_domain::bookings::DueKind;
 use serde::{Deserialize, Serialize};
 
+use crate::bookings::due::{self, StepReport};
+use crate::bookings::loyalty;
 use crate::outbox::{RelayReport, SWEEP_AFTER};
 use crate::{AppError, Platform};
 
@@ -12,6 +16,25 @@ use crate::{AppError, Platform};
 pub enum Job {
     /// Re-sends outbox items whose relay was lost.
     OutboxSweep,
+    /// Releases pending bookings whose hold (deposit, review, waitlist offer) ran out.
+    ExpireHolds,
+    /// Sends reminders that are due.
+    SendReminders,
+    /// Marks no-shows: confirmed bookings whose client has not arrived by the tolerance.
+    DetectNoShows,
+    /// Expires loyalty points of clients who earned none for the studio's period.
+    ExpireLoyaltyPoints,
+}
+
+impl Job {
+    /// Every job, as the local server runs them.
+    pub const ALL: [Job; 5] = [
+        Job::OutboxSweep,
+        Job::ExpireHolds,
+        Job::SendReminders,
+        Job::DetectNoShows,
+        Job::ExpireLoyaltyPoints,
+    ];
 }
 
 /// What a job did.
@@ -25,6 +48,14 @@ pub enum JobReport {
         /// Events still waiting.
         failed: usize,
     },
+    /// Holds released.
+    ExpireHolds(StepReport),
+    /// Reminders sent.
+    SendReminders(StepReport),
+    /// No-shows marked.
+    DetectNoShows(StepReport),
+    /// Points expired.
+    ExpireLoyaltyPoints(StepReport),
 }
 
 /// Runs a job.
@@ -33,6 +64,20 @@ pub async fn run(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
         Job::OutboxSweep => {
             let RelayReport { sent, failed } = platform.outbox.sweep(SWEEP_AFTER).await?;
             Ok(JobReport::OutboxSweep { sent, failed })
+        }
+        Job::ExpireHolds => {
+            due::run_booking_steps(platform, DueKind::HoldExpiry).await.map(JobReport::ExpireHolds)
+        }
+        Job::SendReminders => {
+            due::run_booking_steps(platform, DueKind::Reminder).await.map(JobReport::SendReminders)
+        }
+        Job::DetectNoShows => {
+            due::run_booking_steps(platform, DueKind::NoShowCheck).await.map(JobReport::DetectNoShows)
+        }
+        Job::ExpireLoyaltyPoints => {
+            due::run(platform, due::LOYALTY, |item| loyalty::expire_step(platform, item))
+                .await
+                .map(JobReport::ExpireLoyaltyPoints)
         }
     }
 }

@@ -5,10 +5,12 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod blob;
+pub mod bookings;
 pub mod clock;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod ids;
 pub mod jobs;
 pub mod notifications;
@@ -29,4 +31,10 @@ pub fn stable_shard(id: &str, shards: u32) -> u32 {
     // FNV-1a.
     let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
     hash % shards
+}
+
+/// SHA-256 of `bytes`, as 64 lowercase hex digits: for keys derived from secrets or long text.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -88,20 +88,30 @@ impl EventHandler for InAppDelivery {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let notice: Notice = serde_json::from_value(event.payload.clone())
             .map_err(|e| HandlerError(format!("malformed notice: {e}")))?;
-        let entry = InboxEntry {
-            id: event.id.clone(),
-            topic: notice.topic,
-            title: notice.title,
-            body: notice.body,
-            created_at: event.occurred_at,
-            read: false,
-        };
-        let expires = event.occurred_at.as_second() + i64::try_from(INBOX_RETENTION.as_secs()).unwrap_or(0);
-        let item =
-            Item::from_record(&inbox_key(&notice.user_id, &event.id), &entry)?.with(attr::TTL, expires);
-        match self.store.write(WriteOp::create(item)).await {
-            Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        deliver(&self.store, &event.id, event.occurred_at, notice).await
+    }
+}
+
+/// Puts a notice in its recipient's inbox under `event_id`; delivering the same event again
+/// finds the entry there and adds nothing.
+pub async fn deliver(
+    store: &Store,
+    event_id: &str,
+    occurred_at: Timestamp,
+    notice: Notice,
+) -> Result<(), HandlerError> {
+    let entry = InboxEntry {
+        id: event_id.to_owned(),
+        topic: notice.topic,
+        title: notice.title,
+        body: notice.body,
+        created_at: occurred_at,
+        read: false,
+    };
+    let expires = occurred_at.as_second() + i64::try_from(INBOX_RETENTION.as_secs()).unwrap_or(0);
+    let item = Item::from_record(&inbox_key(&notice.user_id, event_id), &entry)?.with(attr::TTL, expires);
+    match store.write(WriteOp::create(item)).await {
+        Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }

@@ -177,10 +177,22 @@ pub fn for_queue(queue: crate::queue::QueueName, platform: &crate::Platform, lea
     use crate::queue::QueueName;
     let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
     match queue {
-        QueueName::Notifications => worker.on(
-            crate::notifications::NOTICE,
-            crate::notifications::InAppDelivery::new(platform.store.clone()),
-        ),
+        QueueName::Notifications => {
+            let notices = crate::bookings::events::BookingNotices::new(platform.store.clone());
+            let mut worker = worker
+                .on(
+                    crate::notifications::NOTICE,
+                    crate::notifications::InAppDelivery::new(platform.store.clone()),
+                )
+                .on(
+                    crate::bookings::events::SLOT_FREED,
+                    crate::bookings::waitlist::Promoter::new(platform.clone()),
+                );
+            for kind in crate::bookings::events::NOTICE_KINDS {
+                worker = worker.on(kind, notices.clone());
+            }
+            worker
+        }
         // Exports register their handlers with the exports capability.
         QueueName::Exports => worker,
     }

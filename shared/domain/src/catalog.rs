@@ -97,6 +97,17 @@ impl ServiceDefinition {
                 "buffer_after_minutes",
                 format!("must be at most {MAX_BUFFER_MINUTES}"),
             )
+            // Occupancy is counted in 5-minute cells: a buffer off that grid would round.
+            .check(
+                self.buffer_before_minutes.is_multiple_of(5),
+                "buffer_before_minutes",
+                "must be a multiple of 5",
+            )
+            .check(
+                self.buffer_after_minutes.is_multiple_of(5),
+                "buffer_after_minutes",
+                "must be a multiple of 5",
+            )
             .check(
                 !self.deposit_required || self.deposit_bps > 0,
                 "deposit_bps",

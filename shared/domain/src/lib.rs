@@ -1,12 +1,14 @@
 //! Atelier's domain: types and rules with no I/O. Everything here is pure and unit-tested.
 
 pub mod availability;
+pub mod bookings;
+pub mod calendar;
 pub mod catalog;
 pub mod clients;
 pub mod identity;
 pub mod money;
-pub mod scheduling;
 pub mod policies;
+pub mod scheduling;
 pub mod studios;
 pub mod validation;
 

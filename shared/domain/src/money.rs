@@ -190,6 +190,19 @@ impl Currency {
     }
 }
 
+/// An amount for people: `EUR 12.50`, `JPY 1200`.
+pub fn format_amount(amount_minor: i64, currency: &str) -> String {
+    let digits = CURRENCIES.iter().find(|(c, _)| *c == currency).map_or(2, |(_, m)| *m);
+    if digits == 0 {
+        return format!("{currency} {amount_minor}");
+    }
+    let scale = 10_i64.pow(u32::from(digits));
+    let sign = if amount_minor < 0 { "-" } else { "" };
+    let abs = amount_minor.unsigned_abs();
+    let scale = scale.unsigned_abs();
+    format!("{currency} {sign}{}.{:0width$}", abs / scale, abs % scale, width = usize::from(digits))
+}
+
 /// 1 basis point is 0.01 %; 10 000 is 100 %.
 pub const FULL_BPS: u32 = 10_000;
 
@@ -224,6 +237,13 @@ pub fn check_amount(amount_minor: i64, field: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_for_people() {
+        assert_eq!(format_amount(1250, "EUR"), "EUR 12.50");
+        assert_eq!(format_amount(1200, "JPY"), "JPY 1200");
+        assert_eq!(format_amount(-5, "KWD"), "KWD -0.005");
+    }
     use proptest::prelude::*;
 
     #[test]

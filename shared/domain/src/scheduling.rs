@@ -227,7 +227,11 @@ fn subtract(ranges: Vec<(TimeOfDay, TimeOfDay)>, cut: (TimeOfDay, TimeOfDay)) ->
 
 /// The civil ranges a professional works on `date`: the week's, minus time off, plus extra
 /// openings.
-pub fn working_ranges(schedule: &WeeklySchedule, exceptions: &[AvailabilityException], date: Date) -> Vec<(TimeOfDay, TimeOfDay)> {
+pub fn working_ranges(
+    schedule: &WeeklySchedule,
+    exceptions: &[AvailabilityException],
+    date: Date,
+) -> Vec<(TimeOfDay, TimeOfDay)> {
     let day = Day::of(date);
     let mut ranges: Vec<(TimeOfDay, TimeOfDay)> = schedule.on(day).map(|r| (r.start, r.end)).collect();
     let touching = |x: &&AvailabilityException| x.start_date <= date && date <= x.end_date;
@@ -279,7 +283,13 @@ fn works(calendar: &Calendar<'_>, rules: &Rules, start: Timestamp, end: Timestam
 }
 
 /// Checks one start for one professional (and the pool), with the reason when it fails.
-pub fn check_start(rules: &Rules, shape: ServiceShape, calendar: &Calendar<'_>, pool: Option<&Pool<'_>>, start: Timestamp) -> Result<(), Refusal> {
+pub fn check_start(
+    rules: &Rules,
+    shape: ServiceShape,
+    calendar: &Calendar<'_>,
+    pool: Option<&Pool<'_>>,
+    start: Timestamp,
+) -> Result<(), Refusal> {
     check_rules(rules, start)?;
     let (s, e) = shape.service_interval(start);
     if !works(calendar, rules, s, e) {
@@ -299,12 +309,20 @@ pub fn check_start(rules: &Rules, shape: ServiceShape, calendar: &Calendar<'_>, 
 
 /// Every bookable start in `from..=to` (civil dates in the studio's zone), with the
 /// professionals free for each. `calendars` are the professionals who perform the service.
-pub fn free_slots(rules: &Rules, shape: ServiceShape, from: Date, to: Date, calendars: &[Calendar<'_>], pool: Option<&Pool<'_>>) -> Vec<Slot> {
+pub fn free_slots(
+    rules: &Rules,
+    shape: ServiceShape,
+    from: Date,
+    to: Date,
+    calendars: &[Calendar<'_>],
+    pool: Option<&Pool<'_>>,
+) -> Vec<Slot> {
     let step = SignedDuration::from_mins(i64::from(rules.slot_step_minutes.max(1)));
     let duration = SignedDuration::from_mins(i64::from(shape.duration_minutes));
     let earliest = rules.now + SignedDuration::from_mins(i64::from(rules.min_notice_minutes));
     let today = rules.now.to_zoned_datetime(rules.time_zone.clone()).date();
-    let last = today.checked_add(jiff::Span::new().days(i64::from(rules.horizon_days))).unwrap_or(today).min(to);
+    let last =
+        today.checked_add(jiff::Span::new().days(i64::from(rules.horizon_days))).unwrap_or(today).min(to);
     let pool_full = pool.map(|p| p.occupancy.full_cells(p.capacity));
     let mut found: BTreeMap<Timestamp, Vec<String>> = BTreeMap::new();
     for calendar in calendars {
@@ -312,7 +330,9 @@ pub fn free_slots(rules: &Rules, shape: ServiceShape, from: Date, to: Date, cale
         let mut date = from;
         while date <= last {
             for (s, e) in working_ranges(calendar.schedule, calendar.exceptions, date) {
-                let (Some(range_start), Some(range_end)) = (instant(date, s, &rules.time_zone), instant(date, e, &rules.time_zone)) else {
+                let (Some(range_start), Some(range_end)) =
+                    (instant(date, s, &rules.time_zone), instant(date, e, &rules.time_zone))
+                else {
                     continue;
                 };
                 // First start on the civil grid: ranges may begin off it.
@@ -371,7 +391,8 @@ mod tests {
         }
     }
 
-    const HOUR: ServiceShape = ServiceShape { duration_minutes: 60, buffer_before_minutes: 0, buffer_after_minutes: 0 };
+    const HOUR: ServiceShape =
+        ServiceShape { duration_minutes: 60, buffer_before_minutes: 0, buffer_after_minutes: 0 };
 
     fn starts(slots: &[Slot], zone: &str) -> Vec<String> {
         let tz = TimeZone::get(zone).expect("zone");
@@ -382,10 +403,19 @@ mod tests {
     fn a_plain_day() {
         let schedule = week(Day::Tuesday, "09:00", "12:00");
         let empty = Occupancy::default();
-        let calendar = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+        let calendar = Calendar {
+            professional_id: "p",
+            schedule: &schedule,
+            exceptions: &[],
+            occupancy: &empty,
+            capacity: 1,
+        };
         let r = rules("Europe/Lisbon", "2026-01-01T00:00:00Z");
         let slots = free_slots(&r, HOUR, date("2026-01-06"), date("2026-01-06"), &[calendar], None);
-        assert_eq!(starts(&slots, "Europe/Lisbon"), ["09:00+00:00", "09:30+00:00", "10:00+00:00", "10:30+00:00", "11:00+00:00"]);
+        assert_eq!(
+            starts(&slots, "Europe/Lisbon"),
+            ["09:00+00:00", "09:30+00:00", "10:00+00:00", "10:30+00:00", "11:00+00:00"]
+        );
     }
 
     #[test]
@@ -393,7 +423,13 @@ mod tests {
         // Lisbon springs forward on 2026-03-29 at 01:00 to 02:00.
         let schedule = week(Day::Sunday, "00:00", "04:00");
         let empty = Occupancy::default();
-        let calendar = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+        let calendar = Calendar {
+            professional_id: "p",
+            schedule: &schedule,
+            exceptions: &[],
+            occupancy: &empty,
+            capacity: 1,
+        };
         let r = rules("Europe/Lisbon", "2026-01-01T00:00:00Z");
         let slots = free_slots(&r, HOUR, date("2026-03-29"), date("2026-03-29"), &[calendar], None);
         let s = starts(&slots, "Europe/Lisbon");
@@ -407,7 +443,13 @@ mod tests {
         // Lisbon falls back on 2026-10-25 at 02:00 to 01:00.
         let schedule = week(Day::Sunday, "00:00", "03:00");
         let empty = Occupancy::default();
-        let calendar = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+        let calendar = Calendar {
+            professional_id: "p",
+            schedule: &schedule,
+            exceptions: &[],
+            occupancy: &empty,
+            capacity: 1,
+        };
         let r = rules("Europe/Lisbon", "2026-01-01T00:00:00Z");
         let slots = free_slots(&r, HOUR, date("2026-10-25"), date("2026-10-25"), &[calendar], None);
         let unique: std::collections::BTreeSet<Timestamp> = slots.iter().map(|s| s.start).collect();
@@ -424,15 +466,32 @@ mod tests {
         let mut busy = Occupancy::default();
         busy.add(at("2026-01-06T10:00:00Z"), at("2026-01-06T11:00:00Z"));
         let r = rules("UTC", "2026-01-01T00:00:00Z");
-        let buffered = ServiceShape { duration_minutes: 60, buffer_before_minutes: 0, buffer_after_minutes: 30 };
-        let one = Calendar { professional_id: "p", schedule: &schedule, exceptions: &[], occupancy: &busy, capacity: 1 };
-        let slots = free_slots(&r, buffered, date("2026-01-06"), date("2026-01-06"), &[one.clone()], None);
+        let buffered =
+            ServiceShape { duration_minutes: 60, buffer_before_minutes: 0, buffer_after_minutes: 30 };
+        let one = Calendar {
+            professional_id: "p",
+            schedule: &schedule,
+            exceptions: &[],
+            occupancy: &busy,
+            capacity: 1,
+        };
+        let slots = free_slots(
+            &r,
+            buffered,
+            date("2026-01-06"),
+            date("2026-01-06"),
+            std::slice::from_ref(&one),
+            None,
+        );
         // 09:00 + 60 + 30 buffer reaches 10:30: busy. 08:30 is before work.
         assert_eq!(starts(&slots, "UTC"), ["11:00+00:00", "11:30+00:00", "12:00+00:00"]);
         let two = Calendar { capacity: 2, ..one.clone() };
         let slots = free_slots(&r, buffered, date("2026-01-06"), date("2026-01-06"), &[two], None);
         assert_eq!(slots.len(), 7, "overbooking capacity lets one more overlap");
-        assert_eq!(check_start(&r, buffered, &one, None, at("2026-01-06T09:30:00Z")), Err(Refusal::ProfessionalBusy));
+        assert_eq!(
+            check_start(&r, buffered, &one, None, at("2026-01-06T09:30:00Z")),
+            Err(Refusal::ProfessionalBusy)
+        );
     }
 
     #[test]
@@ -460,7 +519,11 @@ mod tests {
 
     #[test]
     fn studio_rules_refuse_with_reasons() {
-        let r = Rules { min_notice_minutes: 120, horizon_days: 30, ..rules("Europe/Lisbon", "2026-01-06T09:00:00Z") };
+        let r = Rules {
+            min_notice_minutes: 120,
+            horizon_days: 30,
+            ..rules("Europe/Lisbon", "2026-01-06T09:00:00Z")
+        };
         assert_eq!(check_rules(&r, at("2026-01-06T12:10:00Z")), Err(Refusal::OffGrid(30)));
         assert_eq!(check_rules(&r, at("2026-01-06T08:00:00Z")), Err(Refusal::InPast));
         assert_eq!(check_rules(&r, at("2026-01-06T10:00:00Z")), Err(Refusal::InsideNotice(120)));
@@ -475,9 +538,22 @@ mod tests {
         let mut booked = Occupancy::default();
         booked.add(at("2026-01-06T09:00:00Z"), at("2026-01-06T10:00:00Z"));
         let r = rules("UTC", "2026-01-01T00:00:00Z");
-        let a = Calendar { professional_id: "a", schedule: &schedule, exceptions: &[], occupancy: &booked, capacity: 1 };
-        let b = Calendar { professional_id: "b", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
-        let slots = free_slots(&r, HOUR, date("2026-01-06"), date("2026-01-06"), &[a.clone(), b.clone()], None);
+        let a = Calendar {
+            professional_id: "a",
+            schedule: &schedule,
+            exceptions: &[],
+            occupancy: &booked,
+            capacity: 1,
+        };
+        let b = Calendar {
+            professional_id: "b",
+            schedule: &schedule,
+            exceptions: &[],
+            occupancy: &empty,
+            capacity: 1,
+        };
+        let slots =
+            free_slots(&r, HOUR, date("2026-01-06"), date("2026-01-06"), &[a.clone(), b.clone()], None);
         assert_eq!(slots[0].professionals, ["b"]);
         assert_eq!(slots.last().map(|s| s.professionals.clone()), Some(vec!["a".to_owned(), "b".to_owned()]));
         // One chair, already taken at 09:00: nobody can start then.

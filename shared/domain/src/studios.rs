@@ -64,6 +64,41 @@ pub struct BookingSettings {
     /// Loyalty points earned per completed booking, in basis points of the price paid
     /// (500 = 5 points per 100 minor units).
     pub loyalty_rate_bps: u32,
+    /// Minutes a slot is held for a booking waiting for its deposit.
+    #[serde(default = "default_hold_minutes")]
+    pub hold_minutes: u32,
+    /// Hours before the start a reminder goes out (0: none).
+    #[serde(default = "default_reminder_hours")]
+    pub reminder_hours: u32,
+    /// Minutes a waitlist offer stays open.
+    #[serde(default = "default_waitlist_offer_minutes")]
+    pub waitlist_offer_minutes: u32,
+    /// Loyalty points taken away on a no-show.
+    #[serde(default = "default_no_show_penalty_points")]
+    pub no_show_penalty_points: u32,
+    /// Days without earning after which a client's points expire (0: never).
+    #[serde(default = "default_loyalty_expiry_days")]
+    pub loyalty_expiry_days: u32,
+}
+
+fn default_hold_minutes() -> u32 {
+    15
+}
+
+fn default_reminder_hours() -> u32 {
+    24
+}
+
+fn default_waitlist_offer_minutes() -> u32 {
+    60
+}
+
+fn default_no_show_penalty_points() -> u32 {
+    50
+}
+
+fn default_loyalty_expiry_days() -> u32 {
+    365
 }
 
 impl Default for BookingSettings {
@@ -74,6 +109,11 @@ impl Default for BookingSettings {
             slot_step_minutes: 15,
             no_show_tolerance_minutes: 15,
             loyalty_rate_bps: 500,
+            hold_minutes: default_hold_minutes(),
+            reminder_hours: default_reminder_hours(),
+            waitlist_offer_minutes: default_waitlist_offer_minutes(),
+            no_show_penalty_points: default_no_show_penalty_points(),
+            loyalty_expiry_days: default_loyalty_expiry_days(),
         }
     }
 }
@@ -103,6 +143,27 @@ impl BookingSettings {
                 self.no_show_tolerance_minutes <= 240,
                 &field("no_show_tolerance_minutes"),
                 "must be at most 240",
+            )
+            .check(
+                (1..=24 * 60).contains(&self.hold_minutes),
+                &field("hold_minutes"),
+                "must be between 1 and 1440",
+            )
+            .check(self.reminder_hours <= 7 * 24, &field("reminder_hours"), "must be at most 168")
+            .check(
+                (5..=24 * 60).contains(&self.waitlist_offer_minutes),
+                &field("waitlist_offer_minutes"),
+                "must be between 5 and 1440",
+            )
+            .check(
+                self.no_show_penalty_points <= 100_000,
+                &field("no_show_penalty_points"),
+                "must be at most 100000",
+            )
+            .check(
+                self.loyalty_expiry_days <= 3650,
+                &field("loyalty_expiry_days"),
+                "must be at most 3650 (0: never)",
             );
         if let Err(e) = check_bps(self.loyalty_rate_bps, &field("loyalty_rate_bps")) {
             errors.0.extend(e.0);

@@ -93,3 +93,40 @@ impl From<AppError> for Rejection {
         ApiError(e).into()
     }
 }
+
+/// A JSON body that may be left out: an empty body is `T::default()`. Commands such as
+/// "cancel" take optional details and should not need `{}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Default,
+{
+    type Rejection = Rejection;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = bytes::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| Rejection(Problem::new(e.status(), Some(e.body_text()))))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok(OptionalJson(value)),
+            Err(e) if e.is_data() => Err(Rejection(Problem::typed(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "Invalid body",
+                Some(format!("Failed to deserialize the JSON body into the target type: {e}")),
+            ))),
+            Err(e) => Err(Rejection(Problem::typed(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "Malformed JSON",
+                Some(format!("Failed to parse the request body as JSON: {e}")),
+            ))),
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod bookings;
 pub mod config;
 pub mod extract;
 pub mod health;
@@ -70,11 +71,13 @@ pub enum Group {
     Auth,
     /// Studios: profile, team, catalog, availability, policies, clients; the public catalog.
     Studios,
+    /// Free slots, bookings, waitlist, loyalty, calendar feeds.
+    Bookings,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 3] = [Group::Health, Group::Auth, Group::Studios];
+    pub const ALL: [Group; 4] = [Group::Health, Group::Auth, Group::Studios, Group::Bookings];
 
     /// The group's routes with their OpenAPI description.
     pub fn routes(self) -> OpenApiRouter<AppState> {
@@ -82,6 +85,7 @@ impl Group {
             Group::Health => health::routes(),
             Group::Auth => auth::routes(),
             Group::Studios => studios::routes(),
+            Group::Bookings => bookings::routes(),
         }
     }
 

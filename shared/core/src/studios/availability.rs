@@ -38,7 +38,8 @@ pub struct StoredException {
     pub exception: AvailabilityException,
 }
 
-fn schedule_key(studio_id: &str, user_id: &str) -> Key {
+/// Key of a professional's weekly schedule.
+pub(crate) fn schedule_key(studio_id: &str, user_id: &str) -> Key {
     studio_item(studio_id, format!("AVAIL#{user_id}"))
 }
 
@@ -112,7 +113,7 @@ pub async fn exceptions(
 }
 
 /// Exceptions touching `from..=to`, for a professional already checked.
-async fn exceptions_between(
+pub(crate) async fn exceptions_between(
     platform: &Platform,
     studio_id: &str,
     user_id: &str,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Actor, check_precondition, commit_guarded, get, load, patched, studio_item, studio_partition};
-use crate::store::{Condition, Item, Key, Page, Query, SortKey, WriteOp};
+use crate::store::{Condition, Item, Key, Page, Query, SortKey, UpdateAction, WriteOp};
 use crate::{AppError, Platform};
 
 /// A service as stored and listed.
@@ -189,6 +189,42 @@ pub fn resource_key(studio_id: &str, resource_id: &str) -> Key {
     studio_item(studio_id, format!("RESOURCE#{resource_id}"))
 }
 
+/// Key of the totals of active resources' capacity per type (`type:<kind>` attributes), kept
+/// in step with resources in the same transactions: a booking reads its pool's capacity here.
+pub fn resource_capacity_key(studio_id: &str) -> Key {
+    studio_item(studio_id, "RESOURCE_CAPACITY")
+}
+
+/// Attribute of a type's total capacity on the totals item.
+pub fn capacity_attr(kind: &str) -> String {
+    format!("type:{kind}")
+}
+
+/// The update moving the totals from `before` to `after` (`None` when nothing changes).
+fn capacity_change(
+    studio_id: &str,
+    before: Option<&ResourceDefinition>,
+    after: &ResourceDefinition,
+) -> Option<WriteOp> {
+    let mut deltas: Vec<(String, i64)> = Vec::new();
+    let mut add = |d: &ResourceDefinition, sign: i64| {
+        if d.active {
+            let name = capacity_attr(&d.resource_type);
+            match deltas.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => *v += sign * i64::from(d.capacity),
+                None => deltas.push((name, sign * i64::from(d.capacity))),
+            }
+        }
+    };
+    if let Some(b) = before {
+        add(b, -1);
+    }
+    add(after, 1);
+    let actions: Vec<UpdateAction> =
+        deltas.into_iter().filter(|(_, v)| *v != 0).map(|(n, v)| UpdateAction::Add(n, v)).collect();
+    (!actions.is_empty()).then(|| WriteOp::update(resource_capacity_key(studio_id), actions))
+}
+
 /// Every resource of a studio.
 pub async fn resources(platform: &Platform, studio_id: &str) -> Result<Vec<Resource>, AppError> {
     let query = Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("RESOURCE#".into()));
@@ -209,16 +245,16 @@ pub async fn create_resource(
 ) -> Result<Resource, AppError> {
     actor.access.require(Role::Manager)?;
     let resource = Resource { id: platform.ids.new_id(), definition: definition.validate()?, version: 1 };
-    let ops = vec![
-        WriteOp::create(Item::from_record(&resource_key(actor.studio_id(), &resource.id), &resource)?),
-        actor.audit(
-            platform,
-            "catalog.resource_created",
-            "resource",
-            &resource.id,
-            serde_json::to_value(&resource.definition).unwrap_or_default(),
-        )?,
-    ];
+    let mut ops =
+        vec![WriteOp::create(Item::from_record(&resource_key(actor.studio_id(), &resource.id), &resource)?)];
+    ops.extend(capacity_change(actor.studio_id(), None, &resource.definition));
+    ops.push(actor.audit(
+        platform,
+        "catalog.resource_created",
+        "resource",
+        &resource.id,
+        serde_json::to_value(&resource.definition).unwrap_or_default(),
+    )?);
     commit_guarded(platform, ops, None).await.map(|()| resource)
 }
 
@@ -236,10 +272,11 @@ pub async fn update_resource(
     let definition = patched(&current.definition, patch)?.validate()?;
     let updated = Resource { definition, version: current.version + 1, ..current.clone() };
     let changes = serde_json::json!({ "from": current.definition, "to": updated.definition });
-    let ops = vec![
+    let mut ops = vec![
         WriteOp::put(Item::from_record(&resource_key(actor.studio_id(), resource_id), &updated)?)
             .when(Condition::version_is(current.version)),
-        actor.audit(platform, "catalog.resource_updated", "resource", resource_id, changes)?,
     ];
+    ops.extend(capacity_change(actor.studio_id(), Some(&current.definition), &updated.definition));
+    ops.push(actor.audit(platform, "catalog.resource_updated", "resource", resource_id, changes)?);
     commit_guarded(platform, ops, expected).await.map(|()| updated)
 }

@@ -80,11 +80,13 @@ pub struct ClientSearch {
     pub by: SearchField,
 }
 
-fn client_key(studio_id: &str, client_id: &str) -> Key {
+/// Key of a client record.
+pub(crate) fn client_key(studio_id: &str, client_id: &str) -> Key {
     studio_item(studio_id, format!("CLIENT#{client_id}"))
 }
 
-fn link_key(studio_id: &str, user_id: &str) -> Key {
+/// Key of the link from an account to its client record.
+pub(crate) fn link_key(studio_id: &str, user_id: &str) -> Key {
     studio_item(studio_id, format!("CLIENTUSER#{user_id}"))
 }
 
@@ -232,6 +234,27 @@ pub async fn for_user(platform: &Platform, studio_id: &str, user: &UserRecord) -
     if let Some(link) = platform.store.get(&link_key(studio_id, &user.id)).await? {
         return get(platform, studio_id, link.string("client_id")?).await;
     }
+    let (client, ops) = new_for_user(platform, studio_id, user)?;
+    match platform.store.transact(ops).await {
+        Ok(()) => Ok(client),
+        Err(StoreError::ConditionFailed { index: 0, current: Some(link) }) => {
+            get(platform, studio_id, link.string("client_id")?).await
+        }
+        Err(StoreError::ConditionFailed { index: 0, .. }) => {
+            Box::pin(for_user(platform, studio_id, user)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A new client record for an account, and the writes creating it: the link first (created
+/// only if absent, so two concurrent first bookings make one record), then the record and its
+/// index items. Callers add these to their own transaction.
+pub(crate) fn new_for_user(
+    platform: &Platform,
+    studio_id: &str,
+    user: &UserRecord,
+) -> Result<(Client, Vec<WriteOp>), AppError> {
     let now = platform.clock.now();
     let client = Client {
         id: platform.ids.new_id(),
@@ -254,14 +277,5 @@ pub async fn for_user(platform: &Platform, studio_id: &str, user: &UserRecord) -
         WriteOp::create(Item::from_record(&client_key(studio_id, &client.id), &client)?),
     ];
     ops.extend(index_ops(studio_id, None, Some(&client)));
-    match platform.store.transact(ops).await {
-        Ok(()) => Ok(client),
-        Err(StoreError::ConditionFailed { index: 0, current: Some(link) }) => {
-            get(platform, studio_id, link.string("client_id")?).await
-        }
-        Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            Box::pin(for_user(platform, studio_id, user)).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok((client, ops))
 }

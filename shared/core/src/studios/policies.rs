@@ -36,11 +36,13 @@ pub struct StoredPolicy {
     pub version: i64,
 }
 
-fn default_policy_key(studio_id: &str) -> Key {
+/// Key of the studio's default policy.
+pub(crate) fn default_policy_key(studio_id: &str) -> Key {
     studio_item(studio_id, "POLICY#DEFAULT")
 }
 
-fn service_policy_key(studio_id: &str, service_id: &str) -> Key {
+/// Key of a service's own policy.
+pub(crate) fn service_policy_key(studio_id: &str, service_id: &str) -> Key {
     studio_item(studio_id, format!("POLICY#SERVICE#{service_id}"))
 }
 
@@ -191,7 +193,8 @@ pub struct StoredOverbooking {
     pub version: i64,
 }
 
-fn overbooking_key(studio_id: &str, professional: Option<&str>) -> Key {
+/// Key of the studio's (`None`) or a professional's overbooking configuration.
+pub(crate) fn overbooking_key(studio_id: &str, professional: Option<&str>) -> Key {
     match professional {
         None => studio_item(studio_id, "OVERBOOKING#STUDIO"),
         Some(user_id) => studio_item(studio_id, format!("OVERBOOKING#PRO#{user_id}")),

@@ -1,0 +1,6 @@
+//! Lambda function for the `bookings` endpoint group: free slots, bookings, waitlist, loyalty, calendar feeds.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    atelier_lambda::serve_http(&[atelier_http::Group::Bookings]).await
+}
