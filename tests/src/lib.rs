@@ -334,8 +334,16 @@ impl TestApp {
 
     /// Registers `email` (with [`PASSWORD`]) through the API.
     pub async fn register(&self, email: &str) -> Account {
-        let response = self
-            .request(::http::Method::POST, "/v1/auth/register")
+        self.register_from(email, None).await
+    }
+
+    /// Registers `email` from client address `ip` (registrations are rate-limited per address).
+    pub async fn register_from(&self, email: &str, ip: Option<&str>) -> Account {
+        let mut request = self.request(::http::Method::POST, "/v1/auth/register");
+        if let Some(ip) = ip {
+            request = request.header("x-forwarded-for", ip);
+        }
+        let response = request
             .json(&serde_json::json!({ "email": email, "password": PASSWORD, "name": "Test Person" }))
             .send()
             .await;
@@ -346,6 +354,25 @@ impl TestApp {
             email: email.to_owned(),
             access: body["tokens"]["access_token"].as_str().expect("access").to_owned(),
             refresh: body["tokens"]["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// The same account signed in again, for tests that move the clock past its tokens'
+    /// lifetime.
+    pub async fn sign_in_again(&self, account: &Account) -> Account {
+        let response = self.login(&account.email, PASSWORD).await;
+        assert_eq!(
+            response.status,
+            200,
+            "login {}: {}",
+            account.email,
+            String::from_utf8_lossy(&response.body)
+        );
+        let body = response.json();
+        Account {
+            access: body["tokens"]["access_token"].as_str().expect("access").to_owned(),
+            refresh: body["tokens"]["refresh_token"].as_str().expect("refresh").to_owned(),
+            ..account.clone()
         }
     }
 

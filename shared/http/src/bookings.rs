@@ -411,6 +411,7 @@ pub async fn client_loyalty_history(
     QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Page<LedgerEntry>>> {
     access.require(atelier_domain::identity::Role::Professional)?;
+    clients::get(&state.platform, &access.studio_id, &path.client_id).await?;
     let (items, next) =
         loyalty::history(&state.platform, &access.studio_id, &path.client_id, |q| page.apply(q)).await?;
     Ok(Json(Page::new(items, next)))
@@ -490,6 +491,7 @@ pub async fn revoke_professional_feed(
     Path(path): Path<ProfessionalPath>,
 ) -> Result<StatusCode> {
     team::may_manage(&Actor { access: &access, meta: &meta }, &path.user_id)?;
+    team::professional(&state.platform, &access.studio_id, &path.user_id).await?;
     let subject = FeedSubject::Professional { studio_id: access.studio_id.clone(), user_id: path.user_id };
     feeds::revoke(&state.platform, subject).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -119,3 +119,140 @@ fn studios_function_creates_and_publishes_studios() {
     assert_eq!(unknown["statusCode"], 404);
     assert_eq!(unknown["headers"]["content-type"], "application/problem+json");
 }
+
+/// An API Gateway (HTTP API) event for `method path?query`, with a JSON body and a token.
+fn http_event(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<serde_json::Value>,
+    token: Option<&str>,
+) -> serde_json::Value {
+    let mut e = event("apigw-studio-create.json");
+    e["routeKey"] = serde_json::json!(format!("{method} {path}"));
+    e["rawPath"] = serde_json::json!(path);
+    e["rawQueryString"] = serde_json::json!(query);
+    if !query.is_empty() {
+        let params: serde_json::Map<String, serde_json::Value> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), serde_json::json!(v)))
+            .collect();
+        e["queryStringParameters"] = serde_json::Value::Object(params);
+    }
+    e["requestContext"]["http"]["method"] = serde_json::json!(method);
+    e["requestContext"]["http"]["path"] = serde_json::json!(path);
+    e["requestContext"]["routeKey"] = serde_json::json!(format!("{method} {path}"));
+    match body {
+        Some(b) => e["body"] = serde_json::json!(b.to_string()),
+        None => {
+            e.as_object_mut().expect("event").remove("body");
+        }
+    }
+    if let Some(token) = token {
+        e["headers"]["authorization"] = serde_json::json!(format!("Bearer {token}"));
+    }
+    e
+}
+
+#[test]
+fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
+    let mut register = event("apigw-register.json");
+    let account = serde_json::json!({ "email": "bookings.owner@example.com", "password": "correct horse battery staple", "name": "Owner" });
+    register["body"] = serde_json::json!(account.to_string());
+    let registered = invoke_with("auth", &register).response();
+    assert_eq!(registered["statusCode"], 201, "{registered}");
+    let token = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let user = body(&registered)["user"]["id"].as_str().expect("id").to_owned();
+    let studio_body = serde_json::json!({
+        "name": "Lambda Bookings", "slug": "lambda-bookings", "time_zone": "Europe/Lisbon", "currency": "EUR",
+        "settings": { "min_notice_minutes": 0, "horizon_days": 30, "slot_step_minutes": 15, "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 500 }
+    });
+    let created =
+        invoke_with("studios", &http_event("POST", "/v1/studios", "", Some(studio_body), Some(&token)))
+            .response();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let studio = body(&created)["id"].as_str().expect("id").to_owned();
+    let profile = serde_json::json!({ "display_name": "Owner" });
+    let pro = invoke_with(
+        "studios",
+        &http_event(
+            "PUT",
+            &format!("/v1/studios/{studio}/professionals/{user}"),
+            "",
+            Some(profile),
+            Some(&token),
+        ),
+    )
+    .response();
+    assert_eq!(pro["statusCode"], 200, "{pro}");
+    let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    let week = serde_json::json!({ "ranges": days.iter().map(|d| serde_json::json!({ "day": d, "start": "00:00", "end": "24:00" })).collect::<Vec<_>>() });
+    let set = invoke_with(
+        "studios",
+        &http_event(
+            "PUT",
+            &format!("/v1/studios/{studio}/professionals/{user}/availability"),
+            "",
+            Some(week),
+            Some(&token),
+        ),
+    )
+    .response();
+    assert_eq!(set["statusCode"], 200, "{set}");
+    let cut = serde_json::json!({ "name": "Cut", "category": "hair", "duration_minutes": 60, "price_minor": 4000, "professional_ids": [user] });
+    let service = invoke_with(
+        "studios",
+        &http_event("POST", &format!("/v1/studios/{studio}/services"), "", Some(cut), Some(&token)),
+    )
+    .response();
+    assert_eq!(service["statusCode"], 201, "{service}");
+    let service = body(&service)["id"].as_str().expect("id").to_owned();
+
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let query = format!("service_id={service}&from={today}&to={}", today.tomorrow().expect("tomorrow"));
+    let slots = invoke_with(
+        "bookings",
+        &http_event("GET", &format!("/v1/public/studios/{studio}/slots"), &query, None, None),
+    )
+    .response();
+    assert_eq!(slots["statusCode"], 200, "{slots}");
+    let first = body(&slots)["slots"][1]["start"].as_str().expect("a free slot").to_owned();
+    let booking = serde_json::json!({ "service_id": service, "professional_id": user, "start": first });
+    let booked = invoke_with(
+        "bookings",
+        &http_event(
+            "POST",
+            &format!("/v1/studios/{studio}/bookings"),
+            "",
+            Some(booking.clone()),
+            Some(&token),
+        ),
+    )
+    .response();
+    assert_eq!(booked["statusCode"], 201, "{booked}");
+    assert_eq!(body(&booked)["start_local"], first.as_str());
+    let again = invoke_with(
+        "bookings",
+        &http_event("POST", &format!("/v1/studios/{studio}/bookings"), "", Some(booking), Some(&token)),
+    )
+    .response();
+    assert_eq!(again["statusCode"], 409, "the slot is taken: {again}");
+
+    let unknown = invoke("bookings", "apigw-slots-unknown-studio.json").response();
+    assert_eq!(unknown["statusCode"], 404);
+    assert_eq!(unknown["headers"]["content-type"], "application/problem+json");
+    let feed = invoke("bookings", "apigw-calendar-unknown.json").response();
+    assert_eq!(feed["statusCode"], 404);
+
+    for (event, job) in [
+        ("schedule-expire-holds.json", "expire_holds"),
+        ("schedule-send-reminders.json", "send_reminders"),
+        ("schedule-detect-no-shows.json", "detect_no_shows"),
+        ("schedule-expire-loyalty-points.json", "expire_loyalty_points"),
+    ] {
+        let report = invoke("scheduler", event).response();
+        assert!(report[job]["done"].is_u64(), "{event}: {report}");
+        assert_eq!(report[job]["failed"], 0, "{event}: {report}");
+    }
+}

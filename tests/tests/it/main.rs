@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod blobs;
+mod bookings;
 mod crash;
 mod http_platform;
 mod outbox;

@@ -177,3 +177,107 @@ fn exports_bucket_is_private_encrypted_and_expiring() {
     assert_eq!(rule["Status"].as_str(), Some("Enabled"));
     assert!(rule["ExpirationInDays"].as_i64().is_some_and(|d| d > 0));
 }
+
+/// Whether an API Gateway route path matches a request path, and how specific it is (literal
+/// segments, then non-greedy ones), for HTTP API's "most specific route wins".
+fn route_match(route: &str, path: &str) -> Option<(usize, usize)> {
+    let (r, p): (Vec<&str>, Vec<&str>) = (route.split('/').collect(), path.split('/').collect());
+    let mut literal = 0;
+    for (i, segment) in r.iter().enumerate() {
+        if segment.ends_with("+}") {
+            return (p.len() > i).then_some((literal, i));
+        }
+        let actual = p.get(i)?;
+        if segment.starts_with('{') {
+            continue;
+        }
+        if segment != actual {
+            return None;
+        }
+        literal += 1;
+    }
+    (r.len() == p.len()).then_some((literal, r.len()))
+}
+
+#[test]
+fn every_route_reaches_the_function_of_its_group() {
+    use atelier_http::Group;
+    let doc = template();
+    let functions = resources_of_type(&doc, "AWS::Serverless::Function");
+    let mut routes: Vec<(String, String, &str)> = Vec::new();
+    for (_, f) in &functions {
+        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().expect("binary");
+        for (_, event) in f["Properties"]["Events"].as_hash().into_iter().flatten() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let path = event["Properties"]["Path"].as_str().expect("path").to_owned();
+                let method = event["Properties"]["Method"].as_str().expect("method").to_uppercase();
+                routes.push((path, method, binary));
+            }
+        }
+    }
+    let binary_of = |group: Group| match group {
+        Group::Health => "health",
+        Group::Auth => "auth",
+        Group::Studios => "studios",
+        Group::Bookings => "bookings",
+    };
+    let mut checked = 0;
+    for group in Group::ALL {
+        let (_, api) = group.routes().split_for_parts();
+        for (template, item) in api.paths.paths.iter() {
+            let path = template
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let methods = [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ];
+            for (method, operation) in methods {
+                if operation.is_none() {
+                    continue;
+                }
+                let best = routes
+                    .iter()
+                    .filter(|(_, m, _)| m == "ANY" || m == method)
+                    .filter_map(|(route, _, binary)| {
+                        route_match(route, &path).map(|rank| (rank, *binary, route))
+                    })
+                    .max_by_key(|(rank, _, _)| *rank);
+                let Some((_, binary, route)) = best else {
+                    panic!("{method} {template}: no API Gateway route")
+                };
+                assert_eq!(binary, binary_of(group), "{method} {template} goes to {binary} through {route}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 80, "{checked} routes checked");
+}
+
+#[test]
+fn every_job_has_a_schedule_and_an_event_file() {
+    use atelier_core::jobs::Job;
+    let doc = template();
+    let scheduler = &doc["Resources"]["SchedulerFunction"]["Properties"]["Events"];
+    let inputs: Vec<serde_json::Value> = scheduler
+        .as_hash()
+        .expect("schedules")
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("ScheduleV2"))
+        .map(|e| serde_json::from_str(e["Properties"]["Input"].as_str().expect("input")).expect("JSON input"))
+        .collect();
+    for job in Job::ALL {
+        let input = serde_json::to_value(job).expect("job");
+        assert!(inputs.contains(&input), "{input} has a schedule");
+        let name = input["job"].as_str().expect("name");
+        let file = format!("{}/../events/schedule-{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("event file")).expect("JSON");
+        assert_eq!(event, input, "{file}");
+    }
+}
