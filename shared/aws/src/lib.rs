@@ -3,6 +3,7 @@
 //! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_S3`, so the same code talks to
 //! DynamoDB Local and moto in tests.
 
+mod calls;
 mod dynamodb;
 mod lambda;
 pub mod provision;
@@ -19,6 +20,7 @@ use atelier_core::ids::UlidGenerator;
 use atelier_core::queue::QueueName;
 use aws_config::BehaviorVersion;
 
+pub use calls::CallCounter;
 pub use dynamodb::DynamoStore;
 pub use lambda::{handle_schedule, handle_sqs_batch};
 pub use s3::S3Blobs;

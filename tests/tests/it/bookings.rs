@@ -1186,3 +1186,124 @@ atelier_tests::on_both_backends!(
     calendar_feeds_at_secret_addresses,
     random_sequences_never_overlap,
 );
+
+/// DynamoDB requests per operation, counted by an SDK interceptor against DynamoDB Local (the
+/// figures in docs/performance.md come from this test's output: run it with `--nocapture`).
+/// A booking is one `TransactWriteItems` and two reads (plus the outbox's clean-up after
+/// commit); free slots for a month cost the same number of queries however booked the month
+/// is; nothing ever scans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_calls_per_operation() {
+    use atelier_core::bookings::{changes, create, slots};
+    let app = TestApp::on(atelier_tests::Backend::Aws).await;
+    let s = salon(&app, "calls").await;
+    let (clients, settings) = app.aws_parts().expect("AWS adapters");
+    let counter = atelier_aws::CallCounter::new();
+    let store = atelier_aws::DynamoStore::new(counter.instrument(&clients.dynamodb), settings.table.clone());
+    let platform = atelier_core::Platform::new(
+        Arc::new(store),
+        Arc::new(atelier_aws::SqsQueue::new(clients.sqs.clone(), settings.queue_urls.clone())),
+        Arc::new(atelier_aws::S3Blobs::new(clients.s3.clone(), settings.bucket.clone())),
+        app.clock.clone(),
+        Arc::new(atelier_core::ids::UlidGenerator),
+    );
+    let client = app.register("ana@calls.example").await;
+    let user: atelier_core::auth::UserRecord = app
+        .platform
+        .store
+        .get(&atelier_core::auth::user_key(&client.user_id))
+        .await
+        .expect("get")
+        .expect("user")
+        .to_record()
+        .expect("record");
+    let access = atelier_core::access::StudioAccess {
+        caller: atelier_core::access::Caller {
+            user_id: client.user_id.clone(),
+            session_id: "s".into(),
+            is_admin: false,
+        },
+        studio_id: s.studio.clone(),
+        role: None,
+    };
+    let meta = atelier_core::audit::RequestMeta::new("203.0.113.7", "tests");
+    let actor = atelier_core::studios::Actor { access: &access, meta: &meta };
+    let booker = create::Booker { actor, user: &user };
+    let request = |start: &str| -> create::BookingRequest {
+        serde_json::from_value(s.booking(start)).expect("request")
+    };
+    let reads = |counts: &BTreeMap<String, usize>| {
+        ["GetItem", "BatchGetItem", "Query"]
+            .iter()
+            .map(|op| counts.get(*op).copied().unwrap_or(0))
+            .sum::<usize>()
+    };
+    let mut report = Vec::new();
+    let mut everything = BTreeMap::new();
+    let mut record = |what: &str, counts: BTreeMap<String, usize>| {
+        for (op, n) in &counts {
+            *everything.entry(op.clone()).or_insert(0) += n;
+        }
+        report.push(format!("{what}: {counts:?}"));
+        counts
+    };
+
+    // The first booking of an account in a studio also creates its client record (same transaction).
+    counter.take();
+    create::create(&platform, booker, request("2026-06-02T10:00:00+01:00"), None).await.expect("booked");
+    let first = record("book (first time in the studio)", counter.take());
+    assert_eq!(first.get("TransactWriteItems"), Some(&1), "{first:?}");
+    assert!(reads(&first) <= 2, "{first:?}");
+    let key =
+        atelier_core::idempotency::IdempotencyKey::new(&s.studio, &client.user_id, "k", b"x").expect("key");
+    create::create(&platform, booker, request("2026-06-03T10:00:00+01:00"), Some(key)).await.expect("booked");
+    let booking = record("book (with an idempotency key)", counter.take());
+    assert_eq!(booking.get("TransactWriteItems"), Some(&1), "{booking:?}");
+    assert_eq!(reads(&booking), 2, "one batch read and the exceptions query: {booking:?}");
+
+    let query = |n: u8| slots::SlotQuery {
+        service_id: s.cut.clone(),
+        professional_id: Some(s.pro.user_id.clone()),
+        from: format!("2026-06-{n:02}").parse().expect("date"),
+        to: "2026-06-30".parse().expect("date"),
+    };
+    slots::free(&platform, &s.studio, &query(1)).await.expect("slots");
+    let quiet = record("free slots, one professional, a month (2 bookings)", counter.take());
+    for day in 4..=20 {
+        create::create(&platform, booker, request(&format!("2026-06-{day:02}T15:00:00+01:00")), None)
+            .await
+            .expect("booked");
+    }
+    counter.take();
+    slots::free(&platform, &s.studio, &query(1)).await.expect("slots");
+    let busy = record("free slots, one professional, a month (19 bookings)", counter.take());
+    assert_eq!(quiet, busy, "a constant number of calls, however booked the month is");
+    assert_eq!(reads(&busy), 3, "one batch read, the exceptions query, the counters query: {busy:?}");
+
+    let booked = app
+        .platform
+        .store
+        .query_all(
+            Query::partition(format!("STUDIO#{}", s.studio)).sort(SortKey::BeginsWith("BOOKING#".into())),
+            100,
+        )
+        .await
+        .expect("bookings");
+    let target: Value = booked[0].to_record().expect("booking");
+    counter.take();
+    let moved = changes::RescheduleRequest { start: at("2026-06-24T09:00:00Z"), professional_id: None };
+    changes::reschedule(&platform, actor, target["id"].as_str().expect("id"), &moved).await.expect("moved");
+    let reschedule = record("reschedule", counter.take());
+    assert_eq!(reschedule.get("TransactWriteItems"), Some(&1), "{reschedule:?}");
+    changes::cancel(&platform, actor, target["id"].as_str().expect("id"), &changes::CancelRequest::default())
+        .await
+        .expect("cancelled");
+    let cancel = record("cancel", counter.take());
+    assert_eq!(cancel.get("TransactWriteItems"), Some(&1), "{cancel:?}");
+    assert_eq!(reads(&cancel), 1, "{cancel:?}");
+    atelier_core::jobs::run(Job::DetectNoShows, &platform).await.expect("job");
+    record("detect-no-shows, nothing due", counter.take());
+
+    assert!(!everything.contains_key("Scan"), "nothing scans: {everything:?}");
+    eprintln!("DynamoDB calls per operation (DynamoDB Local):\n{}", report.join("\n"));
+}

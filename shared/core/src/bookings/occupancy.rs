@@ -146,10 +146,18 @@ pub async fn load(
 pub fn occupancy_of(items: &[Item]) -> Occupancy {
     let mut occupancy = Occupancy::default();
     for item in items {
-        let Some(hour) = item.key().and_then(|k| k.sk.parse::<i64>().ok()) else { continue };
+        let Some(hour) = item.get(attr::SK).and_then(Value::as_str).and_then(|sk| sk.parse::<i64>().ok())
+        else {
+            continue;
+        };
         for (name, value) in item.iter() {
-            let minute = name.strip_prefix('c').and_then(|m| m.parse::<i64>().ok());
-            if let (Some(minute), Some(n)) = (minute, value.as_i64())
+            // `cMM`: two digits after a `c`; nothing else on the item looks like it.
+            let &[b'c', tens, units] = name.as_bytes() else { continue };
+            if !(tens.is_ascii_digit() && units.is_ascii_digit()) {
+                continue;
+            }
+            let minute = i64::from((tens - b'0') * 10 + (units - b'0'));
+            if let Some(n) = value.as_i64()
                 && minute % CELL_MINUTES == 0
                 && n > 0
             {

@@ -96,6 +96,11 @@ pub struct Search {
 }
 
 impl Search {
+    /// The id of the `index`th professional searched.
+    pub fn id_of(&self, index: u32) -> Option<String> {
+        self.professionals.get(index as usize).map(|p| p.professional.user_id.clone())
+    }
+
     /// Free starts in `from..=to`.
     pub fn run(&self, now: Timestamp, from: Date, to: Date) -> Vec<scheduling::Slot> {
         let calendars: Vec<Calendar<'_>> = self
@@ -213,7 +218,7 @@ pub async fn free(platform: &Platform, studio_id: &str, query: &SlotQuery) -> Re
         .map(|s| SlotView {
             start: super::local_time(s.start, &zone),
             start_utc: s.start,
-            professionals: s.professionals,
+            professionals: s.professionals.iter().filter_map(|i| search.id_of(*i)).collect(),
         })
         .collect();
     Ok(FreeSlots {
@@ -238,13 +243,15 @@ pub async fn free_at(
     let zone = TimeZone::get(&search.studio.studio.profile.time_zone).unwrap_or(TimeZone::UTC);
     let date = start.to_zoned_datetime(zone).date();
     let slot = search.run(platform.clock.now(), date, date).into_iter().find(|s| s.start == start);
-    let mut free = slot.map(|s| s.professionals).unwrap_or_default();
+    let mut free: Vec<String> =
+        slot.map(|s| s.professionals.iter().filter_map(|i| search.id_of(*i)).collect()).unwrap_or_default();
     let busy = |id: &String| {
         search
             .professionals
             .iter()
             .position(|p| &p.professional.user_id == id)
-            .map_or(0, |i| search.occupancies[i].0.len())
+            .and_then(|i| search.occupancies.get(i))
+            .map_or(0, |o| o.0.len())
     };
     free.sort_by_key(busy);
     Ok(free)

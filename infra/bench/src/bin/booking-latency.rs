@@ -1,0 +1,154 @@
+//! In-process latency of booking and of free slots, through the full router on the embedded
+//! store (every write an fsync'd commit), with the argon2 cost at OWASP's floor (sign-up is
+//! not what is measured) and rate limits off.
+//!
+//! Usage: `booking-latency [bookings] [slot-queries]` (build with `--release`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use atelier_bench::summarise;
+use atelier_core::Platform;
+use atelier_core::auth::{AuthSettings, HashCost, KeyRing, PasswordHasher};
+use atelier_core::clock::SystemClock;
+use atelier_core::ids::UlidGenerator;
+use atelier_core::rate_limit::RateLimits;
+use atelier_local::{EmbeddedParts, LocalApp, LocalOptions};
+use axum::Router;
+use axum::body::Body;
+use base64::Engine;
+use http::Request;
+use tower::ServiceExt;
+
+async fn call(router: &Router, request: Request<Body>) -> (u16, serde_json::Value) {
+    let response = router.clone().oneshot(request).await.expect("response");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+fn json(method: &str, uri: &str, token: &str, body: serde_json::Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let bookings: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let queries: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = LocalOptions::from_env().expect("options");
+    let clock = Arc::new(SystemClock);
+    let parts = EmbeddedParts::open(dir.path(), clock.clone()).expect("data dir");
+    let platform = Platform::new(
+        Arc::new(parts.store.clone()),
+        Arc::new(parts.queue.clone()),
+        parts.blobs.clone(),
+        clock,
+        Arc::new(UlidGenerator),
+    );
+    let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let keys =
+        KeyRing::from_json(&format!(r#"{{"kid":"bench","secret":"{secret}","status":"active"}}"#), "atelier")
+            .expect("keys");
+    let mut auth = AuthSettings::new(keys, PasswordHasher::new(HashCost::FLOOR).expect("hasher"));
+    auth.limits = RateLimits { api_per_caller: u32::MAX, ..auth.limits };
+    let app = LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth));
+    let router = app.router.clone();
+
+    let register = serde_json::json!({ "email": "owner@bench.example", "password": "correct horse battery staple", "name": "Owner" });
+    let request = Request::post("/v1/auth/register")
+        .header("content-type", "application/json")
+        .body(Body::from(register.to_string()))
+        .expect("request");
+    let (_, body) = call(&router, request).await;
+    let token = body["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let user = body["user"]["id"].as_str().expect("id").to_owned();
+    let studio = serde_json::json!({
+        "name": "Bench", "slug": "bench-studio", "time_zone": "Europe/Lisbon", "currency": "EUR",
+        "settings": { "min_notice_minutes": 0, "horizon_days": 730, "slot_step_minutes": 15, "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 500 }
+    });
+    let (status, body) = call(&router, json("POST", "/v1/studios", &token, studio)).await;
+    assert_eq!(status, 201, "{body}");
+    let studio = body["id"].as_str().expect("id").to_owned();
+    let (status, _) = call(
+        &router,
+        json(
+            "PUT",
+            &format!("/v1/studios/{studio}/professionals/{user}"),
+            &token,
+            serde_json::json!({ "display_name": "Pro" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    let week: Vec<serde_json::Value> =
+        days.iter().map(|d| serde_json::json!({ "day": d, "start": "00:00", "end": "24:00" })).collect();
+    let (status, _) = call(
+        &router,
+        json(
+            "PUT",
+            &format!("/v1/studios/{studio}/professionals/{user}/availability"),
+            &token,
+            serde_json::json!({ "ranges": week }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let service = serde_json::json!({ "name": "Quick", "category": "x", "duration_minutes": 15, "price_minor": 1000, "professional_ids": [user] });
+    let (status, body) =
+        call(&router, json("POST", &format!("/v1/studios/{studio}/services"), &token, service)).await;
+    assert_eq!(status, 201, "{body}");
+    let service = body["id"].as_str().expect("id").to_owned();
+
+    let first = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .tomorrow()
+        .expect("tomorrow");
+    let first = jiff::tz::TimeZone::UTC
+        .to_timestamp(first.to_datetime(jiff::civil::Time::midnight()))
+        .expect("instant");
+    let mut booked = Vec::with_capacity(bookings);
+    for i in 0..bookings {
+        let start = first + jiff::SignedDuration::from_mins(15 * i64::try_from(i).expect("count"));
+        let body =
+            serde_json::json!({ "service_id": service, "professional_id": user, "start": start.to_string() });
+        let started = Instant::now();
+        let (status, response) =
+            call(&router, json("POST", &format!("/v1/studios/{studio}/bookings"), &token, body)).await;
+        booked.push(started.elapsed());
+        assert_eq!(status, 201, "{response}");
+    }
+    println!("POST /bookings ({bookings}, each a new slot): {}", summarise(&mut booked));
+
+    let from = first.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    for days in [7i64, 31] {
+        let to = from.checked_add(jiff::Span::new().days(days - 1)).expect("date");
+        let uri = format!("/v1/public/studios/{studio}/slots?service_id={service}&from={from}&to={to}");
+        let mut samples = Vec::with_capacity(queries);
+        for _ in 0..queries {
+            let started = Instant::now();
+            let response = router
+                .clone()
+                .oneshot(Request::get(&uri).body(Body::empty()).expect("request"))
+                .await
+                .expect("response");
+            let status = response.status().as_u16();
+            let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+            samples.push(started.elapsed());
+            assert_eq!(status, 200);
+        }
+        println!(
+            "GET free slots, one professional, {days} days (around the bookings): {}",
+            summarise(&mut samples)
+        );
+    }
+}
