@@ -1168,6 +1168,124 @@ async fn random_sequences_never_overlap(app: TestApp) {
     }
 }
 
+/// Every other invariant under concurrency: a booking changes state once however many
+/// changes race (cancel against complete, ten cancels); two bookings moved into one free time
+/// at once: one moves; points are never spent twice; a client is on a service's waitlist once.
+async fn concurrent_changes_apply_once(app: TestApp) {
+    let s = salon(&app, "races").await;
+    let callers = clients(&app, "races", 4).await;
+    let status_counts = |responses: Vec<TestResponse>| {
+        let mut counts = BTreeMap::new();
+        for r in responses {
+            *counts.entry(r.status.as_u16()).or_insert(0) += 1;
+        }
+        counts
+    };
+    async fn all(tasks: Vec<tokio::task::JoinHandle<TestResponse>>) -> Vec<TestResponse> {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.expect("task"));
+        }
+        out
+    }
+
+    // Ten cancels of one booking: one cancels, nine are told it already is.
+    let one = id(&s.book_ok(&app, &callers[0], "2026-06-02T10:00:00+01:00").await);
+    let uri = path(&s.studio, &format!("/bookings/{one}/cancel"));
+    let tasks = (0..10).map(|_| tokio::spawn(send(&app, Method::POST, &uri, &callers[0], None))).collect();
+    assert_eq!(status_counts(all(tasks).await), BTreeMap::from([(200, 1), (409, 9)]));
+
+    // Two bookings moved into the same free hour at once: one moves.
+    let a = id(&s.book_ok(&app, &callers[1], "2026-06-03T10:00:00+01:00").await);
+    let b = id(&s.book_ok(&app, &callers[2], "2026-06-03T12:00:00+01:00").await);
+    let to = json!({ "start": "2026-06-03T15:00:00+01:00" });
+    let tasks = vec![
+        tokio::spawn(send(
+            &app,
+            Method::POST,
+            &path(&s.studio, &format!("/bookings/{a}/reschedule")),
+            &callers[1],
+            Some(to.clone()),
+        )),
+        tokio::spawn(send(
+            &app,
+            Method::POST,
+            &path(&s.studio, &format!("/bookings/{b}/reschedule")),
+            &callers[2],
+            Some(to),
+        )),
+    ];
+    assert_eq!(status_counts(all(tasks).await), BTreeMap::from([(200, 1), (409, 1)]));
+
+    // A client on a service's waitlist once, however many joins race.
+    let join = json!({ "service_id": s.cut, "from": "2026-06-01", "to": "2026-06-05" });
+    let tasks = (0..8)
+        .map(|_| {
+            tokio::spawn(send(
+                &app,
+                Method::POST,
+                &path(&s.studio, "/waitlist"),
+                &callers[3],
+                Some(join.clone()),
+            ))
+        })
+        .collect();
+    let joined = status_counts(all(tasks).await);
+    assert_eq!(joined.get(&201), Some(&1), "{joined:?}");
+    assert_eq!(joined.values().sum::<usize>(), 8);
+    assert!(joined.keys().all(|k| *k == 201 || *k == 409), "{joined:?}");
+
+    // Complete against cancel at the start: exactly one wins.
+    let c = id(&s.book_ok(&app, &callers[1], "2026-06-04T10:00:00+01:00").await);
+    app.clock.set(at("2026-06-04T09:05:00Z"));
+    let (pro, client) = (app.sign_in_again(&s.pro).await, app.sign_in_again(&callers[1]).await);
+    let tasks = vec![
+        tokio::spawn(send(
+            &app,
+            Method::POST,
+            &path(&s.studio, &format!("/bookings/{c}/complete")),
+            &pro,
+            None,
+        )),
+        tokio::spawn(send(
+            &app,
+            Method::POST,
+            &path(&s.studio, &format!("/bookings/{c}/cancel")),
+            &client,
+            None,
+        )),
+    ];
+    assert_eq!(status_counts(all(tasks).await), BTreeMap::from([(200, 1), (409, 1)]));
+    let final_state =
+        send(&app, Method::GET, &path(&s.studio, &format!("/bookings/{c}")), &pro, None).await.json();
+    assert!(final_state["status"] == "completed" || final_state["status"] == "cancelled");
+
+    // Points are never spent twice: six redemptions of 100 against a balance of 200.
+    let owner = app.sign_in_again(&s.owner).await;
+    let maria =
+        id(&send(&app, Method::POST, &path(&s.studio, "/clients"), &owner, Some(json!({ "name": "Maria" })))
+            .await
+            .json());
+    let mut staff_booking = s.booking("2026-06-04T12:00:00+01:00");
+    staff_booking["client_id"] = json!(maria);
+    let booked = id(&send(&app, Method::POST, &path(&s.studio, "/bookings"), &owner, Some(staff_booking))
+        .await
+        .json());
+    app.clock.set(at("2026-06-04T11:01:00Z"));
+    let owner = app.sign_in_again(&s.owner).await;
+    assert_eq!(s.act(&app, &owner, &booked, "complete", None).await.json()["points_earned"], 200);
+    let redeem = path(&s.studio, &format!("/clients/{maria}/loyalty/redeem"));
+    let tasks = (0..6)
+        .map(|_| tokio::spawn(send(&app, Method::POST, &redeem, &owner, Some(json!({ "points": 100 })))))
+        .collect();
+    assert_eq!(status_counts(all(tasks).await), BTreeMap::from([(200, 2), (409, 4)]));
+    let balance =
+        send(&app, Method::GET, &path(&s.studio, &format!("/clients/{maria}/loyalty")), &owner, None)
+            .await
+            .json();
+    assert_eq!(balance["points"], 0);
+}
+
 atelier_tests::on_both_backends!(
     a_client_finds_books_moves_and_cancels_with_the_fee,
     staff_book_for_a_client_complete_and_mark_no_shows,
@@ -1185,6 +1303,7 @@ atelier_tests::on_both_backends!(
     slots_are_right_on_dst_days,
     calendar_feeds_at_secret_addresses,
     random_sequences_never_overlap,
+    concurrent_changes_apply_once,
 );
 
 /// DynamoDB requests per operation, counted by an SDK interceptor against DynamoDB Local (the
