@@ -105,7 +105,8 @@ pub fn build(
         parts.blobs.clone(),
         clock,
         ids,
-    );
+    )
+    .relaying_in_background();
     let auth = AuthSettings::new(
         local_key_ring(&options.data_dir)?,
         PasswordHasher::new(options.hash_cost).map_err(LocalError::Config)?,

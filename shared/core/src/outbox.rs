@@ -68,6 +68,7 @@ pub struct Outbox {
     store: Store,
     queue: Queue,
     clock: Arc<dyn Clock>,
+    in_background: bool,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -79,7 +80,28 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// An outbox over the store and queue.
     pub fn new(store: Store, queue: Queue, clock: Arc<dyn Clock>) -> Outbox {
-        Outbox { store, queue, clock }
+        Outbox { store, queue, clock, in_background: false }
+    }
+
+    /// Relays committed changes on a spawned task instead of before the response. Only for
+    /// long-lived hosts (the local server): a frozen Lambda environment would strand the task.
+    /// Nothing is lost if the process ends first: the entries stay for the sweep.
+    pub fn relaying_in_background(mut self) -> Outbox {
+        self.in_background = true;
+        self
+    }
+
+    /// Relays the entries of a change just committed: now, or on a task of its own.
+    pub async fn relay_committed(&self, entries: Vec<OutboxEntry>) {
+        if entries.is_empty() {
+            return;
+        }
+        if self.in_background {
+            let outbox = self.clone();
+            tokio::spawn(async move { outbox.relay(entries).await });
+        } else {
+            self.relay(entries).await;
+        }
     }
 
     /// Sends committed entries and clears them. Never fails the caller: whatever is not sent
@@ -105,7 +127,8 @@ impl Outbox {
                     report.failed += 1;
                     continue;
                 }
-                match self.store.write(WriteOp::delete(entry.key.clone())).await {
+                // A clear lost in a crash only means the sweep sends the entry again.
+                match self.store.write_relaxed(WriteOp::delete(entry.key.clone())).await {
                     Ok(_) => report.sent += 1,
                     Err(e) => {
                         // Sent but not cleared: the sweep sends it again, consumers dedupe.

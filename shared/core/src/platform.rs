@@ -46,4 +46,11 @@ impl Platform {
         let outbox = Outbox::new(store.clone(), queue.clone(), clock.clone());
         Platform { store, queue, blobs: Blobs::new(blobs), outbox, clock, ids }
     }
+
+    /// The same, relaying committed events after the response (see
+    /// [`Outbox::relaying_in_background`]).
+    pub fn relaying_in_background(mut self) -> Platform {
+        self.outbox = self.outbox.relaying_in_background();
+        self
+    }
 }

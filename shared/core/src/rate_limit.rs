@@ -45,9 +45,10 @@ pub async fn hit(platform: &Platform, bucket: &str, subject: &str, limit: u32) -
     let digest = Sha256::digest(subject.as_bytes());
     let hashed: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let key = Key::new(format!("RATE#{bucket}#{hashed}"), window.to_string());
+    // A crash may forget a few hits; that is no reason to wait for a disk flush on every request.
     let counted = platform
         .store
-        .write(WriteOp::update(
+        .write_relaxed(WriteOp::update(
             key,
             vec![
                 UpdateAction::Add("n".into(), 1),

@@ -8,12 +8,33 @@ mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use atelier_core::clock::Clock;
 
 pub use blobs::{EmbeddedBlobs, LINK_PREFIX, LinkError};
 pub use queue::{Delivery, EmbeddedQueue, QueueOptions};
 pub use store::EmbeddedStore;
+
+/// One commit in this many relaxed ones is made durable anyway: redb reuses the pages freed by
+/// non-durable commits only after a durable one, and a crash then loses fewer relaxed writes.
+const RELAXED_RUN: u32 = 64;
+
+/// Counts relaxed commits and says which one must be durable after all.
+#[derive(Debug, Default)]
+pub(crate) struct RelaxedCommits(AtomicU32);
+
+impl RelaxedCommits {
+    /// The durability of the next relaxed commit. Non-durable commits are lost together, newest
+    /// first, in a crash; any durable commit after them makes them durable too.
+    pub(crate) fn next(&self) -> redb::Durability {
+        if self.0.fetch_add(1, Ordering::Relaxed) % RELAXED_RUN == RELAXED_RUN - 1 {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        }
+    }
+}
 
 /// Why the embedded adapters could not open.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! The store on a redb file: one B-tree for items ordered by (pk, sk) like a DynamoDB table,
 //! one per index ordered by (index pk, index sk, pk, sk), all updated in one redb transaction
-//! per write. Commits are durable (fsync) before they are acknowledged.
+//! per write. Commits are durable (fsync) before they are acknowledged, except relaxed writes
+//! (`write_relaxed`: rate-limit counters, outbox clean-ups), which ride on the next durable one.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use atelier_core::store::{
     Cursor, Index, Item, Key, Order, Page, Query, SortKey, StoreBackend, StoreError, WriteOp, apply_update,
     limits,
 };
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::RelaxedCommits;
 
 type ItemKey<'a> = (&'a str, &'a str);
 type IndexKey<'a> = (&'a str, &'a str, &'a str, &'a str);
@@ -34,6 +37,7 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    relaxed: Arc<RelaxedCommits>,
 }
 
 impl EmbeddedStore {
@@ -44,7 +48,7 @@ impl EmbeddedStore {
             txn.open_table(index_table(index)).map_err(internal)?;
         }
         txn.commit().map_err(internal)?;
-        Ok(EmbeddedStore { db })
+        Ok(EmbeddedStore { db, relaxed: Arc::default() })
     }
 
     /// Deletes items whose TTL has passed, as DynamoDB's TTL sweeper does (reads already hide
@@ -71,6 +75,18 @@ impl EmbeddedStore {
         }
         txn.commit().map_err(internal)?;
         Ok(purged)
+    }
+
+    async fn write_one(
+        &self,
+        op: &WriteOp,
+        now: i64,
+        durability: Durability,
+    ) -> Result<Option<Item>, StoreError> {
+        let ops = vec![op.clone()];
+        let returns_item = matches!(op, WriteOp::Update { .. });
+        let written = self.run(move |db| apply_all(db, &ops, now, durability)).await?;
+        Ok(if returns_item { written.into_iter().next().flatten() } else { None })
     }
 
     fn run<T: Send + 'static>(
@@ -300,8 +316,14 @@ fn unindex(txn: &redb::WriteTransaction, item: &Item, key: &Key) -> Result<(), S
 /// Checks every condition against the state before the transaction, then applies every write;
 /// nothing is applied unless all conditions hold. Returns the written items (None for deletes
 /// and checks).
-fn apply_all(db: &Database, ops: &[WriteOp], now: i64) -> Result<Vec<Option<Item>>, StoreError> {
-    let txn = db.begin_write().map_err(internal)?;
+fn apply_all(
+    db: &Database,
+    ops: &[WriteOp],
+    now: i64,
+    durability: Durability,
+) -> Result<Vec<Option<Item>>, StoreError> {
+    let mut txn = db.begin_write().map_err(internal)?;
+    txn.set_durability(durability).map_err(internal)?;
     let mut written = Vec::with_capacity(ops.len());
     {
         let mut items = txn.open_table(ITEMS).map_err(internal)?;
@@ -391,15 +413,16 @@ impl StoreBackend for EmbeddedStore {
     }
 
     async fn write(&self, op: &WriteOp, now: i64) -> Result<Option<Item>, StoreError> {
-        let ops = vec![op.clone()];
-        let returns_item = matches!(op, WriteOp::Update { .. });
-        let written = self.run(move |db| apply_all(db, &ops, now)).await?;
-        Ok(if returns_item { written.into_iter().next().flatten() } else { None })
+        self.write_one(op, now, Durability::Immediate).await
+    }
+
+    async fn write_relaxed(&self, op: &WriteOp, now: i64) -> Result<Option<Item>, StoreError> {
+        self.write_one(op, now, self.relaxed.next()).await
     }
 
     async fn transact(&self, ops: &[WriteOp], now: i64) -> Result<(), StoreError> {
         let ops = ops.to_vec();
-        self.run(move |db| apply_all(db, &ops, now)).await.map(|_| ())
+        self.run(move |db| apply_all(db, &ops, now, Durability::Immediate)).await.map(|_| ())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,11 +1,15 @@
 //! Killing a process in the middle of writes never corrupts the embedded file, and every write
 //! it acknowledged is there after a restart, whole.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use atelier_core::clock::SystemClock;
+use atelier_core::events::Event;
+use atelier_core::outbox::Outbox;
+use atelier_core::queue::{Queue, QueueName};
 use atelier_core::store::{Key, Query, Store};
 
 #[tokio::test]
@@ -51,4 +55,62 @@ async fn killed_writers_lose_no_acknowledged_write() {
             "both halves of every transaction, or neither"
         );
     }
+}
+
+/// The embedded queue's sends and the outbox clears skip the fsync (see `RelaxedCommits`):
+/// killed mid-relay, the writer may lose sends, but never an event: every committed entry is
+/// still in the outbox or in the queue, and the sweep sends what the queue lost.
+#[tokio::test]
+async fn killed_relays_lose_no_event() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut acknowledged = Vec::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_store-writer"))
+        .arg(dir.path())
+        .arg("0")
+        .arg("outbox")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("writer starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    for _ in 0..300 {
+        let line = lines.next().expect("writer alive").expect("line");
+        acknowledged.push(line.parse::<u64>().expect("number"));
+    }
+    child.kill().expect("kill");
+    for line in lines {
+        let Ok(line) = line else { break };
+        if let Ok(n) = line.parse::<u64>() {
+            acknowledged.push(n);
+        }
+    }
+    child.wait().expect("reaped");
+
+    let clock: Arc<dyn atelier_core::clock::Clock> = Arc::new(SystemClock);
+    let embedded = atelier_embedded::Embedded::open(dir.path()).expect("file opens after a kill");
+    let store = Store::new(Arc::new(embedded.store().expect("store")), clock.clone());
+    let queue = embedded.queue(clock.clone(), atelier_embedded::QueueOptions::default()).expect("queue");
+    let outbox = Outbox::new(store.clone(), Queue::new(Arc::new(queue.clone())), clock);
+    let swept = outbox.sweep(std::time::Duration::ZERO).await.expect("sweep");
+    assert_eq!(swept.failed, 0);
+    let mut delivered = HashSet::new();
+    loop {
+        let batch = queue.receive(QueueName::Notifications, 10).await.expect("receive");
+        if batch.is_empty() {
+            break;
+        }
+        for delivery in batch {
+            let event: Event = serde_json::from_str(&delivery.message.body).expect("event");
+            delivered.insert(event.id);
+        }
+    }
+    for n in &acknowledged {
+        assert!(delivered.contains(&format!("ev-{n}")), "event {n} lost (swept {})", swept.sent);
+    }
+    for shard in 0..atelier_core::outbox::SHARDS {
+        let left =
+            store.query_all(Query::partition(format!("OUTBOX#{shard}")), usize::MAX).await.expect("outbox");
+        assert!(left.is_empty(), "the sweep cleared what it sent");
+    }
+    eprintln!("{} events acknowledged, {} sent again by the sweep", acknowledged.len(), swept.sent);
 }

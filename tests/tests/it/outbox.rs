@@ -110,7 +110,25 @@ async fn double_sends_deliver_once(app: TestApp) {
     assert!(marker.is_some());
 }
 
+/// The local server relays after the response, on a task of its own: the event still arrives.
+async fn background_relays_still_deliver(app: TestApp) {
+    let (event, queue) = notice(&app, "u5");
+    let (op, entry) = outbox::record(&event, queue).expect("record");
+    app.platform.store.transact(vec![op]).await.expect("commit");
+    let outbox = app.platform.outbox.clone().relaying_in_background();
+    outbox.relay_committed(vec![entry]).await;
+    let mut waited = 0;
+    while outbox_items(&app).await > 0 {
+        assert!(waited < 500, "the background relay never cleared the entry");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    assert_eq!(app.run_workers().await, 1);
+    assert_eq!(inbox(&app, "u5").await.len(), 1);
+}
+
 atelier_tests::on_both_backends!(
+    background_relays_still_deliver,
     events_reach_the_worker_after_commit,
     a_failed_commit_sends_nothing,
     lost_relays_are_swept,

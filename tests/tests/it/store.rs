@@ -439,6 +439,34 @@ async fn concurrent_counters_lose_nothing(app: TestApp) {
     assert_eq!(item.number("n").ok(), Some(40));
 }
 
+/// Relaxed writes (acknowledged before they are durable on the embedded store) keep every other
+/// guarantee: conditions, updates, returned items, atomic counters under concurrency, and
+/// visibility to the next read.
+async fn relaxed_writes_keep_their_meaning(app: TestApp) {
+    let store = Arc::new(app.platform.store.clone());
+    let key = Key::new("R#1", "COUNT");
+    let adds = (0..40).map(|_| {
+        let store = store.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            store.write_relaxed(WriteOp::update(key, vec![UpdateAction::Add("n".into(), 1)])).await
+        })
+    });
+    let mut returned = Vec::new();
+    for add in adds {
+        let item = add.await.expect("task").expect("add").expect("the item as written");
+        returned.push(item.number("n").expect("n"));
+    }
+    returned.sort_unstable();
+    assert_eq!(returned, (1..=40).collect::<Vec<i64>>(), "each add saw its own count");
+    assert_eq!(store.get(&key).await.expect("get").expect("exists").number("n").ok(), Some(40));
+
+    let refused = store.write_relaxed(WriteOp::create(item("R#1", "COUNT"))).await;
+    assert!(refused.is_err_and(|e| e.is_condition_failed_at(0)), "conditions hold");
+    store.write_relaxed(WriteOp::delete(key.clone())).await.expect("delete");
+    assert!(store.get(&key).await.expect("get").is_none());
+}
+
 async fn updates_of_expired_items_start_fresh(app: TestApp) {
     let store = &app.platform.store;
     let now = app.clock.now().as_second();
@@ -548,4 +576,5 @@ atelier_tests::on_both_backends!(
     get_many_reads_in_chunks,
     concurrent_creates_make_exactly_one,
     concurrent_counters_lose_nothing,
+    relaxed_writes_keep_their_meaning,
 );

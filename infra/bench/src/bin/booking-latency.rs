@@ -52,7 +52,9 @@ async fn main() {
         parts.blobs.clone(),
         clock,
         Arc::new(UlidGenerator),
-    );
+    )
+    // As the local server does.
+    .relaying_in_background();
     let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let keys =
         KeyRing::from_json(&format!(r#"{{"kid":"bench","secret":"{secret}","status":"active"}}"#), "atelier")
@@ -70,44 +72,10 @@ async fn main() {
     let (_, body) = call(&router, request).await;
     let token = body["tokens"]["access_token"].as_str().expect("token").to_owned();
     let user = body["user"]["id"].as_str().expect("id").to_owned();
-    let studio = serde_json::json!({
-        "name": "Bench", "slug": "bench-studio", "time_zone": "Europe/Lisbon", "currency": "EUR",
-        "settings": { "min_notice_minutes": 0, "horizon_days": 730, "slot_step_minutes": 15, "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 500 }
-    });
-    let (status, body) = call(&router, json("POST", "/v1/studios", &token, studio)).await;
-    assert_eq!(status, 201, "{body}");
-    let studio = body["id"].as_str().expect("id").to_owned();
-    let (status, _) = call(
-        &router,
-        json(
-            "PUT",
-            &format!("/v1/studios/{studio}/professionals/{user}"),
-            &token,
-            serde_json::json!({ "display_name": "Pro" }),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200);
     let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-    let week: Vec<serde_json::Value> =
+    let always: Vec<serde_json::Value> =
         days.iter().map(|d| serde_json::json!({ "day": d, "start": "00:00", "end": "24:00" })).collect();
-    let (status, _) = call(
-        &router,
-        json(
-            "PUT",
-            &format!("/v1/studios/{studio}/professionals/{user}/availability"),
-            &token,
-            serde_json::json!({ "ranges": week }),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let service = serde_json::json!({ "name": "Quick", "category": "x", "duration_minutes": 15, "price_minor": 1000, "professional_ids": [user] });
-    let (status, body) =
-        call(&router, json("POST", &format!("/v1/studios/{studio}/services"), &token, service)).await;
-    assert_eq!(status, 201, "{body}");
-    let service = body["id"].as_str().expect("id").to_owned();
-
+    let (studio, service) = new_studio(&router, &token, &user, "bench-dense", always, 15).await;
     let first = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date()
@@ -131,24 +99,97 @@ async fn main() {
 
     let from = first.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     for days in [7i64, 31] {
-        let to = from.checked_add(jiff::Span::new().days(days - 1)).expect("date");
-        let uri = format!("/v1/public/studios/{studio}/slots?service_id={service}&from={from}&to={to}");
-        let mut samples = Vec::with_capacity(queries);
-        for _ in 0..queries {
-            let started = Instant::now();
-            let response = router
-                .clone()
-                .oneshot(Request::get(&uri).body(Body::empty()).expect("request"))
-                .await
-                .expect("response");
-            let status = response.status().as_u16();
-            let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-            samples.push(started.elapsed());
-            assert_eq!(status, 200);
-        }
-        println!(
-            "GET free slots, one professional, {days} days (around the bookings): {}",
-            summarise(&mut samples)
-        );
+        let timing = time_slots(&router, &studio, &service, from, days, queries).await;
+        println!("GET free slots, one professional, {days} days, over the packed agenda: {timing}");
     }
+
+    // A working agenda: Monday to Saturday 09:00-19:00, 45-minute services, six a day.
+    let working: Vec<serde_json::Value> =
+        days[..6].iter().map(|d| serde_json::json!({ "day": d, "start": "09:00", "end": "19:00" })).collect();
+    let (studio, service) = new_studio(&router, &token, &user, "bench-working", working, 45).await;
+    let mut placed = 0;
+    for day in 0..31 {
+        let date = from.checked_add(jiff::Span::new().days(day)).expect("date");
+        if date.weekday() == jiff::civil::Weekday::Sunday {
+            continue;
+        }
+        for (hour, minute) in [(9, 0), (10, 30), (12, 0), (14, 0), (15, 30), (17, 0)] {
+            let start = date.at(hour, minute, 0, 0).in_tz("Europe/Lisbon").expect("zone").timestamp();
+            let start = start.to_string();
+            let body = serde_json::json!({ "service_id": service, "professional_id": user, "start": start });
+            let (status, response) =
+                call(&router, json("POST", &format!("/v1/studios/{studio}/bookings"), &token, body)).await;
+            assert_eq!(status, 201, "{response}");
+            placed += 1;
+        }
+    }
+    let timing = time_slots(&router, &studio, &service, from, 31, queries).await;
+    println!("GET free slots, one professional, 31 days, working agenda ({placed} bookings): {timing}");
+}
+
+/// A studio owned by `user`, who is its only professional with the given week; returns the
+/// studio and its one service.
+async fn new_studio(
+    router: &Router,
+    token: &str,
+    user: &str,
+    slug: &str,
+    week: Vec<serde_json::Value>,
+    duration_minutes: u32,
+) -> (String, String) {
+    let studio = serde_json::json!({
+        "name": "Bench", "slug": slug, "time_zone": "Europe/Lisbon", "currency": "EUR",
+        "settings": { "min_notice_minutes": 0, "horizon_days": 730, "slot_step_minutes": 15, "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 500 }
+    });
+    let (status, body) = call(router, json("POST", "/v1/studios", token, studio)).await;
+    assert_eq!(status, 201, "{body}");
+    let studio = body["id"].as_str().expect("id").to_owned();
+    let profile = serde_json::json!({ "display_name": "Pro" });
+    let (status, _) =
+        call(router, json("PUT", &format!("/v1/studios/{studio}/professionals/{user}"), token, profile))
+            .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        router,
+        json(
+            "PUT",
+            &format!("/v1/studios/{studio}/professionals/{user}/availability"),
+            token,
+            serde_json::json!({ "ranges": week }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let service = serde_json::json!({ "name": "Service", "category": "x", "duration_minutes": duration_minutes, "price_minor": 1000, "professional_ids": [user] });
+    let (status, body) =
+        call(router, json("POST", &format!("/v1/studios/{studio}/services"), token, service)).await;
+    assert_eq!(status, 201, "{body}");
+    (studio, body["id"].as_str().expect("id").to_owned())
+}
+
+/// Times `queries` free-slot requests of `days` days from `from`.
+async fn time_slots(
+    router: &Router,
+    studio: &str,
+    service: &str,
+    from: jiff::civil::Date,
+    days: i64,
+    queries: usize,
+) -> String {
+    let to = from.checked_add(jiff::Span::new().days(days - 1)).expect("date");
+    let uri = format!("/v1/public/studios/{studio}/slots?service_id={service}&from={from}&to={to}");
+    let mut samples = Vec::with_capacity(queries);
+    for _ in 0..queries {
+        let started = Instant::now();
+        let response = router
+            .clone()
+            .oneshot(Request::get(&uri).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status().as_u16();
+        let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        samples.push(started.elapsed());
+        assert_eq!(status, 200);
+    }
+    summarise(&mut samples).to_string()
 }

@@ -314,7 +314,7 @@ pub async fn change_password(
         }
         Err(e) => return Err(e.into()),
     }
-    platform.outbox.relay(vec![entry]).await;
+    platform.outbox.relay_committed(vec![entry]).await;
     for revoke in later {
         match platform.store.write(revoke).await {
             Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}

@@ -342,7 +342,7 @@ async fn rotated(
     match platform.store.transact(ops).await {
         Ok(()) => {
             tracing::warn!(user_id = %claims.sub, session_id = %claims.fam, "refresh token reuse: session revoked");
-            platform.outbox.relay(vec![entry]).await;
+            platform.outbox.relay_committed(vec![entry]).await;
         }
         // Already revoked by a concurrent replay: nothing more to do.
         Err(StoreError::ConditionFailed { index: 0, .. }) => {}

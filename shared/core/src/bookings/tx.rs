@@ -73,7 +73,7 @@ impl Tx {
     pub async fn commit(self, platform: &Platform) -> Result<(), Failure> {
         match platform.store.transact(self.ops).await {
             Ok(()) => {
-                platform.outbox.relay(self.entries).await;
+                platform.outbox.relay_committed(self.entries).await;
                 Ok(())
             }
             Err(StoreError::ConditionFailed { index, .. }) => {

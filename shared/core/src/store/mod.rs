@@ -277,6 +277,11 @@ pub trait StoreBackend: Send + Sync + 'static {
     async fn query(&self, query: &Query, now: i64) -> Result<Page, StoreError>;
     /// One write; an update returns the item as written.
     async fn write(&self, op: &WriteOp, now: i64) -> Result<Option<Item>, StoreError>;
+    /// One write whose loss in a crash is harmless (a counter that may under-count, a clean-up
+    /// that is redone): an adapter may acknowledge it before it is durable. By default, `write`.
+    async fn write_relaxed(&self, op: &WriteOp, now: i64) -> Result<Option<Item>, StoreError> {
+        self.write(op, now).await
+    }
     /// All writes or none; a failed condition names the write's index.
     async fn transact(&self, ops: &[WriteOp], now: i64) -> Result<(), StoreError>;
     /// Cheap round trip proving the store answers.
@@ -441,6 +446,13 @@ impl Store {
     pub async fn write(&self, op: WriteOp) -> Result<Option<Item>, StoreError> {
         op.validate(0)?;
         self.retrying(|| self.backend.write(&op, self.now())).await
+    }
+
+    /// One write whose loss in a crash is harmless (see [`StoreBackend::write_relaxed`]).
+    /// DynamoDB acknowledges every write durably; the embedded store skips the fsync.
+    pub async fn write_relaxed(&self, op: WriteOp) -> Result<Option<Item>, StoreError> {
+        op.validate(0)?;
+        self.retrying(|| self.backend.write_relaxed(&op, self.now())).await
     }
 
     /// Writes all or nothing. Refuses, before sending, more than 100 actions, more than 4 MB,
