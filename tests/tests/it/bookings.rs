@@ -1425,6 +1425,94 @@ async fn claims_on_the_store_follow_the_model(app: TestApp) {
     }
 }
 
+/// Edges found in review: "any professional" replays its Idempotency-Key and gives the rules'
+/// 422 reasons; odd ranges and far-future dates are 4xx, never 5xx; an expired hold cannot be
+/// confirmed before the job gets to it; a no-show marked days later still applies.
+async fn any_professional_retries_and_odd_input(app: TestApp) {
+    let s = salon(&app, "edges").await;
+    let client = app.register("ana@edges.example").await;
+    let anyone = |start: &str| json!({ "service_id": s.cut, "start": start });
+    let keyed = |key: &str, body: Value| {
+        app.request(Method::POST, &path(&s.studio, "/bookings"))
+            .bearer(&client.access)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    // One professional: once booked, the time is taken, yet the retry gets the first answer.
+    let first = keyed("any-1", anyone("2026-06-02T10:00:00+01:00")).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    assert_eq!(first.json()["professional_id"], s.pro.user_id.as_str());
+    let again = keyed("any-1", anyone("2026-06-02T10:00:00+01:00")).await;
+    assert_eq!(again.status, 201, "the retry replays: {:?}", again.body);
+    assert_eq!(again.json(), first.json());
+    keyed("any-1", anyone("2026-06-02T12:00:00+01:00")).await.assert_problem(422, "unprocessable");
+    let other = app.register("bruno@edges.example").await;
+    send(
+        &app,
+        Method::POST,
+        &path(&s.studio, "/bookings"),
+        &other,
+        Some(anyone("2026-06-02T10:00:00+01:00")),
+    )
+    .await
+    .assert_problem(409, "conflict");
+    // The rules' reasons, as for a named professional.
+    for (start, reason) in [
+        ("2026-06-02T10:05:00+01:00", "grid"),
+        ("2026-05-20T10:00:00+01:00", "past"),
+        ("2026-05-28T20:45:00+00:00", "notice"),
+        ("2027-07-01T10:00:00+01:00", "horizon"),
+        ("2026-06-02T20:00:00+01:00", "works"),
+    ] {
+        let refused =
+            send(&app, Method::POST, &path(&s.studio, "/bookings"), &other, Some(anyone(start))).await;
+        refused.assert_problem(422, "validation-failed");
+        let text = String::from_utf8_lossy(&refused.body).to_string();
+        assert!(text.contains(reason), "{start}: {text}");
+    }
+
+    // Lists: a reversed range is a 422; an open start is fine on both stores.
+    let list = |query: &str| {
+        send(&app, Method::GET, &path(&s.studio, &format!("/bookings?{query}")), &s.owner, None)
+    };
+    list("from=2026-06-03&to=2026-06-01").await.assert_problem(422, "validation-failed");
+    let open = list("to=2026-06-03").await;
+    assert_eq!(open.status, 200, "{:?}", open.body);
+    assert_eq!(open.json()["items"].as_array().expect("items").len(), 1);
+    let mine = send(&app, Method::GET, "/v1/me/bookings?to=2026-06-03T00:00:00Z", &client, None).await;
+    assert_eq!(mine.status, 200, "{:?}", mine.body);
+    assert_eq!(mine.json()["items"].as_array().expect("items").len(), 1);
+
+    // Far-future dates: answered, not crashed.
+    for range in ["from=9999-12-01&to=9999-12-31", "from=9999-12-29&to=9999-12-29"] {
+        let uri = format!("/v1/public/studios/{}/slots?service_id={}&{range}", s.studio, s.cut);
+        let response = app.request(Method::GET, &uri).send().await;
+        assert!(response.status.is_client_error() || response.status == 200, "{range}: {:?}", response.body);
+    }
+    let series = json!({ "service_id": s.cut, "professional_id": s.pro.user_id, "start": "9999-12-01T10:00:00+00:00",
+        "recurrence": { "every_weeks": 1, "count": 12 }, "mode": "available_only" });
+    let far = send(&app, Method::POST, &path(&s.studio, "/bookings/series"), &client, Some(series)).await;
+    assert_eq!(far.status, 200, "nothing booked: {:?}", far.body);
+    assert_eq!(far.json()["booked"], 0);
+
+    // An expired hold is not confirmed, even before the expiry job runs.
+    let colour = service(&app, &s.studio, &s.owner, json!({ "name": "Colour", "category": "hair", "duration_minutes": 60, "price_minor": 4000, "deposit_required": true, "deposit_bps": 3000, "professional_ids": [s.pro.user_id] })).await;
+    let held = send(&app, Method::POST, &path(&s.studio, "/bookings"), &client,
+        Some(json!({ "service_id": colour, "professional_id": s.pro.user_id, "start": "2026-06-04T10:00:00+01:00" }))).await.json();
+    assert_eq!(held["status"], "pending");
+    app.clock.advance(SignedDuration::from_mins(16));
+    let owner = app.sign_in_again(&s.owner).await;
+    s.act(&app, &owner, &id(&held), "confirm", None).await.assert_problem(409, "conflict");
+
+    // A no-show marked three days after the start (the hour's counters have expired by then).
+    app.clock.set(at("2026-06-05T12:00:00Z"));
+    let owner = app.sign_in_again(&s.owner).await;
+    let late = s.act(&app, &owner, &id(&first.json()), "no-show", None).await;
+    assert_eq!(late.status, 200, "{:?}", late.body);
+    assert_eq!(late.json()["status"], "no_show");
+}
+
 atelier_tests::on_both_backends!(
     a_client_finds_books_moves_and_cancels_with_the_fee,
     staff_book_for_a_client_complete_and_mark_no_shows,
@@ -1444,6 +1532,7 @@ atelier_tests::on_both_backends!(
     random_sequences_never_overlap,
     concurrent_changes_apply_once,
     claims_on_the_store_follow_the_model,
+    any_professional_retries_and_odd_input,
 );
 
 /// DynamoDB requests per operation, counted by an SDK interceptor against DynamoDB Local (the

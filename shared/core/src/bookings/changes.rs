@@ -70,7 +70,19 @@ impl<'a> Plan<'a> {
         let mut tx = Tx::new();
         let b = &self.after;
         tx.push(b.replace(self.before.version).map_err(|e| Failure::Error(e.into()))?, Part::Booking(0));
-        let release: Vec<Hold> = if self.release { self.before.holds(0, 0) } else { Vec::new() };
+        // Only time still to come is released: it is what others may book, and the counters of
+        // hours long past may already have expired (TTL), which a release cannot condition on.
+        let now = b.updated_at;
+        let release: Vec<Hold> = if self.release {
+            self.before
+                .holds(0, 0)
+                .into_iter()
+                .filter(|h| h.end > now)
+                .map(|h| Hold { start: h.start.max(now), ..h })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let claim: Vec<Hold> = self.claim.map(|(pro, pool)| b.holds(pro, pool)).unwrap_or_default();
         for (op, owner) in occupancy::moves(&b.studio_id, &release, &claim) {
             tx.push(op, Part::Cells(0, owner));
@@ -302,6 +314,10 @@ pub async fn confirm(
     let relation = relation(actor.access, &before)?;
     let now = platform.clock.now();
     before.lifecycle().apply(Change::Confirm, now).map_err(refused)?;
+    // Past its hold the booking is the expiry job's, even if the job has not run yet.
+    if before.timers.hold_until.is_some_and(|until| until <= now) {
+        return Err(AppError::Conflict("the hold on this time has expired; book again".into()));
+    }
     let offer = before.pending_reason == Some(PendingReason::Offer);
     if !relation.is_staff() && !offer {
         return Err(AppError::Forbidden("the studio confirms this booking once the deposit is paid".into()));

@@ -477,21 +477,38 @@ pub async fn create(
     match &request.professional_id {
         Some(p) => book_one(platform, &booker, &request, p, &notes, idem.as_ref()).await,
         None => {
+            // A retry replays before anything else: the time it booked is no longer free.
+            if let Some(key) = &idem
+                && let Some(stored) = key.lookup(platform).await?
+            {
+                return Ok(stored);
+            }
             let access = booker.actor.access;
             let own_only = request.client_id.is_some()
                 && !(access.caller.is_admin || access.role.is_some_and(|r| r.includes(Role::Manager)));
-            let mut candidates =
+            let mut free =
                 slots::free_at(platform, booker.actor.studio_id(), &request.service_id, request.start)
                     .await?;
             if own_only {
-                candidates.retain(|p| *p == access.caller.user_id);
+                free.free.retain(|p| *p == access.caller.user_id);
+                free.working.retain(|p| *p == access.caller.user_id);
             }
-            let mut last = AppError::Conflict("no professional is free then".into());
-            for p in candidates.iter().take(5) {
+            let mut last = if free.working.is_empty() {
+                Invalid::field("start", "no professional who performs this service works then").into()
+            } else {
+                AppError::Conflict("no professional is free then".into())
+            };
+            for p in free.free.iter().take(5) {
                 match book_one(platform, &booker, &request, p, &notes, idem.as_ref()).await {
                     Err(AppError::Conflict(message)) => last = AppError::Conflict(message),
                     other => return other,
                 }
+            }
+            // A concurrent retry of this request may have booked meanwhile.
+            if let Some(key) = &idem
+                && let Some(stored) = key.lookup(platform).await?
+            {
+                return Ok(stored);
             }
             Err(last)
         }
@@ -641,7 +658,8 @@ pub async fn create_series(
         }
         if request.mode == SeriesMode::AvailableOnly {
             // Leave out what is already taken, so the one transaction can succeed.
-            let (lo, hi) = (starts[0] - SignedDuration::from_hours(24), starts[starts.len() - 1] + SignedDuration::from_hours(24));
+            let day = SignedDuration::from_hours(24);
+            let (lo, hi) = (starts[0].checked_sub(day).unwrap_or(starts[0]), starts[starts.len() - 1].checked_add(day).unwrap_or(Timestamp::MAX));
             let pro = occupancy::load(platform, studio_id, &Owner::Professional(request.professional_id.clone()), lo, hi).await?;
             let pool = match &read.service.service.definition.resource_type {
                 Some(kind) => Some(occupancy::load(platform, studio_id, &Owner::Pool(kind.clone()), lo, hi).await?),

@@ -466,15 +466,22 @@ pub fn parse_bound(text: &str, zone: &TimeZone, end: bool, field: &str) -> Resul
         .map_err(|_| atelier_domain::Invalid::field(field, "is out of range").into())
 }
 
-/// The sort-key range for `from..to` (either open).
-fn range(prefix: &str, from: Option<Timestamp>, to: Option<Timestamp>) -> Option<SortKey> {
-    let low = from.map_or_else(|| prefix.to_owned(), |t| format!("{prefix}{}", sort_instant(t)));
-    let high = to.map_or_else(|| format!("{prefix}~"), |t| format!("{prefix}{}", sort_instant(t)));
-    match (from, to) {
+/// The sort-key range for `from..to` (either open); `from` after `to` is a 422.
+fn range(prefix: &str, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Option<SortKey>, AppError> {
+    let at = |t: Timestamp| format!("{prefix}{}", sort_instant(t));
+    Ok(match (from, to) {
+        (Some(f), Some(t)) if f > t => {
+            return Err(atelier_domain::Invalid::field("to", "must not be before from").into());
+        }
+        (Some(f), Some(t)) => Some(SortKey::Between(at(f), at(t))),
+        (Some(f), None) if prefix.is_empty() => Some(SortKey::Ge(at(f))),
+        (Some(f), None) => Some(SortKey::Between(at(f), format!("{prefix}~"))),
+        // A key condition never compares with an empty string (DynamoDB refuses it).
+        (None, Some(t)) if prefix.is_empty() => Some(SortKey::Le(at(t))),
+        (None, Some(t)) => Some(SortKey::Between(prefix.to_owned(), at(t))),
         (None, None) if prefix.is_empty() => None,
         (None, None) => Some(SortKey::BeginsWith(prefix.to_owned())),
-        _ => Some(SortKey::Between(low, high)),
-    }
+    })
 }
 
 /// A page of a studio's bookings for staff: by professional (gsi2), by client (pointers) or
@@ -504,7 +511,7 @@ pub async fn list(
     let keep = move |item: &Item| status.is_none_or(|s| item.string("status").is_ok_and(|v| v == s.as_str()));
     if let Some(client_id) = &filter.client_id {
         let mut query = Query::partition(client_bookings(&access.studio_id, client_id));
-        if let Some(sort) = range("", from, to) {
+        if let Some(sort) = range("", from, to)? {
             query = query.sort(sort);
         }
         let found = platform.store.query_filtered(page(query)?, keep, 10).await?;
@@ -519,7 +526,7 @@ pub async fn list(
         None => (Index::Gsi1, studio_bookings(&access.studio_id)),
     };
     let mut query = Query::partition(partition).on(index);
-    if let Some(sort) = range("", from, to) {
+    if let Some(sort) = range("", from, to)? {
         query = query.sort(sort);
     }
     let found = platform.store.query_filtered(page(query)?, keep, 10).await?;
@@ -537,7 +544,7 @@ pub async fn mine(
     page: impl FnOnce(Query) -> Result<Query, AppError>,
 ) -> Result<(Vec<BookingView>, Option<Cursor>), AppError> {
     let mut query = Query::partition(format!("USER#{user_id}"));
-    if let Some(sort) = range("BOOKING#", from, to) {
+    if let Some(sort) = range("BOOKING#", from, to)? {
         query = query.sort(sort);
     }
     let keep = move |item: &Item| status.is_none_or(|s| item.string("status").is_ok_and(|v| v == s.as_str()));

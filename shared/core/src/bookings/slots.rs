@@ -174,8 +174,10 @@ pub async fn load(
     let zone = TimeZone::get(&studio.studio.profile.time_zone).unwrap_or(TimeZone::UTC);
     let day_before = from.yesterday().unwrap_or(from);
     // Counters from a day before to a day after, so buffers and overnight ranges are covered.
-    let (lo, hi) =
-        (midnight(day_before, &zone), midnight(to.checked_add(Span::new().days(2)).unwrap_or(to), &zone));
+    let after = to.checked_add(Span::new().days(2)).ok();
+    let (Some(lo), Some(hi)) = (midnight(day_before, &zone), after.and_then(|d| midnight(d, &zone))) else {
+        return Err(Invalid::field("to", "is out of range").into());
+    };
     let professionals =
         try_join_all(parts.into_iter().map(|p| p.with_exceptions(platform, studio_id, day_before, to)))
             .await?;
@@ -194,10 +196,8 @@ pub async fn load(
     Ok(Search { studio, service, professionals, occupancies, pool })
 }
 
-fn midnight(date: Date, zone: &TimeZone) -> Timestamp {
-    zone.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        .compatible()
-        .unwrap_or(Timestamp::UNIX_EPOCH)
+fn midnight(date: Date, zone: &TimeZone) -> Option<Timestamp> {
+    zone.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight())).compatible().ok()
 }
 
 /// Free slots of a service in an active studio, for anyone.
@@ -229,20 +229,52 @@ pub async fn free(platform: &Platform, studio_id: &str, query: &SlotQuery) -> Re
     })
 }
 
-/// Professionals free at `start` for a service, best first (the least busy around then).
+/// Who could take a booking at one start, for "any professional".
+#[derive(Debug, Clone, Default)]
+pub struct FreeAt {
+    /// Professionals free at the start, best first (the least busy around then).
+    pub free: Vec<String>,
+    /// Professionals who perform the service and work then, free or not.
+    pub working: Vec<String>,
+}
+
+/// Professionals free at `start` for a service. A start the studio's rules refuse (off the
+/// grid, past, inside the notice, beyond the horizon) is a 422 with the reason.
 pub async fn free_at(
     platform: &Platform,
     studio_id: &str,
     service_id: &str,
     start: Timestamp,
-) -> Result<Vec<String>, AppError> {
+) -> Result<FreeAt, AppError> {
     // The studio's date of `start` is within a day of its UTC date, whatever the zone.
     let utc = start.to_zoned_datetime(TimeZone::UTC).date();
     let (from, to) = (utc.yesterday().unwrap_or(utc), utc.tomorrow().unwrap_or(utc));
     let search = load(platform, studio_id, service_id, None, from, to).await?;
-    let zone = TimeZone::get(&search.studio.studio.profile.time_zone).unwrap_or(TimeZone::UTC);
+    let now = platform.clock.now();
+    let rules = rules(&search.studio, now);
+    scheduling::check_rules(&rules, start).map_err(|r| super::create::refusal(r, "start"))?;
+    let shape = shape(&search.service);
+    let working = search
+        .professionals
+        .iter()
+        .zip(&search.occupancies)
+        .filter(|(p, _)| {
+            // Working hours only: an empty agenda at capacity one answers "works then".
+            let idle = Occupancy::default();
+            let calendar = Calendar {
+                professional_id: &p.professional.user_id,
+                schedule: &p.schedule,
+                exceptions: &p.exceptions,
+                occupancy: &idle,
+                capacity: 1,
+            };
+            scheduling::check_start(&rules, shape, &calendar, None, start).is_ok()
+        })
+        .map(|(p, _)| p.professional.user_id.clone())
+        .collect();
+    let zone = rules.time_zone.clone();
     let date = start.to_zoned_datetime(zone).date();
-    let slot = search.run(platform.clock.now(), date, date).into_iter().find(|s| s.start == start);
+    let slot = search.run(now, date, date).into_iter().find(|s| s.start == start);
     let mut free: Vec<String> =
         slot.map(|s| s.professionals.iter().filter_map(|i| search.id_of(*i)).collect()).unwrap_or_default();
     let busy = |id: &String| {
@@ -254,5 +286,5 @@ pub async fn free_at(
             .map_or(0, |o| o.0.len())
     };
     free.sort_by_key(busy);
-    Ok(free)
+    Ok(FreeAt { free, working })
 }
