@@ -185,6 +185,31 @@ fn instant(date: Date, time: TimeOfDay, tz: &TimeZone) -> Option<Timestamp> {
     tz.to_ambiguous_timestamp(date.to_datetime(time)).compatible().ok()
 }
 
+/// The grid's civil times in `[s, e)` on a date whose offset changes, as instants in order: a
+/// time in the gap does not exist, a repeated time is two starts. (Walking such a day in
+/// absolute steps would leave the civil grid when the change is not a multiple of the step,
+/// as Lord Howe's half-hour change is for an hourly grid.)
+fn civil_grid(date: Date, s: TimeOfDay, e: TimeOfDay, step_minutes: i64, tz: &TimeZone) -> Vec<Timestamp> {
+    use jiff::tz::AmbiguousOffset;
+    let midnight = date.to_datetime(jiff::civil::Time::midnight());
+    let mut starts = Vec::new();
+    let mut minute = (i64::from(s.minutes()) + step_minutes - 1) / step_minutes * step_minutes;
+    while minute < i64::from(e.minutes()) {
+        let Ok(civil) = midnight.checked_add(SignedDuration::from_mins(minute)) else { break };
+        match tz.to_ambiguous_timestamp(civil).offset() {
+            AmbiguousOffset::Unambiguous { offset } => starts.extend(offset.to_timestamp(civil).ok()),
+            AmbiguousOffset::Gap { .. } => {}
+            AmbiguousOffset::Fold { before, after } => {
+                starts.extend(before.to_timestamp(civil).ok());
+                starts.extend(after.to_timestamp(civil).ok());
+            }
+        }
+        minute += step_minutes;
+    }
+    starts.sort();
+    starts
+}
+
 /// Merges sorted civil ranges that overlap or touch.
 fn merge(mut ranges: Vec<(TimeOfDay, TimeOfDay)>) -> Vec<(TimeOfDay, TimeOfDay)> {
     ranges.sort();
@@ -383,6 +408,10 @@ pub fn free_slots(
     calendars: &[Calendar<'_>],
     pool: Option<&Pool<'_>>,
 ) -> Vec<Slot> {
+    // No resource of the type (or none left): nothing can be booked, as `check_start` says.
+    if pool.is_some_and(|p| p.capacity == 0) {
+        return Vec::new();
+    }
     let tz = &rules.time_zone;
     let step_minutes = i64::from(rules.slot_step_minutes.max(1));
     let step = step_minutes * 60;
@@ -429,13 +458,26 @@ pub fn free_slots(
             };
             for (s, e) in ranges {
                 let (Some(range_start), Some(range_end)) = (day.at(*s, tz), day.at(*e, tz)) else { continue };
+                let end = range_end.as_second();
+                // On a day without a change of clocks the civil grid is an absolute one; on the
+                // others each grid time is converted on its own.
+                let changing: Vec<i64> = if day.uniform {
+                    Vec::new()
+                } else {
+                    civil_grid(date, *s, *e, step_minutes, tz).iter().map(|t| t.as_second()).collect()
+                };
+                // A range starting in a gap starts where the gap ends (`instant`).
+                let from_second = range_start.as_second().max(earliest);
+                let mut changing = changing.into_iter().filter(|t| *t >= from_second);
                 // First start on the civil grid: ranges may begin off it.
                 let offset = (step_minutes - i64::from(s.minutes()) % step_minutes) % step_minutes;
                 let mut start = range_start.as_second() + offset * 60;
-                let end = range_end.as_second();
                 if start < earliest {
                     // Skip to the first start past the notice, on the same grid.
                     start += (earliest - start + step - 1) / step * step;
+                }
+                if !day.uniform {
+                    start = changing.next().unwrap_or(i64::MAX - duration);
                 }
                 while start + duration <= end {
                     let first = cell_of_second(start - before);
@@ -451,7 +493,11 @@ pub fn free_slots(
                         *at = start;
                         who.push(walker.index);
                     }
-                    start += step;
+                    start = if day.uniform {
+                        start + step
+                    } else {
+                        changing.next().unwrap_or(i64::MAX - duration)
+                    };
                 }
             }
         }
@@ -674,7 +720,7 @@ mod tests {
         assert_eq!(starts(&slots, "UTC"), ["10:00+00:00"]);
     }
 
-    /// The first, plain version of the search: every start converted and looked up. The
+    /// The plain version of the search: every civil grid time converted and looked up. The
     /// optimised search must give exactly what it gives.
     fn reference(
         rules: &Rules,
@@ -689,7 +735,9 @@ mod tests {
             let i = full.partition_point(|c| *c < a);
             full.get(i).is_none_or(|c| *c > b)
         }
-        let step = SignedDuration::from_mins(i64::from(rules.slot_step_minutes.max(1)));
+        if pool.is_some_and(|p| p.capacity == 0) {
+            return Vec::new();
+        }
         let duration = SignedDuration::from_mins(i64::from(shape.duration_minutes));
         let earliest = rules.now + SignedDuration::from_mins(i64::from(rules.min_notice_minutes));
         let today = rules.now.to_zoned_datetime(rules.time_zone.clone()).date();
@@ -708,9 +756,10 @@ mod tests {
                         continue;
                     };
                     let step_minutes = i64::from(rules.slot_step_minutes.max(1));
-                    let offset = (step_minutes - i64::from(s.minutes()) % step_minutes) % step_minutes;
-                    let mut start = range_start + SignedDuration::from_mins(offset);
-                    while start + duration <= range_end {
+                    for start in civil_grid(date, s, e, step_minutes, &rules.time_zone) {
+                        if start < range_start || start + duration > range_end {
+                            continue;
+                        }
                         let civil_date = start.to_zoned_datetime(rules.time_zone.clone()).date();
                         if start >= earliest && civil_date <= last && civil_date >= from {
                             let (bs, be) = shape.blocked_interval(start);
@@ -719,7 +768,6 @@ mod tests {
                                 found.entry(start).or_default().push(u32::try_from(index).expect("index"));
                             }
                         }
-                        start += step;
                     }
                 }
                 date = match date.tomorrow() {
@@ -748,7 +796,7 @@ mod tests {
         ];
 
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+            #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
             #[test]
             fn on_random_weeks_bookings_and_zones(
                 zone in 0..ZONES.len(),
@@ -764,9 +812,9 @@ mod tests {
                 notice in 0u32..300,
             ) {
                 let tz = TimeZone::get(ZONES[zone]).expect("zone");
-                // Around a change of clocks in each zone's year (Kolkata has none).
-                let from: Date = "2026-10-20".parse().expect("date");
-                let from = if zone == 1 || zone == 2 { "2026-10-28".parse().expect("date") } else { from };
+                // Around a change of clocks in each zone's year (Kolkata has none): Lisbon on
+                // 25 October, New York on 1 November, Lord Howe (half an hour) on 4 October.
+                let from: Date = ["2026-10-20", "2026-10-28", "2026-09-30", "2026-10-20"][zone].parse().expect("date");
                 let to = from.checked_add(jiff::Span::new().days(10)).expect("date");
                 let mut week = Vec::new();
                 for (d, s, len) in ranges {
@@ -798,8 +846,55 @@ mod tests {
                 let calendars = [a, b];
                 let fast = free_slots(&rules, shape, from, to, &calendars, pool.as_ref());
                 let slow = reference(&rules, shape, from, to, &calendars, pool.as_ref());
+                // What is offered is what booking accepts, start by start.
+                for slot in &fast {
+                    for who in &slot.professionals {
+                        let calendar = &calendars[*who as usize];
+                        prop_assert_eq!(check_start(&rules, shape, calendar, pool.as_ref(), slot.start), Ok(()), "offered {} to {}", slot.start, who);
+                    }
+                }
                 prop_assert_eq!(fast, slow);
             }
+        }
+    }
+
+    #[test]
+    fn half_hour_changes_keep_the_civil_grid() {
+        // Lord Howe moves from +10:30 to +11:00 at 02:00 on 4 October 2026: 02:00-02:29 do not
+        // exist. An hourly grid over 00:00-06:00 offers the civil hours that exist, nothing at :30.
+        let tz = TimeZone::get("Australia/Lord_Howe").expect("zone");
+        let date: Date = "2026-10-04".parse().expect("date");
+        let schedule = WeeklySchedule {
+            ranges: vec![crate::availability::WeeklyRange {
+                day: Day::Sunday,
+                start: TimeOfDay(0),
+                end: TimeOfDay(6 * 60),
+            }],
+        };
+        let empty = Occupancy::default();
+        let calendar = Calendar {
+            professional_id: "a",
+            schedule: &schedule,
+            exceptions: &[],
+            occupancy: &empty,
+            capacity: 1,
+        };
+        let rules = Rules {
+            time_zone: tz.clone(),
+            slot_step_minutes: 60,
+            min_notice_minutes: 0,
+            horizon_days: 365,
+            now: at("2026-09-01T00:00:00Z"),
+        };
+        let shape = ServiceShape { duration_minutes: 60, buffer_before_minutes: 0, buffer_after_minutes: 0 };
+        let slots = free_slots(&rules, shape, date, date, std::slice::from_ref(&calendar), None);
+        let civil: Vec<String> = slots
+            .iter()
+            .map(|s| s.start.to_zoned_datetime(tz.clone()).strftime("%H:%M").to_string())
+            .collect();
+        assert_eq!(civil, ["00:00", "01:00", "03:00", "04:00", "05:00"]);
+        for slot in &slots {
+            assert_eq!(check_start(&rules, shape, &calendar, None, slot.start), Ok(()));
         }
     }
 
