@@ -806,6 +806,12 @@ async fn the_waitlist_gets_freed_time_in_order(app: TestApp) {
     assert_eq!(statuses, ["expired", "booked"]);
     let own = send(&app, Method::GET, &path(&s.studio, "/waitlist"), &bruno, None).await.json();
     assert_eq!(own.as_array().map(Vec::len), Some(1), "a client sees their own entries only");
+
+    // Closed entries leave the line after 30 days, so it never fills with history.
+    app.clock.advance(SignedDuration::from_hours(30 * 24 + 1));
+    let owner = app.sign_in_again(&s.owner).await;
+    let line = send(&app, Method::GET, &path(&s.studio, "/waitlist"), &owner, None).await.json();
+    assert_eq!(line, json!([]));
 }
 
 async fn loyalty_points_expire_without_activity(app: TestApp) {

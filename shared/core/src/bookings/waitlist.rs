@@ -23,7 +23,7 @@ use super::tx::{Failure, Part, Tx};
 use super::{By, due};
 use crate::access::StudioAccess;
 use crate::events::Event;
-use crate::store::{Condition, Item, Key, Query, SortKey, StoreError, WriteOp};
+use crate::store::{Condition, Item, Key, Query, SortKey, StoreError, WriteOp, attr};
 use crate::studios::clients;
 use crate::worker::{EventHandler, HandlerError};
 use crate::{AppError, Platform};
@@ -145,6 +145,9 @@ impl WaitlistEntry {
     }
 }
 
+/// How long a closed entry (booked, expired, left) is kept: 30 days.
+const CLOSED_ENTRY_KEEP_SECONDS: i64 = 30 * 24 * 3600;
+
 /// The writes moving an entry to `status` (guarded by its version); leaving the live states
 /// frees the client to join again.
 fn transition(
@@ -160,7 +163,13 @@ fn transition(
     if let Some(booking) = offered {
         next.offered_booking_id = Some(booking.to_owned());
     }
-    let mut ops = vec![WriteOp::put(next.to_item()?).when(Condition::version_is(entry.version))];
+    let mut item = next.to_item()?;
+    if !next.live() {
+        // Closed entries stay visible for a while, then leave the service's line for good, so
+        // reading the line costs what is live in it, not its whole history.
+        item = item.with(attr::TTL, now.as_second() + CLOSED_ENTRY_KEEP_SECONDS);
+    }
+    let mut ops = vec![WriteOp::put(item).when(Condition::version_is(entry.version))];
     if entry.live() && !next.live() {
         ops.push(WriteOp::delete(live_key(&entry.studio_id, &entry.client_id, &entry.service_id)));
     }
