@@ -66,6 +66,8 @@ pub enum QueueError {
 }
 
 /// What an adapter implements: send up to ten messages, reporting the ids it did not accept.
+/// Only the outbox relay sends, so an adapter may acknowledge a send before it is durable if a
+/// crash cannot lose the outbox entry that a later clear removes (the embedded queue does).
 #[async_trait]
 pub trait QueueBackend: Send + Sync + 'static {
     /// Sends one batch (1 to 10 messages); returns the ids that failed.
@@ -97,6 +99,9 @@ impl Queue {
     /// Sends any number of messages, ten at a time. Messages are checked first, so an invalid
     /// one sends nothing; otherwise every message not sent, for whatever reason, is named in
     /// [`QueueError::Partial`].
+    ///
+    /// Use cases send through the outbox, never directly: the embedded queue acknowledges a
+    /// send before it is durable, relying on the outbox entry that outlives it (docs/architecture.md).
     pub async fn send(&self, queue: QueueName, messages: &[QueueMessage]) -> Result<(), QueueError> {
         for m in messages {
             validate(m)?;

@@ -16,8 +16,8 @@ pub use blobs::{EmbeddedBlobs, LINK_PREFIX, LinkError};
 pub use queue::{Delivery, EmbeddedQueue, QueueOptions};
 pub use store::EmbeddedStore;
 
-/// One commit in this many relaxed ones is made durable anyway: redb reuses the pages freed by
-/// non-durable commits only after a durable one, and a crash then loses fewer relaxed writes.
+/// One commit in this many relaxed ones (counted per adapter) is made durable anyway, which
+/// bounds how much a crash can forget and lets redb release the pages the durable state held.
 const RELAXED_RUN: u32 = 64;
 
 /// Counts relaxed commits and says which one must be durable after all.
@@ -25,8 +25,9 @@ const RELAXED_RUN: u32 = 64;
 pub(crate) struct RelaxedCommits(AtomicU32);
 
 impl RelaxedCommits {
-    /// The durability of the next relaxed commit. Non-durable commits are lost together, newest
-    /// first, in a crash; any durable commit after them makes them durable too.
+    /// The durability of the next relaxed commit. A crash loses every non-durable commit since
+    /// the last durable one, as a group (never a later one without an earlier one); the next
+    /// durable commit, or closing the database cleanly, makes them durable.
     pub(crate) fn next(&self) -> redb::Durability {
         if self.0.fetch_add(1, Ordering::Relaxed) % RELAXED_RUN == RELAXED_RUN - 1 {
             redb::Durability::Immediate

@@ -89,9 +89,11 @@ impl EmbeddedStore {
         Ok(if returns_item { written.into_iter().next().flatten() } else { None })
     }
 
-    /// Reads run on the caller's thread: a read transaction takes no lock and, on a warm file,
-    /// microseconds, less than the two thread hops of the blocking pool (measured in
-    /// docs/performance.md). Writes, which wait for the write lock and an fsync, go to the pool.
+    /// Reads run on the caller's thread: a read transaction holds no lock across I/O or a
+    /// writer's fsync and, on a warm file, costs microseconds, less than the two thread hops of
+    /// the blocking pool (measured in docs/performance.md). A cold cache or a large query blocks
+    /// the worker thread for longer, which the local server tolerates. Writes, which wait for
+    /// the write lock and an fsync, go to the pool.
     fn read<T>(&self, f: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
         f(&self.db)
     }

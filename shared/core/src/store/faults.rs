@@ -76,6 +76,18 @@ impl StoreBackend for FaultyStore {
         }
     }
 
+    async fn write_relaxed(&self, op: &WriteOp, now: i64) -> Result<Option<Item>, StoreError> {
+        match self.next_fault() {
+            Some(Fault::Conflict) => Err(StoreError::TransactionConflict),
+            Some(Fault::Throttle) => Err(StoreError::Throttled),
+            Some(Fault::LoseResponse) => {
+                self.inner.write_relaxed(op, now).await?;
+                Err(StoreError::Unavailable("injected: response lost".into()))
+            }
+            None => self.inner.write_relaxed(op, now).await,
+        }
+    }
+
     async fn transact(&self, ops: &[WriteOp], now: i64) -> Result<(), StoreError> {
         match self.next_fault() {
             Some(Fault::Conflict) => Err(StoreError::TransactionConflict),
