@@ -47,3 +47,41 @@ impl std::fmt::Display for Summary {
         )
     }
 }
+
+/// Sends one request through a router: status and JSON body (null when not JSON).
+pub async fn call(
+    router: &axum::Router,
+    request: http::Request<axum::body::Body>,
+) -> (u16, serde_json::Value) {
+    use tower::ServiceExt;
+    let response = router.clone().oneshot(request).await.expect("response");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// The embedded adapters in `dir` and a platform over them, on the system clock.
+pub fn embedded_platform(dir: &std::path::Path) -> (atelier_local::EmbeddedParts, atelier_core::Platform) {
+    use std::sync::Arc;
+    let clock = Arc::new(atelier_core::clock::SystemClock);
+    let parts = atelier_local::EmbeddedParts::open(dir, clock.clone()).expect("data dir");
+    let platform = atelier_core::Platform::new(
+        Arc::new(parts.store.clone()),
+        Arc::new(parts.queue.clone()),
+        parts.blobs.clone(),
+        clock,
+        Arc::new(atelier_core::ids::UlidGenerator),
+    );
+    (parts, platform)
+}
+
+/// A throwaway one-key ring for signing the benchmark's tokens.
+pub fn bench_keys() -> atelier_core::auth::KeyRing {
+    use base64::Engine;
+    let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    atelier_core::auth::KeyRing::from_json(
+        &format!(r#"{{"kid":"bench","secret":"{secret}","status":"active"}}"#),
+        "atelier",
+    )
+    .expect("keys")
+}

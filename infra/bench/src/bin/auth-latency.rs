@@ -8,25 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use atelier_bench::summarise;
-use atelier_core::Platform;
-use atelier_core::auth::{AuthSettings, KeyRing, PasswordHasher};
-use atelier_core::clock::SystemClock;
-use atelier_core::ids::UlidGenerator;
+use atelier_bench::{bench_keys, call, embedded_platform, summarise};
+use atelier_core::auth::{AuthSettings, PasswordHasher};
 use atelier_core::rate_limit::RateLimits;
-use atelier_local::{EmbeddedParts, LocalApp, LocalOptions};
-use axum::Router;
+use atelier_local::{LocalApp, LocalOptions};
 use axum::body::Body;
-use base64::Engine;
 use http::Request;
-use tower::ServiceExt;
-
-async fn call(router: &Router, request: Request<Body>) -> (u16, serde_json::Value) {
-    let response = router.clone().oneshot(request).await.expect("response");
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or_default())
-}
 
 fn login(email: &str, ip: &str) -> Request<Body> {
     let body = serde_json::json!({ "email": email, "password": "correct horse battery staple" }).to_string();
@@ -44,19 +31,8 @@ async fn main() {
     let storm_tasks: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(8);
     let dir = tempfile::tempdir().expect("temp dir");
     let options = LocalOptions::from_env().expect("options");
-    let clock = Arc::new(SystemClock);
-    let parts = EmbeddedParts::open(dir.path(), clock.clone()).expect("data dir");
-    let platform = Platform::new(
-        Arc::new(parts.store.clone()),
-        Arc::new(parts.queue.clone()),
-        parts.blobs.clone(),
-        clock,
-        Arc::new(UlidGenerator),
-    );
-    let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-    let keys =
-        KeyRing::from_json(&format!(r#"{{"kid":"bench","secret":"{secret}","status":"active"}}"#), "atelier")
-            .expect("keys");
+    let (parts, platform) = embedded_platform(dir.path());
+    let keys = bench_keys();
     let mut auth = AuthSettings::new(keys, PasswordHasher::new(options.hash_cost).expect("hasher"));
     // Limits are not what is measured.
     auth.limits = RateLimits {

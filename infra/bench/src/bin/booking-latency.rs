@@ -7,25 +7,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use atelier_bench::summarise;
-use atelier_core::Platform;
-use atelier_core::auth::{AuthSettings, HashCost, KeyRing, PasswordHasher};
-use atelier_core::clock::SystemClock;
-use atelier_core::ids::UlidGenerator;
+use atelier_bench::{bench_keys, call, embedded_platform, summarise};
+use atelier_core::auth::{AuthSettings, HashCost, PasswordHasher};
 use atelier_core::rate_limit::RateLimits;
-use atelier_local::{EmbeddedParts, LocalApp, LocalOptions};
+use atelier_local::{LocalApp, LocalOptions};
 use axum::Router;
 use axum::body::Body;
-use base64::Engine;
 use http::Request;
 use tower::ServiceExt;
-
-async fn call(router: &Router, request: Request<Body>) -> (u16, serde_json::Value) {
-    let response = router.clone().oneshot(request).await.expect("response");
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or_default())
-}
 
 fn json(method: &str, uri: &str, token: &str, body: serde_json::Value) -> Request<Body> {
     Request::builder()
@@ -44,21 +33,10 @@ async fn main() {
     let queries: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2000);
     let dir = tempfile::tempdir().expect("temp dir");
     let options = LocalOptions::from_env().expect("options");
-    let clock = Arc::new(SystemClock);
-    let parts = EmbeddedParts::open(dir.path(), clock.clone()).expect("data dir");
-    let platform = Platform::new(
-        Arc::new(parts.store.clone()),
-        Arc::new(parts.queue.clone()),
-        parts.blobs.clone(),
-        clock,
-        Arc::new(UlidGenerator),
-    )
+    let (parts, platform) = embedded_platform(dir.path());
     // As the local server does.
-    .relaying_in_background();
-    let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-    let keys =
-        KeyRing::from_json(&format!(r#"{{"kid":"bench","secret":"{secret}","status":"active"}}"#), "atelier")
-            .expect("keys");
+    let platform = platform.relaying_in_background();
+    let keys = bench_keys();
     let mut auth = AuthSettings::new(keys, PasswordHasher::new(HashCost::FLOOR).expect("hasher"));
     auth.limits = RateLimits { api_per_caller: u32::MAX, ..auth.limits };
     let app = LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth));
