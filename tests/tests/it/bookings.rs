@@ -507,11 +507,13 @@ async fn idempotency_keys_make_retries_safe(app: TestApp) {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
 }
 
-async fn transaction_conflicts_are_retried_then_reported(app: TestApp) {
-    use atelier_core::store::Fault;
-    let s = salon(&app, "faults").await;
-    let client = app.register("ana@faults.example").await;
-    let user: atelier_core::auth::UserRecord = app
+/// A signed-up client's user record and access to a studio, for calling use cases directly.
+async fn client_in_studio(
+    app: &TestApp,
+    client: &Account,
+    studio: &str,
+) -> (atelier_core::auth::UserRecord, atelier_core::access::StudioAccess) {
+    let user = app
         .platform
         .store
         .get(&atelier_core::auth::user_key(&client.user_id))
@@ -526,9 +528,17 @@ async fn transaction_conflicts_are_retried_then_reported(app: TestApp) {
             session_id: "s".into(),
             is_admin: false,
         },
-        studio_id: s.studio.clone(),
+        studio_id: studio.to_owned(),
         role: None,
     };
+    (user, access)
+}
+
+async fn transaction_conflicts_are_retried_then_reported(app: TestApp) {
+    use atelier_core::store::Fault;
+    let s = salon(&app, "faults").await;
+    let client = app.register("ana@faults.example").await;
+    let (user, access) = client_in_studio(&app, &client, &s.studio).await;
     let meta = atelier_core::audit::RequestMeta::new("203.0.113.7", "tests");
     let booker = atelier_core::bookings::create::Booker {
         actor: atelier_core::studios::Actor { access: &access, meta: &meta },
@@ -1573,24 +1583,7 @@ async fn dynamodb_calls_per_operation() {
         Arc::new(atelier_core::ids::UlidGenerator),
     );
     let client = app.register("ana@calls.example").await;
-    let user: atelier_core::auth::UserRecord = app
-        .platform
-        .store
-        .get(&atelier_core::auth::user_key(&client.user_id))
-        .await
-        .expect("get")
-        .expect("user")
-        .to_record()
-        .expect("record");
-    let access = atelier_core::access::StudioAccess {
-        caller: atelier_core::access::Caller {
-            user_id: client.user_id.clone(),
-            session_id: "s".into(),
-            is_admin: false,
-        },
-        studio_id: s.studio.clone(),
-        role: None,
-    };
+    let (user, access) = client_in_studio(&app, &client, &s.studio).await;
     let meta = atelier_core::audit::RequestMeta::new("203.0.113.7", "tests");
     let actor = atelier_core::studios::Actor { access: &access, meta: &meta };
     let booker = create::Booker { actor, user: &user };
