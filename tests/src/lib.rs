@@ -16,16 +16,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use atelier_app::Group;
 use atelier_aws::{AwsSettings, Clients, DynamoStore, S3Blobs, SqsQueue};
-use atelier_core::Platform;
-use atelier_core::blob::BlobBackend;
-use atelier_core::clock::ManualClock;
-use atelier_core::ids::UlidGenerator;
-use atelier_core::queue::{QueueBackend, QueueError, QueueMessage, QueueName};
-use atelier_core::store::{FaultyStore, StoreBackend};
-use atelier_core::worker::{self, Worker};
-use atelier_http::{AppState, Group, HttpConfig};
+use atelier_http::{AppState, HttpConfig};
 use atelier_local::{EmbeddedParts, LocalApp};
+use atelier_platform::Platform;
+use atelier_platform::blob::BlobBackend;
+use atelier_platform::clock::ManualClock;
+use atelier_platform::ids::UlidGenerator;
+use atelier_platform::queue::{QueueBackend, QueueError, QueueMessage, QueueName};
+use atelier_platform::store::{FaultyStore, StoreBackend};
+use atelier_platform::worker::Worker;
 use aws_config::BehaviorVersion;
 use axum::Router;
 
@@ -93,7 +94,7 @@ pub struct TestApp {
     pub queue_switch: Arc<SwitchableQueue>,
     /// The raw store adapter, under the fault injector.
     pub raw_store: Arc<dyn StoreBackend>,
-    auth: Arc<atelier_core::auth::AuthSettings>,
+    auth: Arc<atelier_identity::AuthSettings>,
     host: Host,
 }
 
@@ -135,13 +136,13 @@ pub const RETIRED_SECRET: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
 
 /// The key ring every test app signs with: an active key, a verify-only one from before a
 /// rotation, and a retired one.
-pub fn test_key_ring() -> atelier_core::auth::KeyRing {
+pub fn test_key_ring() -> atelier_identity::KeyRing {
     let json = format!(
         r#"[{{"kid":"{TEST_KID}","secret":"{TEST_SECRET}","status":"active"}},
             {{"kid":"{PREVIOUS_KID}","secret":"{PREVIOUS_SECRET}","status":"verify"}},
             {{"kid":"{RETIRED_KID}","secret":"{RETIRED_SECRET}","status":"retired"}}]"#
     );
-    atelier_core::auth::KeyRing::from_json(&json, "atelier").expect("test key ring")
+    atelier_identity::KeyRing::from_json(&json, "atelier").expect("test key ring")
 }
 
 /// The password every test account gets.
@@ -162,10 +163,10 @@ pub struct Account {
 
 /// Identity settings for tests: the test key ring, Argon2 at OWASP's floor (quick), and the
 /// seed's limits.
-pub fn test_auth_settings() -> atelier_core::auth::AuthSettings {
+pub fn test_auth_settings() -> atelier_identity::AuthSettings {
     let hasher =
-        atelier_core::auth::PasswordHasher::new(atelier_core::auth::HashCost::FLOOR).expect("floor cost");
-    atelier_core::auth::AuthSettings::new(test_key_ring(), hasher)
+        atelier_identity::PasswordHasher::new(atelier_identity::HashCost::FLOOR).expect("floor cost");
+    atelier_identity::AuthSettings::new(test_key_ring(), hasher)
 }
 
 /// HTTP settings of test apps: requests sent in-process have no socket, so tests stand in for a
@@ -292,8 +293,8 @@ impl TestApp {
             Arc::new(UlidGenerator),
         );
         let auth = Arc::new(test_auth_settings());
-        let state = AppState::new(platform.clone(), test_http_config()).with_auth(auth.clone());
-        let router = atelier_http::router(state, &Group::ALL);
+        let state = atelier_app::state(platform.clone(), test_http_config(), Some(auth.clone()));
+        let router = atelier_app::router(state, &Group::ALL);
         TestApp {
             backend: Backend::Aws,
             platform,
@@ -309,21 +310,21 @@ impl TestApp {
 
     /// Now, on the test clock.
     pub fn clock_now(&self) -> jiff::Timestamp {
-        atelier_core::clock::Clock::now(self.clock.as_ref())
+        atelier_platform::clock::Clock::now(self.clock.as_ref())
     }
 
     /// The state handlers see, for routers built in tests.
     pub fn state(&self) -> AppState {
-        AppState::new(self.platform.clone(), test_http_config()).with_auth(self.auth.clone())
+        atelier_app::state(self.platform.clone(), test_http_config(), Some(self.auth.clone()))
     }
 
     /// The identity settings, shared.
-    pub fn auth_arc(&self) -> Arc<atelier_core::auth::AuthSettings> {
+    pub fn auth_arc(&self) -> Arc<atelier_identity::AuthSettings> {
         self.auth.clone()
     }
 
     /// The identity settings the app runs with.
-    pub fn auth(&self) -> &atelier_core::auth::AuthSettings {
+    pub fn auth(&self) -> &atelier_identity::AuthSettings {
         &self.auth
     }
 
@@ -433,7 +434,7 @@ impl TestApp {
 
     /// The worker for a queue, as its host would build it.
     pub fn worker(&self, queue: QueueName) -> Worker {
-        worker::for_queue(queue, &self.platform, Duration::from_secs(30))
+        atelier_app::worker(queue, &self.platform, Duration::from_secs(30))
     }
 
     /// Delivers every message waiting on the notifications queue to its worker, as the host's

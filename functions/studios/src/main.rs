@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    atelier_lambda::serve_http(&[atelier_http::Group::Studios]).await
+    atelier_lambda::serve_http(&[atelier_app::Group::Studios]).await
 }

@@ -61,25 +61,27 @@ pub async fn call(
 }
 
 /// The embedded adapters in `dir` and a platform over them, on the system clock.
-pub fn embedded_platform(dir: &std::path::Path) -> (atelier_local::EmbeddedParts, atelier_core::Platform) {
+pub fn embedded_platform(
+    dir: &std::path::Path,
+) -> (atelier_local::EmbeddedParts, atelier_platform::Platform) {
     use std::sync::Arc;
-    let clock = Arc::new(atelier_core::clock::SystemClock);
+    let clock = Arc::new(atelier_platform::clock::SystemClock);
     let parts = atelier_local::EmbeddedParts::open(dir, clock.clone()).expect("data dir");
-    let platform = atelier_core::Platform::new(
+    let platform = atelier_platform::Platform::new(
         Arc::new(parts.store.clone()),
         Arc::new(parts.queue.clone()),
         parts.blobs.clone(),
         clock,
-        Arc::new(atelier_core::ids::UlidGenerator),
+        Arc::new(atelier_platform::ids::UlidGenerator),
     );
     (parts, platform)
 }
 
 /// A throwaway one-key ring for signing the benchmark's tokens.
-pub fn bench_keys() -> atelier_core::auth::KeyRing {
+pub fn bench_keys() -> atelier_identity::KeyRing {
     use base64::Engine;
     let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-    atelier_core::auth::KeyRing::from_json(
+    atelier_identity::KeyRing::from_json(
         &format!(r#"{{"kid":"bench","secret":"{secret}","status":"active"}}"#),
         "atelier",
     )

@@ -6,17 +6,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atelier_core::Platform;
-use atelier_core::auth::{AuthSettings, HashCost, KeyRing, PasswordHasher};
-use atelier_core::clock::{Clock, SystemClock};
-use atelier_core::ids::{IdGenerator, UlidGenerator};
-use atelier_core::jobs::{self, Job};
-use atelier_core::queue::QueueName;
-use atelier_core::worker;
+use atelier_app::Group;
+use atelier_app::jobs::{self, Job};
 use atelier_embedded::{
     Embedded, EmbeddedBlobs, EmbeddedQueue, EmbeddedStore, LINK_PREFIX, LinkError, QueueOptions,
 };
-use atelier_http::{AppState, Group, HttpConfig};
+use atelier_http::HttpConfig;
+use atelier_identity::{AuthSettings, HashCost, KeyRing, PasswordHasher};
+use atelier_platform::Platform;
+use atelier_platform::clock::{Clock, SystemClock};
+use atelier_platform::ids::{IdGenerator, UlidGenerator};
+use atelier_platform::queue::QueueName;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -73,7 +73,7 @@ impl LocalOptions {
             poll_interval: Duration::from_millis(200),
             sweep_interval: Duration::from_secs(30),
             job_interval: Duration::from_secs(60),
-            hash_cost: atelier_core::auth::hash_cost_from_env().map_err(LocalError::Config)?,
+            hash_cost: atelier_identity::hash_cost_from_env().map_err(LocalError::Config)?,
         })
     }
 }
@@ -170,12 +170,12 @@ impl LocalApp {
         http: HttpConfig,
         auth: Arc<AuthSettings>,
     ) -> LocalApp {
-        let state = AppState::new(platform.clone(), http).with_auth(auth);
+        let state = atelier_app::state(platform.clone(), http, Some(auth));
         let downloads = Router::new()
             .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
             .with_state(parts.blobs.clone())
             .layer(axum::middleware::from_fn(atelier_http::middleware::request_context));
-        let router = atelier_http::router(state, &Group::ALL).merge(downloads);
+        let router = atelier_app::router(state, &Group::ALL).merge(downloads);
         LocalApp { platform, router, queue: parts.queue, blobs: parts.blobs, store: parts.store }
     }
 }
@@ -207,7 +207,7 @@ impl LocalApp {
     pub fn spawn_background(&self, options: &LocalOptions) {
         // Only queues with consumers are polled; the exports queue gets one with exports.
         let queue = QueueName::Notifications;
-        let consumer = worker::for_queue(queue, &self.platform, QueueOptions::default().visibility);
+        let consumer = atelier_app::worker(queue, &self.platform, QueueOptions::default().visibility);
         tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
 
         // The scheduler's jobs, on the same kind of timers as the deployed schedules.
@@ -259,7 +259,7 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 /// Makes an existing account a platform administrator, on the local data directory.
 pub async fn make_admin(options: &LocalOptions, email: &str) -> Result<String, LocalError> {
     let app = build(options, Arc::new(SystemClock), Arc::new(UlidGenerator))?;
-    atelier_core::auth::make_admin(&app.platform, email).await.map_err(|e| LocalError::Config(e.to_string()))
+    atelier_identity::make_admin(&app.platform, email).await.map_err(|e| LocalError::Config(e.to_string()))
 }
 
 /// Runs the local server until Ctrl-C.

@@ -8,7 +8,7 @@
 
 use atelier_aws::provision::{create_bucket, create_queue, create_table};
 use atelier_aws::{Clients, sdk_config};
-use atelier_core::queue::QueueName;
+use atelier_platform::queue::QueueName;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["provision", prefix] => provision(prefix).await,
         ["make-admin", email] => {
             let platform = atelier_aws::platform_from_env().await?;
-            let user_id = atelier_core::auth::make_admin(&platform, email).await?;
+            let user_id = atelier_identity::make_admin(&platform, email).await?;
             println!("{email} ({user_id}) is now a platform administrator");
             Ok(())
         }

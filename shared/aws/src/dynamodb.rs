@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atelier_core::store::{
+use atelier_platform::store::{
     Condition, Cursor, Index, Item, Key, Order, Page, Query, SortKey, StoreBackend, StoreError, UpdateAction,
     Value, WriteOp, apply_update, attr,
 };

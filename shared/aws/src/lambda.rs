@@ -1,9 +1,6 @@
-//! Glue between Lambda events and the application: SQS batches to the worker host, schedule
-//! inputs to jobs.
+//! Glue between SQS events and the worker host.
 
-use atelier_core::jobs::{self, Job, JobReport};
-use atelier_core::worker::{IncomingMessage, Worker};
-use atelier_core::{AppError, Platform};
+use atelier_platform::worker::{IncomingMessage, Worker};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
 /// Runs a batch from SQS through `worker`; the response names the messages SQS must deliver
@@ -32,14 +29,4 @@ pub async fn handle_sqs_batch(worker: &Worker, event: SqsEvent) -> SqsBatchRespo
         })
         .collect();
     response
-}
-
-/// Runs the job a schedule names. The schedule's input is `{"job": "<name>"}`; anything else
-/// fails the invocation, so a misconfigured schedule shows up in the function's errors.
-pub async fn handle_schedule(platform: &Platform, input: serde_json::Value) -> Result<JobReport, AppError> {
-    let job: Job = serde_json::from_value(input.clone())
-        .map_err(|e| AppError::BadRequest(format!("not a job: {input} ({e})")))?;
-    let report = jobs::run(job, platform).await?;
-    tracing::info!(?job, ?report, "job done");
-    Ok(report)
 }

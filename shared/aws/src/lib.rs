@@ -14,17 +14,17 @@ mod sqs;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use atelier_core::Platform;
-use atelier_core::clock::SystemClock;
-use atelier_core::ids::UlidGenerator;
-use atelier_core::queue::QueueName;
+use atelier_platform::Platform;
+use atelier_platform::clock::SystemClock;
+use atelier_platform::ids::UlidGenerator;
+use atelier_platform::queue::QueueName;
 use aws_config::BehaviorVersion;
 
 pub use calls::CallCounter;
 pub use dynamodb::DynamoStore;
-pub use lambda::{handle_schedule, handle_sqs_batch};
+pub use lambda::handle_sqs_batch;
 pub use s3::S3Blobs;
-pub use secrets::{REFRESH_EVERY, SecretsManagerKeys, key_source_from_env};
+pub use secrets::{REFRESH_EVERY, SecretsManagerSecret, jwt_keys_from_env};
 pub use sqs::SqsQueue;
 
 /// A required setting is missing or malformed.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use atelier_core::store::{Index, StoreError, attr};
+use atelier_platform::store::{Index, StoreError, attr};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atelier_core::blob::{BlobBackend, BlobBody, BlobError};
+use atelier_platform::blob::{BlobBackend, BlobBody, BlobError};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;

@@ -1,82 +1,79 @@
-//! The token key ring from Secrets Manager: read on first use (never at init), cached, and read
-//! again every few minutes so a rotation reaches every running function.
+//! Secrets from Secrets Manager: read on first use (never at init), cached, and read again every
+//! few minutes so a rotation reaches every running function.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use atelier_core::AppError;
-use atelier_core::auth::{KeyRing, KeySource, StaticKeys};
+use atelier_platform::AppError;
+use atelier_platform::secrets::{FixedSecret, SecretSource};
 use tokio::sync::RwLock;
 
-/// How long a fetched ring is used before it is read again.
+/// How long a fetched secret is used before it is read again.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(300);
 
-/// A key ring kept in a Secrets Manager secret (JSON, as `ATELIER_JWT_KEYS`).
-pub struct SecretsManagerKeys {
+/// A secret kept in Secrets Manager, as a string.
+pub struct SecretsManagerSecret {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    issuer: String,
     refresh: Duration,
-    cache: RwLock<Option<(Arc<KeyRing>, Instant)>>,
+    cache: RwLock<Option<(Arc<str>, Instant)>>,
 }
 
-impl SecretsManagerKeys {
-    /// Keys from `secret_id` (name or ARN), read again after `refresh`.
+impl SecretsManagerSecret {
+    /// The secret `secret_id` (name or ARN), read again after `refresh`.
     pub fn new(
         client: aws_sdk_secretsmanager::Client,
         secret_id: &str,
-        issuer: &str,
         refresh: Duration,
-    ) -> SecretsManagerKeys {
-        SecretsManagerKeys {
-            client,
-            secret_id: secret_id.to_owned(),
-            issuer: issuer.to_owned(),
-            refresh,
-            cache: RwLock::new(None),
-        }
+    ) -> SecretsManagerSecret {
+        SecretsManagerSecret { client, secret_id: secret_id.to_owned(), refresh, cache: RwLock::new(None) }
     }
 
-    async fn fetch(&self) -> Result<KeyRing, AppError> {
+    async fn fetch(&self) -> Result<String, AppError> {
         let secret = self.client.get_secret_value().secret_id(&self.secret_id).send().await.map_err(|e| {
             AppError::Unavailable(format!(
-                "key ring: {}",
+                "secret {}: {}",
+                self.secret_id,
                 aws_sdk_secretsmanager::error::DisplayErrorContext(e)
             ))
         })?;
-        let text = secret
+        secret
             .secret_string()
-            .ok_or_else(|| AppError::Internal("key ring secret is not a string".into()))?;
-        KeyRing::from_json(text, &self.issuer).map_err(AppError::Internal)
+            .map(str::to_owned)
+            .ok_or_else(|| AppError::Internal(format!("secret {} is not a string", self.secret_id)))
     }
 }
 
 #[async_trait]
-impl KeySource for SecretsManagerKeys {
-    async fn ring(&self) -> Result<Arc<KeyRing>, AppError> {
-        if let Some((ring, fetched)) = &*self.cache.read().await
+impl SecretSource for SecretsManagerSecret {
+    async fn current(&self) -> Result<Arc<str>, AppError> {
+        if let Some((text, fetched)) = &*self.cache.read().await
             && fetched.elapsed() < self.refresh
         {
-            return Ok(ring.clone());
+            return Ok(text.clone());
         }
         let mut cache = self.cache.write().await;
-        if let Some((ring, fetched)) = &*cache
+        if let Some((text, fetched)) = &*cache
             && fetched.elapsed() < self.refresh
         {
-            return Ok(ring.clone());
+            return Ok(text.clone());
         }
         match self.fetch().await {
-            Ok(ring) => {
-                let ring = Arc::new(ring);
-                *cache = Some((ring.clone(), Instant::now()));
-                Ok(ring)
+            Ok(fresh) => {
+                // The same text keeps its `Arc`, so readers know nothing changed.
+                let text = match &*cache {
+                    Some((old, _)) if **old == *fresh => old.clone(),
+                    _ => Arc::from(fresh),
+                };
+                *cache = Some((text.clone(), Instant::now()));
+                Ok(text)
             }
-            // A passing outage of Secrets Manager must not sign everyone out: keep the last ring.
+            // A passing outage of Secrets Manager must not sign everyone out: keep the last text.
             Err(e) => match &*cache {
-                Some((ring, _)) => {
-                    tracing::warn!(error = %e, "key ring refresh failed; using the cached ring");
-                    Ok(ring.clone())
+                Some((text, _)) => {
+                    tracing::warn!(error = %e, secret = %self.secret_id, "secret refresh failed; using the cached value");
+                    Ok(text.clone())
                 }
                 None => Err(e),
             },
@@ -84,16 +81,16 @@ impl KeySource for SecretsManagerKeys {
     }
 }
 
-/// The key source the environment names: `ATELIER_JWT_KEYS` (the ring itself, for local runs)
-/// or `ATELIER_JWT_KEYS_SECRET` (a Secrets Manager secret, on AWS).
-pub fn key_source_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn KeySource>, crate::ConfigError> {
-    let issuer = std::env::var("ATELIER_JWT_ISSUER").unwrap_or_else(|_| "atelier".into());
+/// The token key ring's secret as the environment names it: `ATELIER_JWT_KEYS` (the ring itself,
+/// for local runs) or `ATELIER_JWT_KEYS_SECRET` (a Secrets Manager secret, on AWS).
+pub fn jwt_keys_from_env(
+    config: &aws_config::SdkConfig,
+) -> Result<Arc<dyn SecretSource>, crate::ConfigError> {
     if let Ok(json) = std::env::var("ATELIER_JWT_KEYS") {
-        let ring = KeyRing::from_json(&json, &issuer).map_err(crate::ConfigError)?;
-        return Ok(Arc::new(StaticKeys(Arc::new(ring))));
+        return Ok(Arc::new(FixedSecret(Arc::from(json))));
     }
     let secret = std::env::var("ATELIER_JWT_KEYS_SECRET")
         .map_err(|_| crate::ConfigError("set ATELIER_JWT_KEYS_SECRET (or ATELIER_JWT_KEYS)".into()))?;
     let client = aws_sdk_secretsmanager::Client::new(config);
-    Ok(Arc::new(SecretsManagerKeys::new(client, &secret, &issuer, REFRESH_EVERY)))
+    Ok(Arc::new(SecretsManagerSecret::new(client, &secret, REFRESH_EVERY)))
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use atelier_core::queue::{QueueBackend, QueueError, QueueMessage, QueueName};
+use atelier_platform::queue::{QueueBackend, QueueError, QueueMessage, QueueName};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atelier_core::blob::{BlobBackend, BlobBody, BlobError, validate_key};
-use atelier_core::clock::Clock;
+use atelier_platform::blob::{BlobBackend, BlobBody, BlobError, validate_key};
+use atelier_platform::clock::Clock;
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -166,7 +166,7 @@ impl BlobBackend for EmbeddedBlobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atelier_core::clock::ManualClock;
+    use atelier_platform::clock::ManualClock;
 
     #[tokio::test]
     async fn links_are_signed_and_expire() {

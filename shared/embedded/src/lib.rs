@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use atelier_core::clock::Clock;
+use atelier_platform::clock::Clock;
 
 pub use blobs::{EmbeddedBlobs, LINK_PREFIX, LinkError};
 pub use queue::{Delivery, EmbeddedQueue, QueueOptions};
@@ -75,7 +75,7 @@ impl Embedded {
     }
 
     /// The store.
-    pub fn store(&self) -> Result<EmbeddedStore, atelier_core::store::StoreError> {
+    pub fn store(&self) -> Result<EmbeddedStore, atelier_platform::store::StoreError> {
         EmbeddedStore::open(self.db.clone())
     }
 
@@ -84,12 +84,12 @@ impl Embedded {
         &self,
         clock: Arc<dyn Clock>,
         options: QueueOptions,
-    ) -> Result<EmbeddedQueue, atelier_core::queue::QueueError> {
+    ) -> Result<EmbeddedQueue, atelier_platform::queue::QueueError> {
         EmbeddedQueue::open(self.db.clone(), clock, options)
     }
 
     /// The blob store.
-    pub fn blobs(&self, clock: Arc<dyn Clock>) -> Result<EmbeddedBlobs, atelier_core::blob::BlobError> {
+    pub fn blobs(&self, clock: Arc<dyn Clock>) -> Result<EmbeddedBlobs, atelier_platform::blob::BlobError> {
         EmbeddedBlobs::open(&self.dir.join("blobs"), clock)
     }
 }

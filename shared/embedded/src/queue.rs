@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atelier_core::clock::Clock;
-use atelier_core::queue::{QueueBackend, QueueError, QueueMessage, QueueName};
-use atelier_core::worker::{IncomingMessage, Worker};
+use atelier_platform::clock::Clock;
+use atelier_platform::queue::{QueueBackend, QueueError, QueueMessage, QueueName};
+use atelier_platform::worker::{IncomingMessage, Worker};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -174,7 +174,7 @@ impl EmbeddedQueue {
     /// Receives one batch and runs it through `worker`, deleting what succeeded; failures
     /// reappear after the visibility timeout. Returns how many messages were received.
     pub async fn poll_once(&self, queue: QueueName, worker: &Worker) -> Result<usize, QueueError> {
-        let deliveries = self.receive(queue, atelier_core::queue::MAX_BATCH).await?;
+        let deliveries = self.receive(queue, atelier_platform::queue::MAX_BATCH).await?;
         if deliveries.is_empty() {
             return Ok(0);
         }

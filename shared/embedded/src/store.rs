@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use atelier_core::store::{
+use atelier_platform::store::{
     Cursor, Index, Item, Key, Order, Page, Query, SortKey, StoreBackend, StoreError, WriteOp, apply_update,
     limits,
 };

@@ -5,11 +5,10 @@
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
-use atelier_core::AppError;
-use atelier_core::access::StudioAccess;
-use atelier_core::audit::RequestMeta;
-use atelier_core::auth::{self, Authenticated};
 use atelier_domain::identity::Role;
+use atelier_platform::AppError;
+use atelier_platform::access::{Authenticated, StudioAccess};
+use atelier_platform::audit::RequestMeta;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -84,7 +83,7 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        Ok(SignedIn(auth::authenticate(&state.platform, state.auth()?, token, None).await?))
+        Ok(SignedIn(state.authenticator()?.authenticate(&state.platform, token, None).await?))
     }
 }
 
@@ -133,7 +132,7 @@ impl FromRequestParts<AppState> for InStudio {
             .map(|(_, value)| value.to_owned())
             .ok_or_else(|| ApiError(AppError::Internal("studio route without {studio_id}".into())))?;
         let token = bearer(parts)?;
-        let who = auth::authenticate(&state.platform, state.auth()?, token, Some(&studio_id)).await?;
+        let who = state.authenticator()?.authenticate(&state.platform, token, Some(&studio_id)).await?;
         let access = StudioAccess { caller: who.caller.clone(), studio_id, role: who.role };
         Ok(InStudio(access, who))
     }

@@ -1,7 +1,7 @@
 //! Extractors whose rejections are problem+json, and a JSON body that refuses unknown fields
 //! (request types derive `deny_unknown_fields`).
 
-use atelier_core::AppError;
+use atelier_platform::AppError;
 use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::response::{IntoResponse, Response};
@@ -129,4 +129,12 @@ where
             ))),
         }
     }
+}
+
+/// The path of any studio route: `{studio_id}` alone.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct StudioPath {
+    /// The studio.
+    pub studio_id: String,
 }

@@ -1,117 +1,99 @@
-//! Atelier's HTTP edge: one axum router per endpoint group, the same code path on Lambda, in
-//! the local server and in tests. Errors leave as RFC 7807 problem+json, mapped in one place
-//! ([`problem::ApiError`]).
+//! Atelier's HTTP kit: what every capability's routes are built with — problem+json errors
+//! (mapped in one place, [`problem::ApiError`]), extractors (`Json`, `Path`, `Query`,
+//! `SignedIn`, `Member<R>`, `IdempotencyKey`), middleware, pagination, ETags and the shared
+//! state. It names no capability: the app crate assembles the endpoint groups.
 
 pub mod access;
-pub mod auth;
-pub mod bookings;
 pub mod config;
 pub mod extract;
-pub mod health;
+pub mod idempotency;
 pub mod logging;
 pub mod middleware;
-pub mod openapi;
 pub mod pagination;
 pub mod problem;
-pub mod studios;
 pub mod versions;
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atelier_core::Platform;
-use atelier_core::auth::AuthSettings;
+use atelier_platform::access::Authenticator;
+use atelier_platform::{AppError, Platform};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use utoipa_axum::router::OpenApiRouter;
 
 pub use config::HttpConfig;
 
-/// What handlers share: the ports, identity settings and HTTP settings.
-#[derive(Clone, Debug)]
+/// What handlers share: the ports, how callers are authenticated, HTTP settings, and each
+/// capability's own settings (identity's keys, later a payment provider), which the app crate
+/// puts in and the capability takes out by type.
+#[derive(Clone)]
 pub struct AppState {
     /// The ports.
     pub platform: Platform,
-    /// Keys, hashing, limits; absent in functions that authenticate no one (health), which
-    /// then never hold the signing keys.
-    pub auth: Option<Arc<AuthSettings>>,
+    /// Turns bearer tokens into callers; absent in functions that authenticate no one
+    /// (health), which then never hold the signing keys.
+    pub authenticator: Option<Arc<dyn Authenticator>>,
     /// HTTP settings.
     pub config: Arc<HttpConfig>,
+    settings: Arc<axum::http::Extensions>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("platform", &self.platform)
+            .field("authenticates", &self.authenticator.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
-    /// State from ports and settings, without identity.
+    /// State from ports and settings, authenticating no one.
     pub fn new(platform: Platform, config: HttpConfig) -> AppState {
-        AppState { platform, auth: None, config: Arc::new(config) }
-    }
-
-    /// The same state with identity settings.
-    pub fn with_auth(mut self, auth: impl Into<Arc<AuthSettings>>) -> AppState {
-        self.auth = Some(auth.into());
-        self
-    }
-
-    /// Identity settings; their absence is a deployment error.
-    pub fn auth(&self) -> Result<&AuthSettings, atelier_core::AppError> {
-        self.auth
-            .as_deref()
-            .ok_or_else(|| atelier_core::AppError::Internal("this function has no identity settings".into()))
-    }
-}
-
-/// An endpoint group: one Lambda function each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    /// Health, readiness, OpenAPI.
-    Health,
-    /// Accounts, sessions, the caller's profile.
-    Auth,
-    /// Studios: profile, team, catalog, availability, policies, clients; the public catalog.
-    Studios,
-    /// Free slots, bookings, waitlist, loyalty, calendar feeds.
-    Bookings,
-}
-
-impl Group {
-    /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 4] = [Group::Health, Group::Auth, Group::Studios, Group::Bookings];
-
-    /// The group's routes with their OpenAPI description.
-    pub fn routes(self) -> OpenApiRouter<AppState> {
-        match self {
-            Group::Health => health::routes(),
-            Group::Auth => auth::routes(),
-            Group::Studios => studios::routes(),
-            Group::Bookings => bookings::routes(),
+        AppState {
+            platform,
+            authenticator: None,
+            config: Arc::new(config),
+            settings: Arc::new(axum::http::Extensions::new()),
         }
     }
 
-    /// Whether the group authenticates callers (and so needs identity settings).
-    pub fn authenticates(self) -> bool {
-        !matches!(self, Group::Health)
+    /// The same state, authenticating callers with `authenticator`.
+    pub fn with_authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> AppState {
+        self.authenticator = Some(authenticator);
+        self
     }
-}
 
-/// The router for `groups`, with every layer: request context, panics, body limit, CORS.
-///
-/// # Panics
-/// If a group authenticates callers and the state has no identity settings: a deployment
-/// error, caught at start-up rather than on the first request.
-pub fn router(state: AppState, groups: &[Group]) -> Router {
-    assert!(
-        state.auth.is_some() || !groups.iter().any(|g| g.authenticates()),
-        "groups {groups:?} need identity settings (ATELIER_JWT_KEYS)"
-    );
-    let config = state.config.clone();
-    let mut api = OpenApiRouter::new();
-    for group in groups {
-        api = api.merge(group.routes());
+    /// The same state with a capability's settings (one value per type).
+    pub fn with_setting<T: Any + Clone + Send + Sync>(mut self, setting: T) -> AppState {
+        Arc::make_mut(&mut self.settings).insert(setting);
+        self
     }
-    let (router, _) = api.split_for_parts();
-    with_layers(router.fallback(middleware::not_found).with_state(state), &config)
+
+    /// A capability's settings; their absence is a deployment error (500), which the app
+    /// crate's start-up checks rule out.
+    pub fn setting<T: Any + Clone + Send + Sync>(&self) -> Result<&T, AppError> {
+        self.settings.get::<T>().ok_or_else(|| {
+            AppError::Internal(format!("this function has no {} settings", std::any::type_name::<T>()))
+        })
+    }
+
+    /// Whether the state carries settings of type `T`.
+    pub fn has_setting<T: Any + Clone + Send + Sync>(&self) -> bool {
+        self.settings.get::<T>().is_some()
+    }
+
+    /// The authenticator; its absence is a deployment error.
+    pub fn authenticator(&self) -> Result<&dyn Authenticator, AppError> {
+        self.authenticator
+            .as_deref()
+            .ok_or_else(|| AppError::Internal("this function authenticates no one".into()))
+    }
 }
 
 /// Wraps any router in Atelier's layers (request context, panics, body limit, CORS).

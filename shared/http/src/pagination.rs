@@ -1,7 +1,7 @@
 //! Cursor pagination shared by every list: `?limit=&cursor=` in, `next_cursor` out.
 
-use atelier_core::AppError;
-use atelier_core::store::{Cursor, Query};
+use atelier_platform::AppError;
+use atelier_platform::store::{Cursor, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -1,7 +1,7 @@
 //! RFC 7807 problem details: the one place where failures become HTTP responses.
 
-use atelier_core::AppError;
 use atelier_domain::{FieldError, Invalid};
+use atelier_platform::AppError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! Optimistic concurrency at the edge: responses carry `ETag: "<version>"`, updates may send
 //! `If-Match` with it; a stale one is a 412, and a concurrent change without it a 409.
 
-use atelier_core::AppError;
+use atelier_platform::AppError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -1,13 +1,15 @@
 //! The Lambda host. A function's `main` names what it serves and calls one of these; the
 //! routers, handlers and adapters are the same as in the local server and the tests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use atelier_core::auth::{AuthSettings, PasswordHasher, hash_cost_from_env};
-use atelier_core::queue::QueueName;
+use atelier_app::Group;
+use atelier_http::HttpConfig;
 use atelier_http::access::SourceIp;
 use atelier_http::logging::{self, LogFormat};
-use atelier_http::{AppState, Group, HttpConfig};
+use atelier_identity::{AuthSettings, PasswordHasher, SecretKeys, hash_cost_from_env};
+use atelier_platform::queue::QueueName;
 use aws_lambda_events::sqs::SqsEvent;
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -21,12 +23,16 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
     logging::init(LogFormat::Json);
     let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
-    let mut state = AppState::new(platform, HttpConfig::from_env()?);
-    if groups.iter().any(|g| g.authenticates()) {
+    let identity = if groups.iter().any(|g| g.authenticates()) {
         let hasher = PasswordHasher::new(hash_cost_from_env()?)?;
-        state = state.with_auth(AuthSettings::with_keys(atelier_aws::key_source_from_env(&config)?, hasher));
-    }
-    let router = atelier_http::router(state, groups).layer(axum::middleware::from_fn(source_ip));
+        let issuer = std::env::var("ATELIER_JWT_ISSUER").unwrap_or_else(|_| "atelier".into());
+        let keys = SecretKeys::new(atelier_aws::jwt_keys_from_env(&config)?, &issuer);
+        Some(Arc::new(AuthSettings::with_keys(Arc::new(keys), hasher)))
+    } else {
+        None
+    };
+    let state = atelier_app::state(platform, HttpConfig::from_env()?, identity);
+    let router = atelier_app::router(state, groups).layer(axum::middleware::from_fn(source_ip));
     lambda_http::run(router).await
 }
 
@@ -48,7 +54,7 @@ pub async fn serve_queue(queue: QueueName) -> Result<(), Error> {
     logging::init(LogFormat::Json);
     let platform = atelier_aws::platform_from_env().await?;
     let lease = Duration::from_secs(atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into());
-    let worker = atelier_core::worker::for_queue(queue, &platform, lease);
+    let worker = atelier_app::worker(queue, &platform, lease);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();
         async move { Ok::<_, Error>(atelier_aws::handle_sqs_batch(&worker, event.payload).await) }
@@ -62,7 +68,7 @@ pub async fn serve_schedules() -> Result<(), Error> {
     let platform = atelier_aws::platform_from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let platform = platform.clone();
-        async move { atelier_aws::handle_schedule(&platform, event.payload).await.map_err(Error::from) }
+        async move { atelier_app::jobs::run_scheduled(&platform, event.payload).await.map_err(Error::from) }
     }))
     .await
 }

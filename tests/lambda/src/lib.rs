@@ -65,13 +65,13 @@ fn run(function: &str, data: &[&str]) -> Invocation {
 }
 
 /// The store the functions use (the provisioned table on DynamoDB Local).
-pub async fn store() -> atelier_core::store::Store {
+pub async fn store() -> atelier_platform::store::Store {
     use std::sync::Arc;
     let settings = atelier_aws::AwsSettings::from_env().expect("ATELIER_TABLE and friends are set");
     let clients = atelier_aws::Clients::new(&atelier_aws::sdk_config().await, true);
-    atelier_core::store::Store::new(
+    atelier_platform::store::Store::new(
         Arc::new(atelier_aws::DynamoStore::new(clients.dynamodb, settings.table)),
-        Arc::new(atelier_core::clock::SystemClock),
+        Arc::new(atelier_platform::clock::SystemClock),
     )
 }
 

@@ -9,11 +9,11 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use atelier_core::clock::{Clock, SystemClock};
-use atelier_core::events::Event;
-use atelier_core::outbox::{self, Outbox};
-use atelier_core::queue::{Queue, QueueName};
-use atelier_core::store::{Item, Key, Store, UpdateAction, WriteOp};
+use atelier_platform::clock::{Clock, SystemClock};
+use atelier_platform::events::Event;
+use atelier_platform::outbox::{self, Outbox};
+use atelier_platform::queue::{Queue, QueueName};
+use atelier_platform::store::{Item, Key, Store, UpdateAction, WriteOp};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,10 +1,10 @@
 //! The membership model and the role extractors: every requirement × every kind of caller, in
 //! their own studio and in another one.
 
-use atelier_core::access::Membership;
 use atelier_domain::identity::Role;
 use atelier_http::access::{AnyMember, InStudio, Manager, Member, Owner};
 use atelier_http::extract::Json;
+use atelier_platform::access::Membership;
 use atelier_tests::{TestApp, TestRequest};
 use axum::Router;
 use axum::routing::get;
@@ -47,7 +47,7 @@ async fn roles_are_enforced_per_studio(app: TestApp) {
     let client = app.register("client@example.com").await;
     let owner_b = app.register("owner@b.example").await;
     let admin = app.register("admin@example.com").await;
-    atelier_core::auth::make_admin(&app.platform, "admin@example.com").await.expect("admin");
+    atelier_identity::make_admin(&app.platform, "admin@example.com").await.expect("admin");
     join(&app, "A", &owner_a.user_id, Role::Owner).await;
     join(&app, "A", &manager_a.user_id, Role::Manager).await;
     join(&app, "A", &pro_a.user_id, Role::Professional).await;

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use atelier_core::audit;
-use atelier_core::clock::Clock;
-use atelier_core::store::{Index, Query};
+use atelier_platform::audit;
+use atelier_platform::clock::Clock;
+use atelier_platform::store::{Index, Query};
 use atelier_tests::{
     Account, PASSWORD, PREVIOUS_KID, PREVIOUS_SECRET, RETIRED_KID, RETIRED_SECRET, TEST_KID, TEST_SECRET,
     TestApp,
@@ -442,10 +442,9 @@ async fn api_calls_are_rate_limited_per_caller(app: TestApp) {
 async fn forged_forwarded_for_does_not_dodge_limits(app: TestApp) {
     app.register("noa@example.com").await;
     // A host that is not behind a trusted proxy ignores X-Forwarded-For.
-    let untrusted = atelier_http::router(
-        atelier_http::AppState::new(app.platform.clone(), atelier_http::HttpConfig::default())
-            .with_auth(app.auth_arc()),
-        &atelier_http::Group::ALL,
+    let untrusted = atelier_app::router(
+        atelier_app::state(app.platform.clone(), atelier_http::HttpConfig::default(), Some(app.auth_arc())),
+        &atelier_app::Group::ALL,
     );
     let attempt = |ip: String| {
         atelier_tests::TestRequest::new_for(untrusted.clone(), Method::POST, "/v1/auth/login")
@@ -496,17 +495,17 @@ atelier_tests::on_both_backends!(
 /// again after the refresh period, so a rotation reaches running functions.
 #[tokio::test]
 async fn key_rings_load_and_rotate_from_secrets_manager() {
-    use atelier_core::auth::KeySource;
+    use atelier_identity::KeySource;
     let moto = std::env::var("ATELIER_TEST_MOTO_URL").expect("ATELIER_TEST_MOTO_URL: run ./infra/test");
     let client = aws_sdk_secretsmanager::Client::new(&atelier_tests::emulator_config(&moto).await);
     let name = atelier_tests::unique_name("jwt-keys");
     let first = format!(r#"{{"kid":"k1","secret":"{TEST_SECRET}","status":"active"}}"#);
     client.create_secret().name(&name).secret_string(&first).send().await.expect("secret created");
-    let keys =
-        atelier_aws::SecretsManagerKeys::new(client.clone(), &name, "atelier", std::time::Duration::ZERO);
+    let secret = atelier_aws::SecretsManagerSecret::new(client.clone(), &name, std::time::Duration::ZERO);
+    let keys = atelier_identity::SecretKeys::new(std::sync::Arc::new(secret), "atelier");
 
     let now = jiff::Timestamp::from_second(1_780_000_000).expect("instant");
-    let claims = atelier_core::auth::tokens::Claims {
+    let claims = atelier_identity::tokens::Claims {
         iss: "atelier".into(),
         aud: "atelier-api".into(),
         sub: "u".into(),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use atelier_core::blob::{BlobBody, BlobError};
+use atelier_platform::blob::{BlobBody, BlobError};
 use atelier_tests::{Backend, TestApp};
 use bytes::Bytes;
 use jiff::SignedDuration;
@@ -68,7 +68,7 @@ async fn download_links_work_and_expire(app: TestApp) {
                 .and_then(|s| s.split('&').next())
                 .and_then(|s| s.parse().ok())
                 .expect("expires parameter");
-            let now = atelier_core::clock::Clock::now(app.clock.as_ref()).as_second();
+            let now = atelier_platform::clock::Clock::now(app.clock.as_ref()).as_second();
             assert_eq!(expires - now, 3600, "links never outlive an hour");
         }
     }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use atelier_core::jobs::{self, Job, JobReport};
-use atelier_core::store::{Item, Query, SortKey};
+use atelier_app::jobs::{self, Job, JobReport};
+use atelier_platform::store::{Item, Query, SortKey};
 use atelier_tests::{Account, TestApp, TestResponse};
 use http::Method;
 use jiff::{SignedDuration, Timestamp};
@@ -512,18 +512,18 @@ async fn client_in_studio(
     app: &TestApp,
     client: &Account,
     studio: &str,
-) -> (atelier_core::auth::UserRecord, atelier_core::access::StudioAccess) {
+) -> (atelier_identity::UserRecord, atelier_platform::access::StudioAccess) {
     let user = app
         .platform
         .store
-        .get(&atelier_core::auth::user_key(&client.user_id))
+        .get(&atelier_identity::user_key(&client.user_id))
         .await
         .expect("get")
         .expect("user")
         .to_record()
         .expect("record");
-    let access = atelier_core::access::StudioAccess {
-        caller: atelier_core::access::Caller {
+    let access = atelier_platform::access::StudioAccess {
+        caller: atelier_platform::access::Caller {
             user_id: client.user_id.clone(),
             session_id: "s".into(),
             is_admin: false,
@@ -535,39 +535,31 @@ async fn client_in_studio(
 }
 
 async fn transaction_conflicts_are_retried_then_reported(app: TestApp) {
-    use atelier_core::store::Fault;
+    use atelier_platform::store::Fault;
     let s = salon(&app, "faults").await;
     let client = app.register("ana@faults.example").await;
     let (user, access) = client_in_studio(&app, &client, &s.studio).await;
-    let meta = atelier_core::audit::RequestMeta::new("203.0.113.7", "tests");
-    let booker = atelier_core::bookings::create::Booker {
-        actor: atelier_core::studios::Actor { access: &access, meta: &meta },
-        user: &user,
+    let meta = atelier_platform::audit::RequestMeta::new("203.0.113.7", "tests");
+    let booker = atelier_bookings::create::Booker {
+        actor: atelier_studios::Actor { access: &access, meta: &meta },
+        user: &user.profile(),
     };
-    let request = |start: &str| -> atelier_core::bookings::create::BookingRequest {
+    let request = |start: &str| -> atelier_bookings::create::BookingRequest {
         serde_json::from_value(s.booking(start)).expect("request")
     };
     let writes = app.faults.write_calls();
     app.faults.inject([Fault::Conflict, Fault::Conflict]);
-    let booked = atelier_core::bookings::create::create(
-        &app.platform,
-        booker,
-        request("2026-06-02T10:00:00+01:00"),
-        None,
-    )
-    .await;
+    let booked =
+        atelier_bookings::create::create(&app.platform, booker, request("2026-06-02T10:00:00+01:00"), None)
+            .await;
     assert_eq!(booked.expect("retried to success").status, 201);
     assert!(app.faults.write_calls() >= writes + 3, "two conflicts, then the commit");
 
     app.faults.inject([Fault::Conflict; 5]);
-    let refused = atelier_core::bookings::create::create(
-        &app.platform,
-        booker,
-        request("2026-06-03T10:00:00+01:00"),
-        None,
-    )
-    .await;
-    assert!(matches!(refused, Err(atelier_core::AppError::Unavailable(_))), "{refused:?}");
+    let refused =
+        atelier_bookings::create::create(&app.platform, booker, request("2026-06-03T10:00:00+01:00"), None)
+            .await;
+    assert!(matches!(refused, Err(atelier_platform::AppError::Unavailable(_))), "{refused:?}");
     let list = send(&app, Method::GET, &path(&s.studio, "/bookings"), &s.owner, None).await.json();
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "the refused one wrote nothing");
 }
@@ -1309,9 +1301,9 @@ async fn concurrent_changes_apply_once(app: TestApp) {
 /// the model says it fits, and the stored counters are the model's, never beyond capacity.
 /// 10 000 cases on each store (each case is a fresh studio).
 async fn claims_on_the_store_follow_the_model(app: TestApp) {
-    use atelier_core::bookings::occupancy::{self, Hold, Owner};
-    use atelier_core::store::StoreError;
+    use atelier_bookings::occupancy::{self, Hold, Owner};
     use atelier_domain::scheduling::Occupancy;
+    use atelier_platform::store::StoreError;
     use jiff::civil::Date;
     use jiff::tz::TimeZone;
     use proptest::prelude::*;
@@ -1569,24 +1561,25 @@ atelier_tests::on_both_backends!(
 /// is; nothing ever scans.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_calls_per_operation() {
-    use atelier_core::bookings::{changes, create, slots};
+    use atelier_bookings::{changes, create, slots};
     let app = TestApp::on(atelier_tests::Backend::Aws).await;
     let s = salon(&app, "calls").await;
     let (clients, settings) = app.aws_parts().expect("AWS adapters");
     let counter = atelier_aws::CallCounter::new();
     let store = atelier_aws::DynamoStore::new(counter.instrument(&clients.dynamodb), settings.table.clone());
-    let platform = atelier_core::Platform::new(
+    let platform = atelier_platform::Platform::new(
         Arc::new(store),
         Arc::new(atelier_aws::SqsQueue::new(clients.sqs.clone(), settings.queue_urls.clone())),
         Arc::new(atelier_aws::S3Blobs::new(clients.s3.clone(), settings.bucket.clone())),
         app.clock.clone(),
-        Arc::new(atelier_core::ids::UlidGenerator),
+        Arc::new(atelier_platform::ids::UlidGenerator),
     );
     let client = app.register("ana@calls.example").await;
     let (user, access) = client_in_studio(&app, &client, &s.studio).await;
-    let meta = atelier_core::audit::RequestMeta::new("203.0.113.7", "tests");
-    let actor = atelier_core::studios::Actor { access: &access, meta: &meta };
-    let booker = create::Booker { actor, user: &user };
+    let meta = atelier_platform::audit::RequestMeta::new("203.0.113.7", "tests");
+    let actor = atelier_studios::Actor { access: &access, meta: &meta };
+    let profile = user.profile();
+    let booker = create::Booker { actor, user: &profile };
     let request = |start: &str| -> create::BookingRequest {
         serde_json::from_value(s.booking(start)).expect("request")
     };
@@ -1612,8 +1605,8 @@ async fn dynamodb_calls_per_operation() {
     let first = record("book (first time in the studio)", counter.take());
     assert_eq!(first.get("TransactWriteItems"), Some(&1), "{first:?}");
     assert!(reads(&first) <= 2, "{first:?}");
-    let key =
-        atelier_core::idempotency::IdempotencyKey::new(&s.studio, &client.user_id, "k", b"x").expect("key");
+    let key = atelier_platform::idempotency::IdempotencyKey::new(&s.studio, &client.user_id, "k", b"x")
+        .expect("key");
     create::create(&platform, booker, request("2026-06-03T10:00:00+01:00"), Some(key)).await.expect("booked");
     let booking = record("book (with an idempotency key)", counter.take());
     assert_eq!(booking.get("TransactWriteItems"), Some(&1), "{booking:?}");
@@ -1659,7 +1652,7 @@ async fn dynamodb_calls_per_operation() {
     let cancel = record("cancel", counter.take());
     assert_eq!(cancel.get("TransactWriteItems"), Some(&1), "{cancel:?}");
     assert_eq!(reads(&cancel), 1, "{cancel:?}");
-    atelier_core::jobs::run(Job::DetectNoShows, &platform).await.expect("job");
+    atelier_app::jobs::run(Job::DetectNoShows, &platform).await.expect("job");
     record("detect-no-shows, nothing due", counter.take());
 
     assert!(!everything.contains_key("Scan"), "nothing scans: {everything:?}");

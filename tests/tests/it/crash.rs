@@ -6,11 +6,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use atelier_core::clock::SystemClock;
-use atelier_core::events::Event;
-use atelier_core::outbox::Outbox;
-use atelier_core::queue::{Queue, QueueName};
-use atelier_core::store::{Key, Query, Store};
+use atelier_platform::clock::SystemClock;
+use atelier_platform::events::Event;
+use atelier_platform::outbox::Outbox;
+use atelier_platform::queue::{Queue, QueueName};
+use atelier_platform::store::{Key, Query, Store};
 
 #[tokio::test]
 async fn killed_writers_lose_no_acknowledged_write() {
@@ -86,7 +86,7 @@ async fn killed_relays_lose_no_event() {
     }
     child.wait().expect("reaped");
 
-    let clock: Arc<dyn atelier_core::clock::Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn atelier_platform::clock::Clock> = Arc::new(SystemClock);
     let embedded = atelier_embedded::Embedded::open(dir.path()).expect("file opens after a kill");
     let store = Store::new(Arc::new(embedded.store().expect("store")), clock.clone());
     let queue = embedded.queue(clock.clone(), atelier_embedded::QueueOptions::default()).expect("queue");
@@ -107,7 +107,7 @@ async fn killed_relays_lose_no_event() {
     for n in &acknowledged {
         assert!(delivered.contains(&format!("ev-{n}")), "event {n} lost (swept {})", swept.sent);
     }
-    for shard in 0..atelier_core::outbox::SHARDS {
+    for shard in 0..atelier_platform::outbox::SHARDS {
         let left =
             store.query_all(Query::partition(format!("OUTBOX#{shard}")), usize::MAX).await.expect("outbox");
         assert!(left.is_empty(), "the sweep cleared what it sent");

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use atelier_core::clock::SystemClock;
-use atelier_core::store::{Item, Key, Page, Query, Store, StoreBackend, StoreError, WriteOp};
+use atelier_app::Group;
 use atelier_http::extract::Json;
-use atelier_http::{AppState, Group, HttpConfig};
+use atelier_http::{AppState, HttpConfig};
+use atelier_platform::clock::SystemClock;
+use atelier_platform::store::{Item, Key, Page, Query, Store, StoreBackend, StoreError, WriteOp};
 use atelier_tests::{TestApp, TestRequest};
 use axum::Router;
 use axum::routing::{get, post};
@@ -99,7 +100,7 @@ async fn readiness_fails_when_the_store_is_down() {
     let healthy = TestApp::embedded().await;
     let mut platform = healthy.platform.clone();
     platform.store = Store::new(Arc::new(DownStore), Arc::new(SystemClock));
-    let router = atelier_http::router(AppState::new(platform, HttpConfig::default()), &[Group::Health]);
+    let router = atelier_app::router(AppState::new(platform, HttpConfig::default()), &[Group::Health]);
     let live = TestRequest::new_for(router.clone(), Method::GET, "/v1/health").send().await;
     assert_eq!(live.status, 200, "liveness does not depend on the store");
     let ready = TestRequest::new_for(router, Method::GET, "/v1/health/ready").send().await;

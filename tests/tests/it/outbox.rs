@@ -1,15 +1,18 @@
 //! Outbox: events written with the change that caused them reach their queue after commit,
 //! survive a queue outage, and are delivered once.
 
-use atelier_core::clock::Clock;
-use atelier_core::jobs::{self, Job, JobReport};
-use atelier_core::notifications::{InboxEntry, Notice, inbox_key, notice_event};
-use atelier_core::outbox;
-use atelier_core::store::{Item, Key, Query, WriteOp};
+use atelier_app::jobs::{self, Job, JobReport};
+use atelier_notifications::{InboxEntry, Notice, inbox_key, notice_event};
+use atelier_platform::clock::Clock;
+use atelier_platform::outbox;
+use atelier_platform::store::{Item, Key, Query, WriteOp};
 use atelier_tests::TestApp;
 use jiff::SignedDuration;
 
-fn notice(app: &TestApp, user: &str) -> (atelier_core::events::Event, atelier_core::queue::QueueName) {
+fn notice(
+    app: &TestApp,
+    user: &str,
+) -> (atelier_platform::events::Event, atelier_platform::queue::QueueName) {
     let notice = Notice {
         user_id: user.into(),
         topic: "test".into(),

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atelier_core::events::Event;
-use atelier_core::queue::{QueueError, QueueMessage, QueueName};
-use atelier_core::worker::{EventHandler, HandlerError, IncomingMessage, Worker};
+use atelier_platform::events::Event;
+use atelier_platform::queue::{QueueError, QueueMessage, QueueName};
+use atelier_platform::worker::{EventHandler, HandlerError, IncomingMessage, Worker};
 use atelier_tests::{Backend, TestApp};
 use jiff::SignedDuration;
 
@@ -35,7 +35,7 @@ fn event(app: &TestApp, id: &str, fail: bool) -> QueueMessage {
         id: id.to_owned(),
         kind: "test.recorded".into(),
         studio_id: None,
-        occurred_at: atelier_core::clock::Clock::now(app.clock.as_ref()),
+        occurred_at: atelier_platform::clock::Clock::now(app.clock.as_ref()),
         payload: serde_json::json!({ "fail": fail }),
     };
     QueueMessage { id: id.to_owned(), body: serde_json::to_string(&event).expect("json") }
@@ -154,7 +154,7 @@ async fn malformed_and_unknown_messages_fail(app: TestApp) {
         id: "u1".into(),
         kind: "nobody.handles".into(),
         studio_id: None,
-        occurred_at: atelier_core::clock::Clock::now(app.clock.as_ref()),
+        occurred_at: atelier_platform::clock::Clock::now(app.clock.as_ref()),
         payload: serde_json::Value::Null,
     };
     let outcome = w

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use atelier_core::clock::Clock;
-use atelier_core::store::{
+use atelier_platform::clock::Clock;
+use atelier_platform::store::{
     Condition, Cursor, Fault, Index, Item, Key, Query, SortKey, StoreError, UpdateAction, Value, WriteOp,
     attr, limits,
 };

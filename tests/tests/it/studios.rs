@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use atelier_core::store::{Index, Query};
+use atelier_platform::store::{Index, Query};
 use atelier_tests::{Account, TestApp, studio_profile};
 use http::Method;
 use serde_json::{Value, json};
@@ -664,10 +664,9 @@ async fn cancellation_policies_and_overbooking(app: TestApp) {
     )
     .await;
     assert_eq!(pro.json()["vip_priority"], true);
-    let effective =
-        atelier_core::studios::policies::effective_overbooking(&app.platform, &studio, &rita.user_id)
-            .await
-            .expect("config");
+    let effective = atelier_studios::policies::effective_overbooking(&app.platform, &studio, &rita.user_id)
+        .await
+        .expect("config");
     assert_eq!(effective.capacity(1), 2);
 }
 
@@ -742,10 +741,10 @@ async fn clients_crm(app: TestApp) {
 
     // A client who books online gets one record, however many requests race to create it.
     let booker = app.register("booker@crm.example").await;
-    let user: atelier_core::auth::UserRecord = app
+    let user: atelier_identity::UserRecord = app
         .platform
         .store
-        .get(&atelier_core::auth::user_key(&booker.user_id))
+        .get(&atelier_identity::user_key(&booker.user_id))
         .await
         .expect("get")
         .expect("user")
@@ -755,7 +754,10 @@ async fn clients_crm(app: TestApp) {
     for _ in 0..10 {
         let (app, studio, user) = (app.clone(), studio.clone(), user.clone());
         racers.push(tokio::spawn(async move {
-            atelier_core::studios::clients::for_user(&app.platform, &studio, &user).await.expect("client").id
+            atelier_studios::clients::for_user(&app.platform, &studio, &user.profile())
+                .await
+                .expect("client")
+                .id
         }));
     }
     let mut ids = std::collections::BTreeSet::new();
@@ -954,7 +956,7 @@ async fn snapshot(app: &TestApp, studio: &str) -> Vec<String> {
     for field in ["NAME", "PHONE", "EMAIL"] {
         partitions.push(Query::partition(format!("STUDIO#{studio}#CLIENTS#{field}")));
     }
-    partitions.push(Query::partition(atelier_core::audit::studio_partition(studio)).on(Index::Gsi1));
+    partitions.push(Query::partition(atelier_platform::audit::studio_partition(studio)).on(Index::Gsi1));
     let mut items = Vec::new();
     for query in partitions {
         for item in app.platform.store.query_all(query, 100_000).await.expect("query") {
@@ -983,7 +985,7 @@ async fn tenant_matrix(app: TestApp) {
         ("client", &client),
     ];
 
-    let doc = atelier_http::openapi::document();
+    let doc = atelier_app::openapi::document();
     let mut routes = Vec::new();
     for (template, item) in doc.paths.paths.iter() {
         if !template.starts_with("/v1/studios/{studio_id}") {

@@ -84,7 +84,11 @@ fn queues_have_dead_letter_queues_and_safe_timeouts() {
     let queues = resources_of_type(&doc, "AWS::SQS::Queue");
     let sources: Vec<_> =
         queues.iter().filter(|(_, q)| !q["Properties"]["RedrivePolicy"].is_badvalue()).collect();
-    assert_eq!(sources.len(), atelier_core::queue::QueueName::ALL.len(), "one source queue per queue name");
+    assert_eq!(
+        sources.len(),
+        atelier_platform::queue::QueueName::ALL.len(),
+        "one source queue per queue name"
+    );
     for (name, queue) in sources {
         let props = &queue["Properties"];
         let redrive = &props["RedrivePolicy"];
@@ -201,7 +205,7 @@ fn route_match(route: &str, path: &str) -> Option<(usize, usize)> {
 
 #[test]
 fn every_route_reaches_the_function_of_its_group() {
-    use atelier_http::Group;
+    use atelier_app::Group;
     let doc = template();
     let functions = resources_of_type(&doc, "AWS::Serverless::Function");
     let mut routes: Vec<(String, String, &str)> = Vec::new();
@@ -261,7 +265,7 @@ fn every_route_reaches_the_function_of_its_group() {
 
 #[test]
 fn every_job_has_a_schedule_and_an_event_file() {
-    use atelier_core::jobs::Job;
+    use atelier_app::jobs::Job;
     let doc = template();
     let scheduler = &doc["Resources"]["SchedulerFunction"]["Properties"]["Events"];
     let inputs: Vec<serde_json::Value> = scheduler

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use atelier_bench::{bench_keys, call, embedded_platform, summarise};
-use atelier_core::auth::{AuthSettings, PasswordHasher};
-use atelier_core::rate_limit::RateLimits;
+use atelier_identity::{AuthSettings, PasswordHasher};
 use atelier_local::{LocalApp, LocalOptions};
+use atelier_platform::rate_limit::RateLimits;
 use axum::body::Body;
 use http::Request;
 
@@ -58,7 +58,7 @@ async fn main() {
     let access = body["tokens"]["access_token"].as_str().expect("token").to_owned();
 
     // Bare verification of a hash made with the same parameters.
-    let hasher = atelier_core::auth::PasswordHasher::new(options.hash_cost).expect("hasher");
+    let hasher = atelier_identity::PasswordHasher::new(options.hash_cost).expect("hasher");
     let hash = hasher.hash("correct horse battery staple".into()).await.expect("hash");
     let mut bare = Vec::with_capacity(logins);
     let mut full = Vec::with_capacity(logins);

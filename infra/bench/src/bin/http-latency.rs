@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atelier_bench::summarise;
-use atelier_core::clock::SystemClock;
-use atelier_core::ids::UlidGenerator;
-use atelier_core::store::{Item, Key, WriteOp};
 use atelier_local::{LocalOptions, build};
+use atelier_platform::clock::SystemClock;
+use atelier_platform::ids::UlidGenerator;
+use atelier_platform::store::{Item, Key, WriteOp};
 use axum::body::Body;
 use http::Request;
 use tower::ServiceExt;

@@ -30,7 +30,7 @@ async fn main() {
     let platform = atelier_aws::platform(&clients, &settings);
     lap("platform");
     let state = atelier_http::AppState::new(platform, atelier_http::HttpConfig::default());
-    let _router = atelier_http::router(state, &[atelier_http::Group::Health]);
+    let _router = atelier_app::router(state, &[atelier_app::Group::Health]);
     lap("router");
     println!("{:>24}: {:>8.0}µs", "total", t.elapsed().as_secs_f64() * 1e6);
 }

@@ -1,0 +1,94 @@
+//! Scheduled jobs, every capability's: run by the `scheduler` function on EventBridge schedules,
+//! and by the local server on timers. A capability adds a job here and a schedule in the
+//! template. Each job is safe to run twice or concurrently: every step it takes is a
+//! conditional write on the state it read.
+
+use atelier_domain::bookings::DueKind;
+use serde::{Deserialize, Serialize};
+
+use atelier_bookings::due::{self, StepReport};
+use atelier_bookings::loyalty;
+use atelier_platform::outbox::{RelayReport, SWEEP_AFTER};
+use atelier_platform::{AppError, Platform};
+
+/// A job the scheduler runs; the schedule's input names it: `{"job": "outbox-sweep"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "kebab-case")]
+pub enum Job {
+    /// Re-sends outbox items whose relay was lost.
+    OutboxSweep,
+    /// Releases pending bookings whose hold (deposit, review, waitlist offer) ran out.
+    ExpireHolds,
+    /// Sends reminders that are due.
+    SendReminders,
+    /// Marks no-shows: confirmed bookings whose client has not arrived by the tolerance.
+    DetectNoShows,
+    /// Expires loyalty points of clients who earned none for the studio's period.
+    ExpireLoyaltyPoints,
+}
+
+impl Job {
+    /// Every job, as the local server runs them.
+    pub const ALL: [Job; 5] = [
+        Job::OutboxSweep,
+        Job::ExpireHolds,
+        Job::SendReminders,
+        Job::DetectNoShows,
+        Job::ExpireLoyaltyPoints,
+    ];
+}
+
+/// What a job did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobReport {
+    /// Outbox sweep result.
+    OutboxSweep {
+        /// Events sent.
+        sent: usize,
+        /// Events still waiting.
+        failed: usize,
+    },
+    /// Holds released.
+    ExpireHolds(StepReport),
+    /// Reminders sent.
+    SendReminders(StepReport),
+    /// No-shows marked.
+    DetectNoShows(StepReport),
+    /// Points expired.
+    ExpireLoyaltyPoints(StepReport),
+}
+
+/// Runs a job.
+pub async fn run(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
+    match job {
+        Job::OutboxSweep => {
+            let RelayReport { sent, failed } = platform.outbox.sweep(SWEEP_AFTER).await?;
+            Ok(JobReport::OutboxSweep { sent, failed })
+        }
+        Job::ExpireHolds => {
+            due::run_booking_steps(platform, DueKind::HoldExpiry).await.map(JobReport::ExpireHolds)
+        }
+        Job::SendReminders => {
+            due::run_booking_steps(platform, DueKind::Reminder).await.map(JobReport::SendReminders)
+        }
+        Job::DetectNoShows => {
+            due::run_booking_steps(platform, DueKind::NoShowCheck).await.map(JobReport::DetectNoShows)
+        }
+        Job::ExpireLoyaltyPoints => {
+            due::run(platform, due::LOYALTY, |item| loyalty::expire_step(platform, item))
+                .await
+                .map(JobReport::ExpireLoyaltyPoints)
+        }
+    }
+}
+
+/// Runs the job a schedule names. The schedule's input is `{"job": "<name>"}`; anything else
+/// fails the invocation, so a misconfigured schedule shows up in the function's errors.
+pub async fn run_scheduled(platform: &Platform, input: serde_json::Value) -> Result<JobReport, AppError> {
+    let job: Job = serde_json::from_value(input.clone())
+        .map_err(|e| AppError::BadRequest(format!("not a job: {input} ({e})")))?;
+    let report = run(job, platform).await?;
+    tracing::info!(?job, ?report, "job done");
+    Ok(report)
+}

@@ -1,0 +1,144 @@
+//! Who is calling, and what they may do in a studio. Memberships are stored under the studio
+//! and indexed by user; every studio route loads the caller's membership once. How a bearer
+//! token becomes a caller is the identity capability's business, behind [`Authenticator`].
+
+use async_trait::async_trait;
+use atelier_domain::identity::{Email, Role};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Item, Key, StoreError, WriteOp, attr};
+use crate::{AppError, Platform};
+
+/// Turns a bearer access token into a caller: implemented by the identity capability, called
+/// by the HTTP kit's extractors before any handler runs.
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    /// Verifies `token` and loads who it names, with their role in `studio_id` when given.
+    async fn authenticate(
+        &self,
+        platform: &Platform,
+        token: &str,
+        studio_id: Option<&str>,
+    ) -> Result<Authenticated, AppError>;
+}
+
+/// A signed-in user as other capabilities see them: no credentials, no versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    /// User id.
+    pub id: String,
+    /// Normalised email.
+    pub email: Email,
+    /// Display name.
+    pub name: String,
+    /// International phone number.
+    pub phone: Option<String>,
+}
+
+/// An authenticated request: who, as of this request, and their role in the route's studio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who.
+    pub caller: Caller,
+    /// Their profile.
+    pub user: UserProfile,
+    /// Their role in the studio of the route, if any.
+    pub role: Option<Role>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// User id.
+    pub user_id: String,
+    /// Session (refresh family) of the access token.
+    pub session_id: String,
+    /// Platform administrator.
+    pub is_admin: bool,
+}
+
+/// A caller inside one studio: their role there, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StudioAccess {
+    /// Who.
+    pub caller: Caller,
+    /// Which studio.
+    pub studio_id: String,
+    /// Their role there; `None` for non-members (clients, or admins acting on any studio).
+    pub role: Option<Role>,
+}
+
+impl StudioAccess {
+    /// Allows the call if the caller's role includes `needed`, or they are a platform admin.
+    /// Non-members learn nothing (404); members without the role are told no (403).
+    pub fn require(&self, needed: Role) -> Result<(), AppError> {
+        match self.role {
+            _ if self.caller.is_admin => Ok(()),
+            Some(role) if role.includes(needed) => Ok(()),
+            Some(_) => Err(AppError::Forbidden(format!("this needs the {} role", needed.as_str()))),
+            None => Err(AppError::NotFound("studio")),
+        }
+    }
+}
+
+/// A user's membership of a studio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The studio.
+    pub studio_id: String,
+    /// The user.
+    pub user_id: String,
+    /// Their role.
+    pub role: Role,
+    /// Since when.
+    pub since: Timestamp,
+}
+
+/// Key of a membership (under the studio).
+pub fn member_key(studio_id: &str, user_id: &str) -> Key {
+    Key::new(format!("STUDIO#{studio_id}"), format!("MEMBER#{user_id}"))
+}
+
+/// Index-1 partition listing a user's memberships.
+pub fn memberships_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#MEMBERSHIPS")
+}
+
+impl Membership {
+    /// The item, indexed by user.
+    pub fn to_item(&self) -> Result<Item, StoreError> {
+        Ok(Item::from_record(&member_key(&self.studio_id, &self.user_id), self)?
+            .with(attr::GSI1PK, memberships_partition(&self.user_id))
+            .with(attr::GSI1SK, format!("STUDIO#{}", self.studio_id)))
+    }
+
+    /// Creates the membership (fails if it exists).
+    pub fn create(&self) -> Result<WriteOp, StoreError> {
+        Ok(WriteOp::create(self.to_item()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(role: Option<Role>, is_admin: bool) -> StudioAccess {
+        StudioAccess {
+            caller: Caller { user_id: "u".into(), session_id: "s".into(), is_admin },
+            studio_id: "st".into(),
+            role,
+        }
+    }
+
+    #[test]
+    fn default_deny() {
+        assert!(access(Some(Role::Owner), false).require(Role::Manager).is_ok());
+        assert!(matches!(
+            access(Some(Role::Professional), false).require(Role::Manager),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(access(None, false).require(Role::Professional), Err(AppError::NotFound(_))));
+        assert!(access(None, true).require(Role::Owner).is_ok(), "admins act on any studio");
+    }
+}
