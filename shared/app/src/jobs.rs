@@ -6,6 +6,7 @@
 use atelier_domain::bookings::DueKind;
 use serde::{Deserialize, Serialize};
 
+use atelier_bookings::changes::run_booking_steps;
 use atelier_bookings::due::{self, StepReport};
 use atelier_bookings::loyalty;
 use atelier_platform::outbox::{RelayReport, SWEEP_AFTER};
@@ -67,13 +68,13 @@ pub async fn run(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
             Ok(JobReport::OutboxSweep { sent, failed })
         }
         Job::ExpireHolds => {
-            due::run_booking_steps(platform, DueKind::HoldExpiry).await.map(JobReport::ExpireHolds)
+            run_booking_steps(platform, DueKind::HoldExpiry).await.map(JobReport::ExpireHolds)
         }
         Job::SendReminders => {
-            due::run_booking_steps(platform, DueKind::Reminder).await.map(JobReport::SendReminders)
+            run_booking_steps(platform, DueKind::Reminder).await.map(JobReport::SendReminders)
         }
         Job::DetectNoShows => {
-            due::run_booking_steps(platform, DueKind::NoShowCheck).await.map(JobReport::DetectNoShows)
+            run_booking_steps(platform, DueKind::NoShowCheck).await.map(JobReport::DetectNoShows)
         }
         Job::ExpireLoyaltyPoints => {
             due::run(platform, due::LOYALTY, |item| loyalty::expire_step(platform, item))

@@ -87,7 +87,7 @@ pub fn worker(queue: QueueName, platform: &Platform, lease: Duration) -> Worker 
     match queue {
         QueueName::Notifications => atelier_notifications::handlers(platform)
             .into_iter()
-            .chain(atelier_bookings::events::handlers(platform))
+            .chain(atelier_bookings::handlers::handlers(platform))
             .fold(worker, |worker, (kind, handler)| worker.on(kind, handler)),
         // No capability consumes exports yet.
         QueueName::Exports => worker,

@@ -16,11 +16,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::context::{self, Loaded, ProfessionalPart, StudioPart};
-use crate::create::refusal;
 use crate::due::{self, DueItem};
 use crate::events::{self, BookingEvent};
 use crate::loyalty::{self, LedgerKind};
 use crate::occupancy::{self, Hold};
+use crate::slots::refusal;
 use crate::tx::{Failure, Part, Tx};
 use crate::waitlist::{self, EntryStatus};
 use crate::{ActorKind, Booking, BookingView, By, Cancellation, NoShow, Relation, load, relation, slots};
@@ -31,7 +31,7 @@ use atelier_studios::{Actor, catalog};
 
 /// A 409 for a change that makes no sense now.
 fn refused(e: ChangeRefused) -> AppError {
-    AppError::Conflict(e.to_string())
+    AppError::Conflict(crate::conflicts::INVALID_TRANSITION, e.to_string())
 }
 
 /// Staff may do this; the client may not.
@@ -231,7 +231,10 @@ pub async fn reschedule(
     let loaded = Loaded::fetch(platform, &keys).await?;
     let studio = StudioPart::from(&loaded, studio_id)?.ok_or(AppError::NotFound("studio"))?;
     if !studio.studio.active {
-        return Err(AppError::Conflict("the studio is not taking bookings".into()));
+        return Err(AppError::Conflict(
+            crate::conflicts::NOT_TAKING_BOOKINGS,
+            "the studio is not taking bookings".into(),
+        ));
     }
     let professional = ProfessionalPart::from(&loaded, studio_id, &professional_id)?
         .filter(|p| p.professional.profile.active)
@@ -286,7 +289,7 @@ pub async fn reschedule(
     plan.release = true;
     plan.claim = Some((capacity, pool));
     let mut payload = BookingEvent::of(&plan.after);
-    payload.previous_start_local = Some(super::local_time(before.start, &before.time_zone));
+    payload.previous_start_local = Some(crate::local_time(before.start, &before.time_zone));
     plan.events.push(events::stage(platform, events::RESCHEDULED, studio_id, &payload).map_err(store_err)?);
     plan.events.push(events::freed(platform, &before).map_err(store_err)?);
     plan.audit = Some(actor.audit(
@@ -316,7 +319,10 @@ pub async fn confirm(
     before.lifecycle().apply(Change::Confirm, now).map_err(refused)?;
     // Past its hold the booking is the expiry job's, even if the job has not run yet.
     if before.timers.hold_until.is_some_and(|until| until <= now) {
-        return Err(AppError::Conflict("the hold on this time has expired; book again".into()));
+        return Err(AppError::Conflict(
+            crate::conflicts::HOLD_EXPIRED,
+            "the hold on this time has expired; book again".into(),
+        ));
     }
     let offer = before.pending_reason == Some(PendingReason::Offer);
     if !relation.is_staff() && !offer {
@@ -493,7 +499,10 @@ async fn no_show_as(platform: &Platform, by: By<'_>, before: Booking) -> Result<
             Err(f) => return Err(f.into_error()),
         }
     }
-    Err(AppError::Conflict("the loyalty balance kept changing; try again".into()))
+    Err(AppError::Conflict(
+        atelier_platform::error::CHANGED_MEANWHILE,
+        "the loyalty balance kept changing; try again".into(),
+    ))
 }
 
 /// Runs a booking's due step; `Ok(false)` when it was stale.
@@ -547,4 +556,9 @@ pub async fn due_step(platform: &Platform, kind: DueKind, item: &DueItem) -> Res
         }
     }
     Ok(true)
+}
+
+/// Runs the booking steps of `kind`.
+pub async fn run_booking_steps(platform: &Platform, kind: DueKind) -> Result<due::StepReport, AppError> {
+    due::run(platform, kind.as_str(), |item| async move { due_step(platform, kind, &item).await }).await
 }

@@ -6,10 +6,9 @@
 use std::collections::HashSet;
 
 use atelier_domain::Invalid;
-use atelier_domain::bookings::{BookingStatus, PendingReason, Recurrence, SeriesMode, Timers};
+use atelier_domain::bookings::{Recurrence, SeriesMode};
 use atelier_domain::identity::Role;
-use atelier_domain::money::apply_bps;
-use atelier_domain::scheduling::{self, Calendar, Occupancy, Refusal};
+use atelier_domain::scheduling::Refusal;
 use atelier_domain::studios::check_text;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -17,16 +16,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::context::{self, Loaded, ProfessionalPart, ServicePart, StudioPart};
+use crate::draft::{Basis, Draft, basis_checks, commit_drafts, draft, draft_ops};
 use crate::events::{self, BookingEvent, SeriesEvent};
 use crate::occupancy::{self, Owner};
+use crate::slots::refusal;
 use crate::tx::{Failure, Part, Tx, conflict};
-use crate::{Booking, BookingView, due, local_time, slots};
+use crate::{Booking, BookingView, local_time, slots};
 use atelier_platform::access::UserProfile;
-use atelier_platform::idempotency::{IdempotencyKey, StoredResponse};
+use atelier_platform::idempotency::{IdempotencyKey, Outcome};
 use atelier_platform::store::{Condition, Key, WriteOp};
 use atelier_platform::{AppError, Platform};
+use atelier_studios::Actor;
 use atelier_studios::clients::{self, Client};
-use atelier_studios::{Actor, catalog, profile_key, team};
 
 /// A request to book one appointment.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -219,194 +220,12 @@ fn check_booker(
     Ok(())
 }
 
-/// The 422 for a refused start.
-pub fn refusal(r: Refusal, field: &str) -> AppError {
-    match r {
-        Refusal::ProfessionalBusy => AppError::Conflict(r.to_string()),
-        Refusal::NoResource => AppError::Conflict(r.to_string()),
-        _ => Invalid::field(field, r.to_string()).into(),
-    }
-}
-
-/// A booking ready to write, with what its claims are counted against.
-#[derive(Debug, Clone)]
-pub(crate) struct Draft {
-    pub booking: Booking,
-    /// The professional's capacity with overbooking.
-    pub capacity: u32,
-    /// Whether an overbooked claim is accepted without review.
-    pub auto_accept: bool,
-    /// The resource pool's capacity.
-    pub pool_capacity: u32,
-}
-
-/// What every draft of one request shares.
-pub(crate) struct Basis<'a> {
-    pub studio: &'a StudioPart,
-    pub service: &'a ServicePart,
-    pub professional: &'a ProfessionalPart,
-    pub client_id: &'a str,
-    pub client_name: &'a str,
-    pub client_user_id: Option<&'a str>,
-    pub notes: &'a str,
-    pub created_by: Option<&'a str>,
-    pub now: Timestamp,
-}
-
-/// Checks a start against the studio's rules and the professional's hours, and drafts the
-/// booking: price, deposit and policy copied, status and timers set.
-pub(crate) fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result<Draft, Refusal> {
-    let studio = &basis.studio.studio;
-    let definition = &basis.service.service.definition;
-    let rules = slots::rules(basis.studio, basis.now);
-    let empty = Occupancy::default();
-    let calendar = Calendar {
-        professional_id: &basis.professional.professional.user_id,
-        schedule: &basis.professional.schedule,
-        exceptions: &basis.professional.exceptions,
-        occupancy: &empty,
-        capacity: 1,
-    };
-    scheduling::check_start(&rules, slots::shape(basis.service), &calendar, None, start)?;
-    let settings = &studio.profile.settings;
-    let deposit_minor = if definition.deposit_required {
-        apply_bps(definition.price_minor, definition.deposit_bps)
-    } else {
-        0
-    };
-    let (status, pending_reason, hold_until) = if deposit_minor > 0 {
-        let hold = (basis.now + SignedDuration::from_mins(i64::from(settings.hold_minutes))).min(start);
-        (BookingStatus::Pending, Some(PendingReason::Deposit), Some(hold))
-    } else {
-        (BookingStatus::Confirmed, None, None)
-    };
-    let mut booking = Booking {
-        id: platform.ids.new_id(),
-        studio_id: studio.id.clone(),
-        status,
-        pending_reason,
-        service_id: basis.service.service.id.clone(),
-        service_name: definition.name.clone(),
-        professional_id: basis.professional.professional.user_id.clone(),
-        professional_name: basis.professional.professional.profile.display_name.clone(),
-        client_id: basis.client_id.to_owned(),
-        client_name: basis.client_name.to_owned(),
-        client_user_id: basis.client_user_id.map(str::to_owned),
-        start,
-        end: start + SignedDuration::from_mins(i64::from(definition.duration_minutes)),
-        time_zone: studio.profile.time_zone.clone(),
-        buffer_before_minutes: definition.buffer_before_minutes,
-        buffer_after_minutes: definition.buffer_after_minutes,
-        resource_type: definition.resource_type.clone(),
-        price_minor: definition.price_minor,
-        deposit_minor,
-        currency: studio.profile.currency.clone(),
-        cancellation_policy: basis.service.policy.clone(),
-        notes: basis.notes.to_owned(),
-        timers: Timers::new(
-            start,
-            basis.now,
-            hold_until,
-            settings.reminder_hours,
-            settings.no_show_tolerance_minutes,
-        ),
-        reminded: false,
-        due: None,
-        arrived_at: None,
-        completed_at: None,
-        points_earned: None,
-        cancellation: None,
-        no_show: None,
-        series_id: None,
-        waitlist_entry_id: None,
-        reschedules: 0,
-        created_by: basis.created_by.map(str::to_owned),
-        created_at: basis.now,
-        updated_at: basis.now,
-        version: 1,
-    };
-    due::plan(&mut booking);
-    let pool_capacity = definition.resource_type.as_deref().map_or(0, |k| basis.studio.pool_capacity(k));
-    Ok(Draft {
-        booking,
-        capacity: basis.professional.capacity(&basis.studio.overbooking),
-        auto_accept: basis.professional.auto_accepts(&basis.studio.overbooking),
-        pool_capacity,
-    })
-}
-
-/// Marks a draft as using overbooking capacity: pending staff review unless accepted
-/// automatically (the hold lasts until the start).
-fn overbook(draft: &mut Draft) {
-    if !draft.auto_accept && draft.booking.status == BookingStatus::Confirmed {
-        draft.booking.status = BookingStatus::Pending;
-        draft.booking.pending_reason = Some(PendingReason::Review);
-        draft.booking.timers.hold_until = Some(draft.booking.start);
-        due::plan(&mut draft.booking);
-    }
-}
-
-/// Adds a draft's writes: the booking, its pointers, its timed step, its claims.
-pub(crate) fn draft_ops(tx: &mut Tx, index: usize, draft: &Draft, overbooked: bool) -> Result<(), AppError> {
-    let b = &draft.booking;
-    tx.push(WriteOp::create(b.to_item()?), Part::Booking(index));
-    tx.extend(b.pointers().into_iter().map(WriteOp::put), Part::Other);
-    tx.extend(due::moves(None, b), Part::Other);
-    let capacity = if overbooked { draft.capacity } else { 1 };
-    for (op, owner) in occupancy::moves(&b.studio_id, &[], &b.holds(capacity, draft.pool_capacity)) {
-        tx.push(op, Part::Cells(index, owner));
-    }
-    Ok(())
-}
-
-/// Checks that what the drafts were based on still holds when they are written.
-pub(crate) fn basis_checks(tx: &mut Tx, studio_id: &str, service: &ServicePart, professional_id: &str) {
-    tx.push(WriteOp::check(profile_key(studio_id), Condition::eq("active", true)), Part::Check("the studio"));
-    tx.push(
-        WriteOp::check(
-            catalog::service_key(studio_id, &service.service.id),
-            Condition::version_is(service.service.version),
-        ),
-        Part::Check("the service"),
-    );
-    tx.push(
-        WriteOp::check(team::professional_key(studio_id, professional_id), Condition::eq("active", true)),
-        Part::Check("the professional"),
-    );
-}
-
-/// Commits drafts, claiming each professional's base capacity first; a draft whose
-/// professional is full there is tried again on their overbooking capacity (pending review
-/// unless auto-accepted). `build` assembles the whole transaction for the drafts as they are.
-pub(crate) async fn commit_drafts(
-    platform: &Platform,
-    drafts: &mut [Draft],
-    build: impl Fn(&[Draft], &HashSet<usize>) -> Result<Tx, AppError>,
-) -> Result<(), Failure> {
-    let mut overbooked = HashSet::new();
-    loop {
-        let tx = build(drafts, &overbooked).map_err(Failure::Error)?;
-        match tx.commit(platform).await {
-            Err(Failure::Condition(Part::Cells(i, Owner::Professional(p))))
-                if !overbooked.contains(&i) && drafts.get(i).is_some_and(|d| d.capacity > 1) =>
-            {
-                overbooked.insert(i);
-                if let Some(d) = drafts.get_mut(i) {
-                    overbook(d);
-                }
-                tracing::debug!(professional = %p, occurrence = i, "base capacity full; trying overbooking");
-            }
-            other => return other,
-        }
-    }
-}
-
 /// Everything one request reads: studio, service, professional, client, idempotency record.
 enum Read {
     /// Fresh reads.
     Fresh(Box<Fresh>),
     /// The idempotency key was used for this very request: its response.
-    Replay(StoredResponse),
+    Replay(Outcome),
 }
 
 struct Fresh {
@@ -439,7 +258,10 @@ async fn read(
     let studio = StudioPart::from(&loaded, studio_id)?.ok_or(AppError::NotFound("studio"))?;
     if !studio.studio.active {
         return Err(if booker.actor.access.role.is_some() {
-            AppError::Conflict("the studio is not taking bookings".into())
+            AppError::Conflict(
+                crate::conflicts::NOT_TAKING_BOOKINGS,
+                "the studio is not taking bookings".into(),
+            )
         } else {
             AppError::NotFound("studio")
         });
@@ -456,22 +278,22 @@ async fn read(
     Ok(Read::Fresh(Box::new(Fresh { loaded, studio, service, professional })))
 }
 
-/// The response a creation gives (and replays).
-fn created(studio_id: &str, booking: &Booking) -> Result<StoredResponse, AppError> {
-    Ok(StoredResponse {
-        status: 201,
-        location: Some(format!("/v1/studios/{studio_id}/bookings/{}", booking.id)),
-        body: serde_json::to_value(booking.clone().view()).map_err(|e| AppError::Internal(e.to_string()))?,
+/// What a booking's creation answers (and replays): the view of the new booking.
+fn created(booking: &Booking) -> Result<Outcome, AppError> {
+    Ok(Outcome {
+        created: true,
+        body: serde_json::to_value(booking.clone().view())
+            .map_err(|e| AppError::failed("encoding a view", e))?,
     })
 }
 
-/// Books one appointment; the response to send (201, or the stored one for a replayed key).
+/// Books one appointment: what it came to, or, for a replayed key, what it came to the first time.
 pub async fn create(
     platform: &Platform,
     booker: Booker<'_>,
     request: BookingRequest,
     idem: Option<IdempotencyKey>,
-) -> Result<StoredResponse, AppError> {
+) -> Result<Outcome, AppError> {
     let notes = check_text(&request.notes, 2000, "notes")?;
     check_booker(&booker, request.client_id.as_deref(), request.professional_id.as_deref())?;
     match &request.professional_id {
@@ -496,11 +318,14 @@ pub async fn create(
             let mut last = if free.working.is_empty() {
                 Invalid::field("start", "no professional who performs this service works then").into()
             } else {
-                AppError::Conflict("no professional is free then".into())
+                AppError::Conflict(
+                    crate::conflicts::NO_PROFESSIONAL_FREE,
+                    "no professional is free then".into(),
+                )
             };
             for p in free.free.iter().take(5) {
                 match book_one(platform, &booker, &request, p, &notes, idem.as_ref()).await {
-                    Err(AppError::Conflict(message)) => last = AppError::Conflict(message),
+                    Err(AppError::Conflict(reason, message)) => last = AppError::Conflict(reason, message),
                     other => return other,
                 }
             }
@@ -522,7 +347,7 @@ async fn book_one(
     professional_id: &str,
     notes: &str,
     idem: Option<&IdempotencyKey>,
-) -> Result<StoredResponse, AppError> {
+) -> Result<Outcome, AppError> {
     let studio_id = booker.actor.studio_id();
     for _ in 0..3 {
         let read = match read(
@@ -562,7 +387,7 @@ async fn book_one(
             let mut tx = Tx::new();
             let booking = &drafts[0].booking;
             if let Some(key) = idem {
-                tx.push(key.remember(&created(studio_id, booking)?, basis.now)?, Part::Idempotency);
+                tx.push(key.remember(&created(booking)?, basis.now)?, Part::Idempotency);
             }
             client.ops(&mut tx);
             draft_ops(&mut tx, 0, &drafts[0], overbooked.contains(&0))?;
@@ -582,7 +407,7 @@ async fn book_one(
         })
         .await;
         match result {
-            Ok(()) => return created(studio_id, &drafts[0].booking),
+            Ok(()) => return created(&drafts[0].booking),
             Err(Failure::Condition(Part::Idempotency)) => {
                 let key = idem.ok_or_else(|| AppError::Internal("idempotency part without key".into()))?;
                 return key.lookup(platform).await?.ok_or_else(|| conflict(&Part::Idempotency));
@@ -592,7 +417,10 @@ async fn book_one(
             Err(failure) => return Err(failure.into_error()),
         }
     }
-    Err(AppError::Conflict("the client record changed meanwhile; try again".into()))
+    Err(AppError::Conflict(
+        atelier_platform::error::CHANGED_MEANWHILE,
+        "the client record changed meanwhile; try again".into(),
+    ))
 }
 
 /// Books a weekly series, all or nothing, or what is free with a report per date.
@@ -601,7 +429,7 @@ pub async fn create_series(
     booker: Booker<'_>,
     request: SeriesRequest,
     idem: Option<IdempotencyKey>,
-) -> Result<StoredResponse, AppError> {
+) -> Result<Outcome, AppError> {
     let notes = check_text(&request.notes, 2000, "notes")?;
     let recurrence = request.recurrence.validate()?;
     check_booker(&booker, request.client_id.as_deref(), Some(&request.professional_id))?;
@@ -702,14 +530,13 @@ pub async fn create_series(
                 SeriesOutcome { series_id: series_id.clone(), mode: request.mode, booked: drafts.len(), occurrences }
             };
             if drafts.is_empty() {
-                let body = serde_json::to_value(report(&drafts, &at, &refused)).map_err(|e| AppError::Internal(e.to_string()))?;
-                return Ok(StoredResponse { status: 200, location: None, body });
+                let body = serde_json::to_value(report(&drafts, &at, &refused)).map_err(|e| AppError::failed("encoding a view", e))?;
+                return Ok(Outcome { created: false, body });
             }
-            let response = |drafts: &[Draft]| -> Result<StoredResponse, AppError> {
-                Ok(StoredResponse {
-                    status: 201,
-                    location: None,
-                    body: serde_json::to_value(report(drafts, &at, &refused)).map_err(|e| AppError::Internal(e.to_string()))?,
+            let response = |drafts: &[Draft]| -> Result<Outcome, AppError> {
+                Ok(Outcome {
+                    created: true,
+                    body: serde_json::to_value(report(drafts, &at, &refused)).map_err(|e| AppError::failed("encoding a view", e))?,
                 })
             };
             let build = |drafts: &[Draft], overbooked: &HashSet<usize>| -> Result<Tx, AppError> {
@@ -755,11 +582,12 @@ pub async fn create_series(
                     at.remove(k);
                 }
                 Err(Failure::Condition(Part::Cells(k, owner))) => {
-                    let what = match owner {
-                        Owner::Professional(_) => "the professional is already booked then",
-                        Owner::Pool(_) => "no resource the service needs is free then",
+                    let (reason, what) = match owner {
+                        Owner::Professional(_) => (crate::conflicts::SLOT_TAKEN, "the professional is already booked then"),
+                        Owner::Pool(_) => (crate::conflicts::RESOURCE_TAKEN, "no resource the service needs is free then"),
                     };
-                    return Err(AppError::Conflict(format!("{}: {what}", local_time(drafts[k].booking.start, &zone_name))));
+                    let at = local_time(drafts[k].booking.start, &zone_name);
+                    return Err(AppError::Conflict(reason, format!("{at}: {what}")));
                 }
                 Err(failure) => return Err(failure.into_error()),
             }

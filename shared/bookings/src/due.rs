@@ -4,7 +4,6 @@
 //! the booking; every change writes the booking and moves its step in one transaction. A step
 //! item whose booking has moved on is stale and simply dropped.
 
-use atelier_domain::bookings::DueKind;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -160,10 +159,4 @@ where
         );
     }
     Ok(report)
-}
-
-/// Runs the booking steps of `kind`.
-pub async fn run_booking_steps(platform: &Platform, kind: DueKind) -> Result<StepReport, AppError> {
-    run(platform, kind.as_str(), |item| async move { super::changes::due_step(platform, kind, &item).await })
-        .await
 }

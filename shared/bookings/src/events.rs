@@ -186,16 +186,6 @@ pub fn freed(platform: &Platform, before: &Booking) -> Result<(WriteOp, OutboxEn
     stage(platform, SLOT_FREED, &before.studio_id, &payload)
 }
 
-/// The handlers this capability runs on the notifications queue, by event kind: booking events
-/// become notices, a freed slot is offered to the waitlist.
-pub fn handlers(platform: &Platform) -> Vec<(&'static str, Arc<dyn EventHandler>)> {
-    let notices = BookingNotices::new(platform.store.clone());
-    let mut handlers: Vec<(&'static str, Arc<dyn EventHandler>)> =
-        NOTICE_KINDS.iter().map(|kind| (*kind, notices.clone() as Arc<dyn EventHandler>)).collect();
-    handlers.push((SLOT_FREED, crate::waitlist::Promoter::new(platform.clone())));
-    handlers
-}
-
 /// Turns booking events into in-app notices.
 pub struct BookingNotices {
     store: Store,
@@ -322,7 +312,7 @@ fn notices(kind: &str, e: &BookingEvent) -> Vec<Notice> {
 #[async_trait]
 impl EventHandler for BookingNotices {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
-        let malformed = |e: serde_json::Error| HandlerError(format!("malformed {}: {e}", event.kind));
+        let malformed = |e: serde_json::Error| HandlerError::failed(format!("malformed {}", event.kind), e);
         let list: Vec<Notice> = if event.kind == SERIES_CREATED {
             let series: SeriesEvent = serde_json::from_value(event.payload.clone()).map_err(malformed)?;
             let Some(first) = series.bookings.first() else { return Ok(()) };

@@ -78,9 +78,10 @@ pub async fn issue(platform: &Platform, subject: FeedSubject) -> Result<FeedLink
     }
     match platform.store.transact(ops).await {
         Ok(()) => Ok(FeedLink { path: format!("/v1/calendar/{token}.ics") }),
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(AppError::Conflict("the feed was renewed meanwhile; try again".into()))
-        }
+        Err(StoreError::ConditionFailed { .. }) => Err(AppError::Conflict(
+            atelier_platform::error::CHANGED_MEANWHILE,
+            "the feed was renewed meanwhile; try again".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -97,7 +98,10 @@ pub async fn revoke(platform: &Platform, subject: FeedSubject) -> Result<(), App
         ])
         .await
         .map_err(|e| match e {
-            StoreError::ConditionFailed { .. } => AppError::Conflict("the feed was renewed meanwhile".into()),
+            StoreError::ConditionFailed { .. } => AppError::Conflict(
+                atelier_platform::error::CHANGED_MEANWHILE,
+                "the feed was renewed meanwhile".into(),
+            ),
             other => other.into(),
         })
 }

@@ -8,11 +8,14 @@
 //! outbox event, the audit event) is written in one transaction.
 
 pub mod changes;
+pub mod conflicts;
 pub mod context;
 pub mod create;
+pub mod draft;
 pub mod due;
 pub mod events;
 pub mod feeds;
+pub mod handlers;
 pub mod loyalty;
 pub mod occupancy;
 pub mod routes;
@@ -92,7 +95,7 @@ pub struct DueStep {
     pub at: Timestamp,
 }
 
-/// A booking as stored and shown.
+/// A booking as stored (the API shows a [`BookingView`] of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Booking {
     /// Id.
@@ -192,12 +195,100 @@ pub struct Booking {
     pub version: i64,
 }
 
-/// A booking with its times as the studio's clock shows them.
+/// A booking as the API shows it: what a caller may read of the record, with its times as the
+/// studio's clock shows them. Scheduler internals (whether the reminder went out, the next
+/// timed step) stay in the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BookingView {
-    /// The booking.
-    #[serde(flatten)]
-    pub booking: Booking,
+    /// Id.
+    pub id: String,
+    /// The studio.
+    pub studio_id: String,
+    /// Status.
+    pub status: BookingStatus,
+    /// Why it is pending, while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<PendingReason>,
+    /// The service.
+    pub service_id: String,
+    /// Its name when booked.
+    pub service_name: String,
+    /// The professional.
+    pub professional_id: String,
+    /// Their name when booked.
+    pub professional_name: String,
+    /// The studio's client record.
+    pub client_id: String,
+    /// The client's name when booked.
+    pub client_name: String,
+    /// The client's account, when they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_user_id: Option<String>,
+    /// Start of the service.
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// End of the service.
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    /// The studio's zone.
+    pub time_zone: String,
+    /// Minutes blocked before the service.
+    pub buffer_before_minutes: u32,
+    /// Minutes blocked after it.
+    pub buffer_after_minutes: u32,
+    /// Resource type it occupies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    /// Price, copied from the service.
+    pub price_minor: i64,
+    /// Deposit due, copied from the service.
+    pub deposit_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// The cancellation policy that applies, copied when booked.
+    pub cancellation_policy: CancellationPolicy,
+    /// The client's notes.
+    #[serde(default)]
+    pub notes: String,
+    /// When the scheduler steps fall.
+    pub timers: Timers,
+    /// When the client checked in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub arrived_at: Option<Timestamp>,
+    /// When it was completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<Timestamp>,
+    /// Points it earned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points_earned: Option<i64>,
+    /// The cancellation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
+    /// The no-show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_show: Option<NoShow>,
+    /// The series it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    /// The waitlist entry it was offered to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waitlist_entry_id: Option<String>,
+    /// Times it was moved.
+    #[serde(default)]
+    pub reschedules: u32,
+    /// Who booked it (user id; absent for waitlist offers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Created.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Last changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Version, for `If-Match`.
+    pub version: i64,
     /// Start in the studio's zone, RFC 3339 with offset.
     pub start_local: String,
     /// End in the studio's zone.
@@ -216,7 +307,41 @@ impl Booking {
         BookingView {
             start_local: local_time(self.start, &self.time_zone),
             end_local: local_time(self.end, &self.time_zone),
-            booking: self,
+            id: self.id,
+            studio_id: self.studio_id,
+            status: self.status,
+            pending_reason: self.pending_reason,
+            service_id: self.service_id,
+            service_name: self.service_name,
+            professional_id: self.professional_id,
+            professional_name: self.professional_name,
+            client_id: self.client_id,
+            client_name: self.client_name,
+            client_user_id: self.client_user_id,
+            start: self.start,
+            end: self.end,
+            time_zone: self.time_zone,
+            buffer_before_minutes: self.buffer_before_minutes,
+            buffer_after_minutes: self.buffer_after_minutes,
+            resource_type: self.resource_type,
+            price_minor: self.price_minor,
+            deposit_minor: self.deposit_minor,
+            currency: self.currency,
+            cancellation_policy: self.cancellation_policy,
+            notes: self.notes,
+            timers: self.timers,
+            arrived_at: self.arrived_at,
+            completed_at: self.completed_at,
+            points_earned: self.points_earned,
+            cancellation: self.cancellation,
+            no_show: self.no_show,
+            series_id: self.series_id,
+            waitlist_entry_id: self.waitlist_entry_id,
+            reschedules: self.reschedules,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
         }
     }
 
@@ -496,7 +621,6 @@ pub async fn list(
     filter: &BookingFilter,
     page: impl FnOnce(Query) -> Result<Query, AppError>,
 ) -> Result<(Vec<BookingView>, Option<Cursor>), AppError> {
-    access.require(Role::Professional)?;
     let studio = atelier_studios::get(platform, &access.studio_id).await?;
     let zone = TimeZone::get(&studio.profile.time_zone).unwrap_or(TimeZone::UTC);
     let from = filter.from.as_deref().map(|t| parse_bound(t, &zone, false, "from")).transpose()?;

@@ -4,7 +4,6 @@
 //! no-show, redeemed by staff, and expire after a period without earning.
 
 use atelier_domain::Invalid;
-use atelier_domain::identity::Role;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -84,7 +83,7 @@ fn ledger_partition(studio_id: &str, client_id: &str) -> String {
 fn ledger_put(studio_id: &str, client_id: &str, entry: &LedgerEntry) -> Result<WriteOp, StoreError> {
     let key = Key::new(
         ledger_partition(studio_id, client_id),
-        format!("{}#{}", super::sort_instant(entry.at), entry.id),
+        format!("{}#{}", crate::sort_instant(entry.at), entry.id),
     );
     Ok(WriteOp::create(Item::from_record(&key, entry)?))
 }
@@ -230,7 +229,6 @@ pub async fn redeem(
     client_id: &str,
     redemption: &Redemption,
 ) -> Result<LoyaltyBalance, AppError> {
-    actor.access.require(Role::Professional)?;
     let note = atelier_domain::studios::check_text(&redemption.note, 200, "note")?;
     if !(1..=1_000_000).contains(&redemption.points) {
         return Err(Invalid::field("points", "must be between 1 and 1000000").into());
@@ -262,9 +260,10 @@ pub async fn redeem(
     );
     match tx.commit(platform).await {
         Ok(()) => balance(platform, actor.studio_id(), client_id).await,
-        Err(Failure::Condition(Part::Check(_))) => {
-            Err(AppError::Conflict("the client does not have that many points".into()))
-        }
+        Err(Failure::Condition(Part::Check(_))) => Err(AppError::Conflict(
+            crate::conflicts::INSUFFICIENT_BALANCE,
+            "the client does not have that many points".into(),
+        )),
         Err(f) => Err(f.into_error()),
     }
 }

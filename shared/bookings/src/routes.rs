@@ -12,7 +12,7 @@ use crate::{BookingFilter, BookingView, By};
 use atelier_domain::bookings::BookingStatus;
 use atelier_http::idempotency::{IdempotencyHeader, Stored};
 use atelier_platform::AppError;
-use atelier_studios::{Actor, clients, team};
+use atelier_studios::{clients, team};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use atelier_http::AppState;
-use atelier_http::access::{ClientMeta, InStudio, SignedIn};
+use atelier_http::access::{AnyMember, InStudio, Member, SignedIn};
 use atelier_http::extract::StudioPath;
 use atelier_http::extract::{Json, OptionalJson, Path, Query as QueryParams};
 use atelier_http::pagination::{Page, PageParams};
@@ -94,7 +94,7 @@ pub struct WaitlistFilter {
 }
 
 fn tagged(view: BookingView) -> Tagged<BookingView> {
-    Tagged(view.booking.version, view)
+    Tagged(view.version, view)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,14 +138,16 @@ pub async fn calendar_feed(State(state): State<AppState>, Path(file): Path<Strin
     responses((status = 201, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_booking(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, who): InStudio,
+    caller: InStudio,
     idem: IdempotencyHeader,
     Json(request): Json<BookingRequest>,
 ) -> Result<Stored> {
-    let key = idem.bind(&access.studio_id, &who.user.id, "POST bookings", &request)?;
-    let booker = Booker { actor: Actor { access: &access, meta: &meta }, user: &who.user };
-    Ok(Stored(create::create(&state.platform, booker, request, key).await?))
+    let key = idem.bind(&caller.access.studio_id, &caller.who.user.id, "POST bookings", &request)?;
+    let booker = Booker { actor: caller.actor(), user: &caller.who.user };
+    let outcome = create::create(&state.platform, booker, request, key).await?;
+    let studio_id = &caller.access.studio_id;
+    Ok(Stored::new(outcome)
+        .located(|body| body["id"].as_str().map(|id| format!("/v1/studios/{studio_id}/bookings/{id}"))))
 }
 
 /// Books a weekly series (up to 12): all or nothing, or what is free with a report per date.
@@ -155,14 +157,13 @@ pub async fn create_booking(
     responses((status = 201, body = SeriesOutcome), (status = 200, body = SeriesOutcome, description = "Nothing was free"), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_series(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, who): InStudio,
+    caller: InStudio,
     idem: IdempotencyHeader,
     Json(request): Json<SeriesRequest>,
 ) -> Result<Stored> {
-    let key = idem.bind(&access.studio_id, &who.user.id, "POST bookings/series", &request)?;
-    let booker = Booker { actor: Actor { access: &access, meta: &meta }, user: &who.user };
-    Ok(Stored(create::create_series(&state.platform, booker, request, key).await?))
+    let key = idem.bind(&caller.access.studio_id, &caller.who.user.id, "POST bookings/series", &request)?;
+    let booker = Booker { actor: caller.actor(), user: &caller.who.user };
+    Ok(Stored::new(create::create_series(&state.platform, booker, request, key).await?))
 }
 
 /// A studio's bookings (staff; professionals see their own agenda): by professional and
@@ -171,11 +172,11 @@ pub async fn create_series(
     responses((status = 200, body = inline(Page<BookingView>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_bookings(
     State(state): State<AppState>,
-    InStudio(access, _): InStudio,
+    member: Member<AnyMember>,
     QueryParams(filter): QueryParams<BookingFilter>,
     QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Page<BookingView>>> {
-    let (items, next) = bookings::list(&state.platform, &access, &filter, |q| page.apply(q)).await?;
+    let (items, next) = bookings::list(&state.platform, &member.access, &filter, |q| page.apply(q)).await?;
     Ok(Json(Page::new(items, next)))
 }
 
@@ -184,10 +185,10 @@ pub async fn list_bookings(
     responses((status = 200, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_booking(
     State(state): State<AppState>,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<BookingPath>,
 ) -> Result<Tagged<BookingView>> {
-    Ok(tagged(bookings::get(&state.platform, &access, &path.booking_id).await?))
+    Ok(tagged(bookings::get(&state.platform, &caller.access, &path.booking_id).await?))
 }
 
 /// Cancels a booking; the fee follows the booking's policy tiers (staff may waive it).
@@ -196,12 +197,11 @@ pub async fn get_booking(
     responses((status = 200, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_booking(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<BookingPath>,
     OptionalJson(request): OptionalJson<CancelRequest>,
 ) -> Result<Tagged<BookingView>> {
-    let actor = Actor { access: &access, meta: &meta };
+    let actor = caller.actor();
     Ok(tagged(changes::cancel(&state.platform, actor, &path.booking_id, &request).await?))
 }
 
@@ -211,12 +211,11 @@ pub async fn cancel_booking(
     responses((status = 200, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn reschedule_booking(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<BookingPath>,
     Json(request): Json<RescheduleRequest>,
 ) -> Result<Tagged<BookingView>> {
-    let actor = Actor { access: &access, meta: &meta };
+    let actor = caller.actor();
     Ok(tagged(changes::reschedule(&state.platform, actor, &path.booking_id, &request).await?))
 }
 
@@ -225,11 +224,10 @@ pub async fn reschedule_booking(
     responses((status = 200, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn confirm_booking(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<BookingPath>,
 ) -> Result<Tagged<BookingView>> {
-    let actor = Actor { access: &access, meta: &meta };
+    let actor = caller.actor();
     Ok(tagged(changes::confirm(&state.platform, actor, &path.booking_id).await?))
 }
 
@@ -238,11 +236,10 @@ pub async fn confirm_booking(
     responses((status = 200, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn check_in(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<BookingPath>,
 ) -> Result<Tagged<BookingView>> {
-    let actor = Actor { access: &access, meta: &meta };
+    let actor = caller.actor();
     Ok(tagged(changes::check_in(&state.platform, actor, &path.booking_id).await?))
 }
 
@@ -251,11 +248,10 @@ pub async fn check_in(
     responses((status = 200, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn complete_booking(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<BookingPath>,
 ) -> Result<Tagged<BookingView>> {
-    let actor = Actor { access: &access, meta: &meta };
+    let actor = caller.actor();
     Ok(tagged(changes::complete(&state.platform, actor, &path.booking_id).await?))
 }
 
@@ -264,11 +260,10 @@ pub async fn complete_booking(
     responses((status = 200, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn no_show(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<BookingPath>,
 ) -> Result<Tagged<BookingView>> {
-    let actor = Actor { access: &access, meta: &meta };
+    let actor = caller.actor();
     Ok(tagged(changes::no_show(&state.platform, actor, &path.booking_id).await?))
 }
 
@@ -298,11 +293,10 @@ pub async fn my_bookings(
     responses((status = 201, body = EntryView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn join_waitlist(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, who): InStudio,
+    caller: InStudio,
     Json(request): Json<WaitlistRequest>,
 ) -> Result<(StatusCode, Json<EntryView>)> {
-    let booker = Booker { actor: Actor { access: &access, meta: &meta }, user: &who.user };
+    let booker = Booker { actor: caller.actor(), user: &caller.who.user };
     Ok((StatusCode::CREATED, Json(waitlist::join(&state.platform, booker, &request).await?)))
 }
 
@@ -311,10 +305,10 @@ pub async fn join_waitlist(
     responses((status = 200, body = Vec<EntryView>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_waitlist(
     State(state): State<AppState>,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     QueryParams(filter): QueryParams<WaitlistFilter>,
 ) -> Result<Json<Vec<EntryView>>> {
-    Ok(Json(waitlist::list(&state.platform, &access, filter.service_id.as_deref()).await?))
+    Ok(Json(waitlist::list(&state.platform, &caller.access, filter.service_id.as_deref()).await?))
 }
 
 /// Leaves the waitlist.
@@ -322,12 +316,11 @@ pub async fn list_waitlist(
     responses((status = 200, body = EntryView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn leave_waitlist(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    caller: InStudio,
     Path(path): Path<EntryPath>,
 ) -> Result<Json<EntryView>> {
-    let by = By::Caller(Actor { access: &access, meta: &meta });
-    Ok(Json(waitlist::leave(&state.platform, by, &access, &path.entry_id).await?))
+    let by = By::Caller(caller.actor());
+    Ok(Json(waitlist::leave(&state.platform, by, &caller.access, &path.entry_id).await?))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,12 +331,11 @@ pub async fn leave_waitlist(
     responses((status = 200, body = LoyaltyBalance), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn client_loyalty(
     State(state): State<AppState>,
-    InStudio(access, _): InStudio,
+    member: Member<AnyMember>,
     Path(path): Path<ClientPath>,
 ) -> Result<Json<LoyaltyBalance>> {
-    access.require(atelier_domain::identity::Role::Professional)?;
-    clients::get(&state.platform, &access.studio_id, &path.client_id).await?;
-    Ok(Json(loyalty::balance(&state.platform, &access.studio_id, &path.client_id).await?))
+    clients::get(&state.platform, &member.access.studio_id, &path.client_id).await?;
+    Ok(Json(loyalty::balance(&state.platform, &member.access.studio_id, &path.client_id).await?))
 }
 
 /// A client's points history, newest first (staff).
@@ -351,14 +343,14 @@ pub async fn client_loyalty(
     responses((status = 200, body = inline(Page<LedgerEntry>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn client_loyalty_history(
     State(state): State<AppState>,
-    InStudio(access, _): InStudio,
+    member: Member<AnyMember>,
     Path(path): Path<ClientPath>,
     QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Page<LedgerEntry>>> {
-    access.require(atelier_domain::identity::Role::Professional)?;
-    clients::get(&state.platform, &access.studio_id, &path.client_id).await?;
+    clients::get(&state.platform, &member.access.studio_id, &path.client_id).await?;
     let (items, next) =
-        loyalty::history(&state.platform, &access.studio_id, &path.client_id, |q| page.apply(q)).await?;
+        loyalty::history(&state.platform, &member.access.studio_id, &path.client_id, |q| page.apply(q))
+            .await?;
     Ok(Json(Page::new(items, next)))
 }
 
@@ -368,25 +360,21 @@ pub async fn client_loyalty_history(
     responses((status = 200, body = LoyaltyBalance), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn redeem_points(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    member: Member<AnyMember>,
     Path(path): Path<ClientPath>,
     Json(redemption): Json<Redemption>,
 ) -> Result<Json<LoyaltyBalance>> {
-    let actor = Actor { access: &access, meta: &meta };
+    let actor = member.actor();
     Ok(Json(loyalty::redeem(&state.platform, actor, &path.client_id, &redemption).await?))
 }
 
 /// The caller's own points in a studio.
 #[utoipa::path(get, path = "/v1/studios/{studio_id}/me/loyalty", tag = "loyalty", security(("bearer" = [])), params(StudioPath),
     responses((status = 200, body = LoyaltyBalance), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn my_loyalty(
-    State(state): State<AppState>,
-    InStudio(access, who): InStudio,
-) -> Result<Json<LoyaltyBalance>> {
-    let client = loyalty::client_of(&state.platform, &access.studio_id, &who.user.id).await?;
+pub async fn my_loyalty(State(state): State<AppState>, caller: InStudio) -> Result<Json<LoyaltyBalance>> {
+    let client = loyalty::client_of(&state.platform, &caller.access.studio_id, &caller.who.user.id).await?;
     Ok(Json(match client {
-        Some(id) => loyalty::balance(&state.platform, &access.studio_id, &id).await?,
+        Some(id) => loyalty::balance(&state.platform, &caller.access.studio_id, &id).await?,
         None => LoyaltyBalance { client_id: String::new(), points: 0, earned_total: 0, expires_at: None },
     }))
 }
@@ -396,14 +384,16 @@ pub async fn my_loyalty(
     responses((status = 200, body = inline(Page<LedgerEntry>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn my_loyalty_history(
     State(state): State<AppState>,
-    InStudio(access, who): InStudio,
+    caller: InStudio,
     QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Page<LedgerEntry>>> {
-    let Some(client) = loyalty::client_of(&state.platform, &access.studio_id, &who.user.id).await? else {
+    let Some(client) =
+        loyalty::client_of(&state.platform, &caller.access.studio_id, &caller.who.user.id).await?
+    else {
         return Ok(Json(Page::new(Vec::new(), None)));
     };
     let (items, next) =
-        loyalty::history(&state.platform, &access.studio_id, &client, |q| page.apply(q)).await?;
+        loyalty::history(&state.platform, &caller.access.studio_id, &client, |q| page.apply(q)).await?;
     Ok(Json(Page::new(items, next)))
 }
 
@@ -416,13 +406,13 @@ pub async fn my_loyalty_history(
     responses((status = 201, body = FeedLink), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn issue_professional_feed(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    member: Member<AnyMember>,
     Path(path): Path<ProfessionalPath>,
 ) -> Result<(StatusCode, Json<FeedLink>)> {
-    team::may_manage(&Actor { access: &access, meta: &meta }, &path.user_id)?;
-    team::professional(&state.platform, &access.studio_id, &path.user_id).await?;
-    let subject = FeedSubject::Professional { studio_id: access.studio_id.clone(), user_id: path.user_id };
+    team::may_manage(&member.actor(), &path.user_id)?;
+    team::professional(&state.platform, &member.access.studio_id, &path.user_id).await?;
+    let subject =
+        FeedSubject::Professional { studio_id: member.access.studio_id.clone(), user_id: path.user_id };
     Ok((StatusCode::CREATED, Json(feeds::issue(&state.platform, subject).await?)))
 }
 
@@ -431,13 +421,13 @@ pub async fn issue_professional_feed(
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_professional_feed(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, _): InStudio,
+    member: Member<AnyMember>,
     Path(path): Path<ProfessionalPath>,
 ) -> Result<StatusCode> {
-    team::may_manage(&Actor { access: &access, meta: &meta }, &path.user_id)?;
-    team::professional(&state.platform, &access.studio_id, &path.user_id).await?;
-    let subject = FeedSubject::Professional { studio_id: access.studio_id.clone(), user_id: path.user_id };
+    team::may_manage(&member.actor(), &path.user_id)?;
+    team::professional(&state.platform, &member.access.studio_id, &path.user_id).await?;
+    let subject =
+        FeedSubject::Professional { studio_id: member.access.studio_id.clone(), user_id: path.user_id };
     feeds::revoke(&state.platform, subject).await?;
     Ok(StatusCode::NO_CONTENT)
 }

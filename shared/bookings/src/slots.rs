@@ -3,7 +3,7 @@
 //! whatever the range) and runs it.
 
 use atelier_domain::Invalid;
-use atelier_domain::scheduling::{self, Calendar, Occupancy, Pool, Rules, ServiceShape};
+use atelier_domain::scheduling::{self, Calendar, Occupancy, Pool, Refusal, Rules, ServiceShape};
 use futures_util::future::try_join_all;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -216,7 +216,7 @@ pub async fn free(platform: &Platform, studio_id: &str, query: &SlotQuery) -> Re
         .run(now, query.from, query.to)
         .into_iter()
         .map(|s| SlotView {
-            start: super::local_time(s.start, &zone),
+            start: crate::local_time(s.start, &zone),
             start_utc: s.start,
             professionals: s.professionals.iter().filter_map(|i| search.id_of(*i)).collect(),
         })
@@ -252,7 +252,7 @@ pub async fn free_at(
     let search = load(platform, studio_id, service_id, None, from, to).await?;
     let now = platform.clock.now();
     let rules = rules(&search.studio, now);
-    scheduling::check_rules(&rules, start).map_err(|r| super::create::refusal(r, "start"))?;
+    scheduling::check_rules(&rules, start).map_err(|r| refusal(r, "start"))?;
     let shape = shape(&search.service);
     let working = search
         .professionals
@@ -287,4 +287,13 @@ pub async fn free_at(
     };
     free.sort_by_key(busy);
     Ok(FreeAt { free, working })
+}
+
+/// The 422 for a refused start (a 409 when the time is taken).
+pub fn refusal(r: Refusal, field: &str) -> AppError {
+    match r {
+        Refusal::ProfessionalBusy => AppError::Conflict(crate::conflicts::SLOT_TAKEN, r.to_string()),
+        Refusal::NoResource => AppError::Conflict(crate::conflicts::RESOURCE_TAKEN, r.to_string()),
+        _ => Invalid::field(field, r.to_string()).into(),
+    }
 }

@@ -35,13 +35,23 @@ impl atelier_platform::tx::Label for Part {
 
 /// The 409 for a failed part.
 pub fn conflict(part: &Part) -> AppError {
-    AppError::Conflict(match part {
-        Part::Cells(_, Owner::Professional(_)) => "the professional is already booked then".into(),
-        Part::Cells(_, Owner::Pool(kind)) => format!("no {kind} is free then"),
-        Part::Booking(_) => "the booking changed meanwhile; read it again".into(),
-        Part::Check(what) => format!("{what} changed meanwhile; try again"),
-        Part::Idempotency | Part::ClientLink | Part::Other => {
-            "a concurrent request changed this; try again".into()
+    use crate::conflicts::{BOOKING_CHANGED, RESOURCE_TAKEN, SLOT_TAKEN};
+    use atelier_platform::error::CHANGED_MEANWHILE;
+    match part {
+        Part::Cells(_, Owner::Professional(_)) => {
+            AppError::Conflict(SLOT_TAKEN, "the professional is already booked then".into())
         }
-    })
+        Part::Cells(_, Owner::Pool(kind)) => {
+            AppError::Conflict(RESOURCE_TAKEN, format!("no {kind} is free then"))
+        }
+        Part::Booking(_) => {
+            AppError::Conflict(BOOKING_CHANGED, "the booking changed meanwhile; read it again".into())
+        }
+        Part::Check(what) => {
+            AppError::Conflict(CHANGED_MEANWHILE, format!("{what} changed meanwhile; try again"))
+        }
+        Part::Idempotency | Part::ClientLink | Part::Other => {
+            AppError::Conflict(CHANGED_MEANWHILE, "a concurrent request changed this; try again".into())
+        }
+    }
 }

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::context::{self, Loaded, ProfessionalPart, ServicePart, StudioPart};
-use crate::create::{self, Basis, Booker};
+use crate::create::Booker;
+use crate::draft::{self, Basis};
 use crate::events::{self, BookingEvent, SlotFreed};
 use crate::tx::{Failure, Part, Tx};
 use crate::{By, due};
@@ -302,10 +303,16 @@ pub async fn join(
     match tx.commit(platform).await {
         Ok(()) => {}
         Err(Failure::Condition(Part::Check(_))) => {
-            return Err(AppError::Conflict("you are already on the waitlist for this service".into()));
+            return Err(AppError::Conflict(
+                crate::conflicts::ALREADY_ON_WAITLIST,
+                "you are already on the waitlist for this service".into(),
+            ));
         }
         Err(Failure::Condition(Part::ClientLink)) => {
-            return Err(AppError::Conflict("your client record was created meanwhile; try again".into()));
+            return Err(AppError::Conflict(
+                atelier_platform::error::CHANGED_MEANWHILE,
+                "your client record was created meanwhile; try again".into(),
+            ));
         }
         Err(f) => return Err(f.into_error()),
     }
@@ -365,10 +372,13 @@ pub async fn leave(
         access.require(Role::Professional).map_err(|_| AppError::NotFound("waitlist entry"))?;
     }
     if entry.status != EntryStatus::Waiting {
-        return Err(AppError::Conflict(format!(
-            "the entry is {}; only a waiting entry can leave (decline an offer by cancelling its booking)",
-            serde_json::to_value(entry.status).unwrap_or_default().as_str().unwrap_or("closed")
-        )));
+        return Err(AppError::Conflict(
+            crate::conflicts::ENTRY_NOT_WAITING,
+            format!(
+                "the entry is {}; only a waiting entry can leave (decline an offer by cancelling its booking)",
+                serde_json::to_value(entry.status).unwrap_or_default().as_str().unwrap_or("closed")
+            ),
+        ));
     }
     let (left, ops) = transition(&entry, EntryStatus::Left, platform.clock.now(), None)?;
     let mut tx = Tx::new();
@@ -432,7 +442,7 @@ pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<Stri
             created_by: None,
             now,
         };
-        let Ok(mut draft) = create::draft(platform, &basis, freed.start) else {
+        let Ok(mut draft) = draft::draft(platform, &basis, freed.start) else {
             // Too soon, past, or outside hours now: nobody can take it.
             return Ok(None);
         };
@@ -444,8 +454,8 @@ pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<Stri
         due::plan(&mut draft.booking);
         let (_, entry_ops) = transition(&entry, EntryStatus::Offered, now, Some(&draft.booking.id))?;
         let mut tx = Tx::new();
-        create::draft_ops(&mut tx, 0, &draft, false)?;
-        create::basis_checks(&mut tx, studio_id, &service, &freed.professional_id);
+        draft::draft_ops(&mut tx, 0, &draft, false)?;
+        draft::basis_checks(&mut tx, studio_id, &service, &freed.professional_id);
         let mut entry_ops = entry_ops.into_iter();
         tx.extend(entry_ops.next(), Part::Check("the waitlist entry"));
         tx.extend(entry_ops, Part::Other);
@@ -494,14 +504,14 @@ impl Promoter {
 impl EventHandler for Promoter {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let freed: SlotFreed = serde_json::from_value(event.payload.clone())
-            .map_err(|e| HandlerError(format!("malformed slot.freed: {e}")))?;
+            .map_err(|e| HandlerError::failed("malformed slot.freed", e))?;
         match offer(&self.platform, &freed).await {
             Ok(Some(booking)) => {
                 tracing::info!(booking_id = %booking, studio_id = %freed.studio_id, "waitlist offer made");
                 Ok(())
             }
             Ok(None) => Ok(()),
-            Err(e) => Err(HandlerError(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use atelier_domain::identity::Role;
 use atelier_platform::AppError;
-use atelier_platform::access::{Authenticated, StudioAccess};
+use atelier_platform::access::{Actor, Authenticated, StudioAccess};
 use atelier_platform::audit::RequestMeta;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header;
@@ -117,7 +117,21 @@ impl RoleRequirement for Owner {
 /// A signed-in caller acting in the studio of the route's `{studio_id}`, whatever their role
 /// there (clients included). Handlers that need a role take [`Member`] instead.
 #[derive(Debug, Clone)]
-pub struct InStudio(pub StudioAccess, pub Authenticated);
+pub struct InStudio {
+    /// Who, where, with which role (if any).
+    pub access: StudioAccess,
+    /// Their profile.
+    pub who: Authenticated,
+    /// Where the request came from.
+    pub meta: RequestMeta,
+}
+
+impl InStudio {
+    /// The caller as use cases see them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { access: &self.access, meta: &self.meta }
+    }
+}
 
 impl FromRequestParts<AppState> for InStudio {
     type Rejection = ApiError;
@@ -134,7 +148,8 @@ impl FromRequestParts<AppState> for InStudio {
         let token = bearer(parts)?;
         let who = state.authenticator()?.authenticate(&state.platform, token, Some(&studio_id)).await?;
         let access = StudioAccess { caller: who.caller.clone(), studio_id, role: who.role };
-        Ok(InStudio(access, who))
+        let ClientMeta(meta) = ClientMeta::from_request_parts(parts, state).await?;
+        Ok(InStudio { access, who, meta })
     }
 }
 
@@ -145,17 +160,26 @@ impl FromRequestParts<AppState> for InStudio {
 pub struct Member<R: RoleRequirement> {
     /// Who, where, with which role.
     pub access: StudioAccess,
-    /// Their user record.
+    /// Their profile.
     pub who: Authenticated,
+    /// Where the request came from.
+    pub meta: RequestMeta,
     required: PhantomData<R>,
+}
+
+impl<R: RoleRequirement> Member<R> {
+    /// The caller as use cases see them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { access: &self.access, meta: &self.meta }
+    }
 }
 
 impl<R: RoleRequirement> FromRequestParts<AppState> for Member<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let InStudio(access, who) = InStudio::from_request_parts(parts, state).await?;
+        let InStudio { access, who, meta } = InStudio::from_request_parts(parts, state).await?;
         access.require(R::ROLE)?;
-        Ok(Member { access, who, required: PhantomData })
+        Ok(Member { access, who, meta, required: PhantomData })
     }
 }

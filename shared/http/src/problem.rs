@@ -2,6 +2,7 @@
 
 use atelier_domain::{FieldError, Invalid};
 use atelier_platform::AppError;
+use atelier_platform::error::chain;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -137,7 +138,9 @@ impl ApiError {
             AppError::NotFound(what) => {
                 Problem::new(StatusCode::NOT_FOUND, Some(format!("{what} not found")))
             }
-            AppError::Conflict(m) => Problem::new(StatusCode::CONFLICT, Some(m.clone())),
+            AppError::Conflict(reason, m) => {
+                Problem::typed(StatusCode::CONFLICT, reason.slug, reason.title, Some(m.clone()))
+            }
             AppError::PreconditionFailed => {
                 Problem::new(StatusCode::PRECONDITION_FAILED, Some(self.0.to_string()))
             }
@@ -148,14 +151,14 @@ impl ApiError {
                 p.retry_after = Some(*retry_after);
                 p
             }
-            AppError::Unavailable(_) => {
+            AppError::Unavailable(_) | AppError::StoreUnavailable(_) => {
                 let mut p =
                     Problem::new(StatusCode::SERVICE_UNAVAILABLE, Some("try again shortly".to_owned()));
                 p.retry_after = Some(1);
                 p
             }
             // Never show internals; the log has them, keyed by request id.
-            AppError::Internal(_) => Problem::new(
+            AppError::Internal(_) | AppError::Failed { .. } => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("an unexpected error occurred".to_owned()),
             ),
@@ -166,8 +169,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self.0 {
-            AppError::Internal(e) => tracing::error!(error = %e, "internal error"),
-            AppError::Unavailable(e) => tracing::warn!(error = %e, "dependency unavailable"),
+            AppError::Internal(_) | AppError::Failed { .. } => {
+                tracing::error!(error = %chain(&self.0), "internal error")
+            }
+            AppError::Unavailable(_) | AppError::StoreUnavailable(_) => {
+                tracing::warn!(error = %chain(&self.0), "dependency unavailable")
+            }
             _ => {}
         }
         let mut response = self.problem().into_response();

@@ -13,6 +13,7 @@ use atelier_notifications::{Notice, notice_event};
 use atelier_platform::access::Authenticated;
 use atelier_platform::access::{Membership, memberships_partition};
 use atelier_platform::audit::{self, AuditEvent, RequestMeta};
+use atelier_platform::error::CHANGED_MEANWHILE;
 use atelier_platform::outbox;
 use atelier_platform::store::{Condition, Index, Item, Query, StoreError, UpdateAction, Value, WriteOp};
 use atelier_platform::{AppError, Platform, rate_limit};
@@ -90,7 +91,10 @@ pub async fn register(
     match platform.store.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            return Err(AppError::Conflict("an account with this email already exists".into()));
+            return Err(AppError::Conflict(
+                crate::EMAIL_TAKEN,
+                "an account with this email already exists".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -254,7 +258,10 @@ pub async fn update_profile(
     match platform.store.transact(vec![write, audit::record(&event)?]).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            return Err(AppError::Conflict("the profile changed meanwhile; read it again".into()));
+            return Err(AppError::Conflict(
+                CHANGED_MEANWHILE,
+                "the profile changed meanwhile; read it again".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -321,11 +328,17 @@ pub async fn change_password(
     match platform.store.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            return Err(AppError::Conflict("the account changed meanwhile; try again".into()));
+            return Err(AppError::Conflict(
+                CHANGED_MEANWHILE,
+                "the account changed meanwhile; try again".into(),
+            ));
         }
         // A session ended meanwhile (logout): its revocation failed the transaction; go again.
         Err(StoreError::ConditionFailed { .. }) => {
-            return Err(AppError::Conflict("your sessions changed meanwhile; try again".into()));
+            return Err(AppError::Conflict(
+                CHANGED_MEANWHILE,
+                "your sessions changed meanwhile; try again".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use atelier_platform::access::{Authenticated, Authenticator, UserProfile};
+use atelier_platform::error::Reason;
 use atelier_platform::rate_limit::RateLimits;
 use atelier_platform::store::{Item, Key, StoreError};
 
@@ -20,6 +21,9 @@ pub use accounts::{change_password, login, make_admin, me, register, update_prof
 pub use passwords::{HashCost, PasswordHasher};
 pub use sessions::{authenticate, logout, refresh};
 pub use tokens::{KeyRing, KeySource, SecretKeys, StaticKeys, TokenError};
+
+/// 409: the email is registered already.
+pub const EMAIL_TAKEN: Reason = Reason { slug: "email-taken", title: "Email already registered" };
 
 /// How identity works in this deployment.
 pub struct AuthSettings {

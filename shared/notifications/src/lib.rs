@@ -92,7 +92,7 @@ impl InAppDelivery {
 impl EventHandler for InAppDelivery {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let notice: Notice = serde_json::from_value(event.payload.clone())
-            .map_err(|e| HandlerError(format!("malformed notice: {e}")))?;
+            .map_err(|e| HandlerError::failed("malformed notice", e))?;
         deliver(&self.store, &event.id, event.occurred_at, notice).await
     }
 }

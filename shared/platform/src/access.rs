@@ -7,6 +7,7 @@ use atelier_domain::identity::{Email, Role};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{self, AuditEvent, RequestMeta};
 use crate::store::{Item, Key, StoreError, WriteOp, attr};
 use crate::{AppError, Platform};
 
@@ -79,6 +80,51 @@ impl StudioAccess {
             Some(_) => Err(AppError::Forbidden(format!("this needs the {} role", needed.as_str()))),
             None => Err(AppError::NotFound("studio")),
         }
+    }
+}
+
+/// Who is acting in a studio, and from where: what use cases check relations against and
+/// what the audit trail records. Handlers get it from their extractor (`member.actor()`).
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// The caller in the studio.
+    pub access: &'a StudioAccess,
+    /// Where the request came from.
+    pub meta: &'a RequestMeta,
+}
+
+impl Actor<'_> {
+    /// The studio acted on.
+    pub fn studio_id(&self) -> &str {
+        &self.access.studio_id
+    }
+
+    /// The acting user.
+    pub fn user_id(&self) -> &str {
+        &self.access.caller.user_id
+    }
+
+    /// The audit write for a change of `entity` in the actor's studio.
+    pub fn audit(
+        &self,
+        platform: &Platform,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        changes: serde_json::Value,
+    ) -> Result<WriteOp, StoreError> {
+        audit::record(&AuditEvent {
+            id: platform.ids.new_id(),
+            at: platform.clock.now(),
+            actor: Some(self.user_id().to_owned()),
+            action: action.to_owned(),
+            entity: entity.to_owned(),
+            entity_id: entity_id.to_owned(),
+            studio_id: Some(self.studio_id().to_owned()),
+            ip: self.meta.ip.clone(),
+            user_agent: self.meta.user_agent.clone(),
+            changes,
+        })
     }
 }
 

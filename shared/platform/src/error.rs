@@ -5,6 +5,22 @@ use atelier_domain::Invalid;
 
 use crate::store::StoreError;
 
+/// Why a request conflicts with the current state. Each reason is its own problem type
+/// (`urn:atelier:problem:<slug>`), so clients tell "slot taken" from "booking changed" without
+/// parsing English. Capabilities declare theirs as constants beside their use cases; every one
+/// is listed in `docs/api.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    /// The problem type's slug.
+    pub slug: &'static str,
+    /// The problem type's title.
+    pub title: &'static str,
+}
+
+/// What the request was based on changed meanwhile (a concurrent request won): read again or
+/// retry.
+pub const CHANGED_MEANWHILE: Reason = Reason { slug: "changed-meanwhile", title: "Changed meanwhile" };
+
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -23,9 +39,10 @@ pub enum AppError {
     /// Absent, or not visible to the caller (404).
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// The request conflicts with the current state (409).
-    #[error("{0}")]
-    Conflict(String),
+    /// The request conflicts with the current state (409), for a reason with its own
+    /// problem type.
+    #[error("{1}")]
+    Conflict(Reason, String),
     /// `If-Match` names a version that is no longer current (412).
     #[error("the resource changed since it was read")]
     PreconditionFailed,
@@ -41,9 +58,40 @@ pub enum AppError {
     /// A dependency is down or overloaded (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The store is down, overloaded, or lost a response (503); the cause is kept for the log.
+    #[error("the store is unavailable")]
+    StoreUnavailable(#[source] StoreError),
     /// A bug or an unexpected state (500).
     #[error("{0}")]
     Internal(String),
+    /// An unexpected failure with its cause (500): `context` says what was being done.
+    #[error("{context}")]
+    Failed {
+        /// What was being done.
+        context: &'static str,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl AppError {
+    /// An unexpected failure of `context`, keeping `source` as the cause.
+    pub fn failed(context: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> AppError {
+        AppError::Failed { context, source: Box::new(source) }
+    }
+}
+
+/// An error with its causes, outermost first, for a log line: `a: b: c`.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 impl From<StoreError> for AppError {
@@ -54,9 +102,9 @@ impl From<StoreError> for AppError {
             | StoreError::TransactionTooLarge(_)
             | StoreError::ItemTooLarge { .. } => AppError::Unprocessable(e.to_string()),
             StoreError::Throttled | StoreError::TransactionConflict | StoreError::Unavailable(_) => {
-                AppError::Unavailable(e.to_string())
+                AppError::StoreUnavailable(e)
             }
-            other => AppError::Internal(other.to_string()),
+            other => AppError::failed("store", other),
         }
     }
 }

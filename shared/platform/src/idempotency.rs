@@ -43,7 +43,7 @@ impl IdempotencyKey {
 
     /// The response stored under this key, if a request already used it: `Err` (422) when
     /// that request was a different one.
-    pub fn replay(&self, record: Option<&Item>) -> Result<Option<StoredResponse>, AppError> {
+    pub fn replay(&self, record: Option<&Item>) -> Result<Option<Outcome>, AppError> {
         let Some(item) = record else { return Ok(None) };
         let stored: Record = item.to_record()?;
         if stored.request_hash != self.request_hash {
@@ -55,27 +55,26 @@ impl IdempotencyKey {
     }
 
     /// Reads the record and replays it.
-    pub async fn lookup(&self, platform: &Platform) -> Result<Option<StoredResponse>, AppError> {
+    pub async fn lookup(&self, platform: &Platform) -> Result<Option<Outcome>, AppError> {
         self.replay(platform.store.get(&self.key).await?.as_ref())
     }
 
     /// The write remembering `response`: put it in the transaction of the request's effects,
     /// so a key is never remembered for effects that did not happen, or the reverse.
-    pub fn remember(&self, response: &StoredResponse, now: jiff::Timestamp) -> Result<WriteOp, StoreError> {
+    pub fn remember(&self, response: &Outcome, now: jiff::Timestamp) -> Result<WriteOp, StoreError> {
         let record = Record { request_hash: self.request_hash.clone(), response: response.clone() };
         let expires = now.as_second() + i64::try_from(RETENTION.as_secs()).unwrap_or(86_400);
         Ok(WriteOp::create(Item::from_record(&self.key, &record)?.with(attr::TTL, expires)))
     }
 }
 
-/// A response kept for replays.
+/// What a creating request came to, kept for its retries: whether it created anything, and
+/// the body it answered with. The handler turns it into a status and headers, for the first
+/// answer and every replay alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// `Location`, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+pub struct Outcome {
+    /// Whether something was created.
+    pub created: bool,
     /// The JSON body.
     pub body: serde_json::Value,
 }
@@ -83,7 +82,7 @@ pub struct StoredResponse {
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
     request_hash: String,
-    response: StoredResponse,
+    response: Outcome,
 }
 
 #[cfg(test)]
@@ -97,7 +96,7 @@ mod tests {
         assert_ne!(a.store_key(), b.store_key(), "another caller's key is another key");
         assert!(IdempotencyKey::new("s1", "u1", "", b"").is_err());
         assert!(IdempotencyKey::new("s1", "u1", "has space", b"").is_err());
-        let response = StoredResponse { status: 201, location: None, body: serde_json::json!({"id": "b1"}) };
+        let response = Outcome { created: true, body: serde_json::json!({"id": "b1"}) };
         let op = a.remember(&response, jiff::Timestamp::UNIX_EPOCH).expect("encodes");
         let WriteOp::Put { item, .. } = op else { panic!("a put") };
         assert_eq!(a.replay(Some(&item)).expect("same request"), Some(response));

@@ -27,12 +27,37 @@ pub struct IncomingMessage {
 /// Why a handler failed; the message will be delivered again, and after enough failures it
 /// lands in the dead-letter queue.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HandlerError(pub String);
+pub enum HandlerError {
+    /// The handler says why, without an underlying error.
+    #[error("{0}")]
+    Refused(String),
+    /// The store failed.
+    #[error("store")]
+    Store(#[from] StoreError),
+    /// Something else failed, with its cause.
+    #[error("{context}")]
+    Failed {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
 
-impl From<StoreError> for HandlerError {
-    fn from(e: StoreError) -> Self {
-        HandlerError(e.to_string())
+impl HandlerError {
+    /// A failure of `context`, keeping `source` as the cause.
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> HandlerError {
+        HandlerError::Failed { context: context.into(), source: Box::new(source) }
+    }
+}
+
+impl From<crate::AppError> for HandlerError {
+    fn from(e: crate::AppError) -> Self {
+        HandlerError::failed("use case", e)
     }
 }
 
@@ -98,7 +123,7 @@ impl Worker {
                 Ok(true) => outcome.handled += 1,
                 Ok(false) => outcome.duplicates += 1,
                 Err(e) => {
-                    tracing::error!(worker = %self.name, message_id = %message.message_id, error = %e, "message failed");
+                    tracing::error!(worker = %self.name, message_id = %message.message_id, error = %crate::error::chain(&e), "message failed");
                     outcome.failed.push(message.message_id.clone());
                 }
             }
@@ -109,15 +134,15 @@ impl Worker {
     /// Ok(true): handled now; Ok(false): already handled.
     async fn process(&self, message: &IncomingMessage) -> Result<bool, HandlerError> {
         let event: Event =
-            serde_json::from_str(&message.body).map_err(|e| HandlerError(format!("malformed event: {e}")))?;
+            serde_json::from_str(&message.body).map_err(|e| HandlerError::failed("malformed event", e))?;
         let handler = self
             .handlers
             .get(&event.kind)
-            .ok_or_else(|| HandlerError(format!("no handler for {}", event.kind)))?;
+            .ok_or_else(|| HandlerError::Refused(format!("no handler for {}", event.kind)))?;
         let key = Key::new(format!("EVENT#{}", event.id), format!("WORKER#{}", self.name));
         match self.claim(&key).await? {
             Claim::AlreadyDone => return Ok(false),
-            Claim::Busy => return Err(HandlerError("another delivery is running".into())),
+            Claim::Busy => return Err(HandlerError::Refused("another delivery is running".into())),
             Claim::Claimed => {}
         }
         match handler.handle(&event).await {

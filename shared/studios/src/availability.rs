@@ -185,9 +185,10 @@ pub async fn add_exception(
     ];
     match platform.store.transact(ops).await {
         Ok(()) => Ok(stored),
-        Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            Err(AppError::Conflict("the availability changed meanwhile; try again".into()))
-        }
+        Err(StoreError::ConditionFailed { index: 0, .. }) => Err(AppError::Conflict(
+            atelier_platform::error::CHANGED_MEANWHILE,
+            "the availability changed meanwhile; try again".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }

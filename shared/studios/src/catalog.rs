@@ -1,7 +1,6 @@
 //! Services and resources, and the public catalog.
 
 use atelier_domain::catalog::{ResourceDefinition, ServiceDefinition};
-use atelier_domain::identity::Role;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -95,7 +94,6 @@ pub async fn create_service(
     actor: Actor<'_>,
     definition: ServiceDefinition,
 ) -> Result<Service, AppError> {
-    actor.access.require(Role::Manager)?;
     let studio = get(platform, actor.studio_id()).await?;
     let definition = definition.validate(&studio.profile.settings)?;
     let checks = super::team::check_professionals(
@@ -132,7 +130,10 @@ async fn commit_professionals(
         Err(atelier_platform::store::StoreError::ConditionFailed { index, .. })
             if index > 0 && index + 1 < checks =>
         {
-            Err(AppError::Conflict("a professional of this service changed meanwhile; try again".into()))
+            Err(AppError::Conflict(
+                atelier_platform::error::CHANGED_MEANWHILE,
+                "a professional of this service changed meanwhile; try again".into(),
+            ))
         }
         other => super::commit_result(other, expected),
     }
@@ -146,7 +147,6 @@ pub async fn update_service(
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Service, AppError> {
-    actor.access.require(Role::Manager)?;
     let current = service(platform, actor.studio_id(), service_id).await?;
     check_precondition(expected, current.version)?;
     let studio = get(platform, actor.studio_id()).await?;
@@ -245,7 +245,6 @@ pub async fn create_resource(
     actor: Actor<'_>,
     definition: ResourceDefinition,
 ) -> Result<Resource, AppError> {
-    actor.access.require(Role::Manager)?;
     let resource = Resource { id: platform.ids.new_id(), definition: definition.validate()?, version: 1 };
     let mut ops =
         vec![WriteOp::create(Item::from_record(&resource_key(actor.studio_id(), &resource.id), &resource)?)];
@@ -268,7 +267,6 @@ pub async fn update_resource(
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Resource, AppError> {
-    actor.access.require(Role::Manager)?;
     let current = resource(platform, actor.studio_id(), resource_id).await?;
     check_precondition(expected, current.version)?;
     let definition = patched(&current.definition, patch)?.validate()?;

@@ -17,53 +17,36 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use atelier_platform::access::Actor;
 use atelier_platform::access::{Membership, StudioAccess};
 use atelier_platform::audit::{self, AuditEvent, RequestMeta};
-use atelier_platform::store::{Condition, Item, Key, StoreError, UpdateAction, Value, WriteOp};
+use atelier_platform::error::Reason;
+use atelier_platform::store::{
+    Condition, Cursor, Index, Item, Key, Query, StoreError, UpdateAction, Value, WriteOp,
+};
 use atelier_platform::{AppError, Platform};
 
-/// Who is changing a studio, for permission checks and the audit trail.
-#[derive(Debug, Clone, Copy)]
-pub struct Actor<'a> {
-    /// The caller in the studio.
-    pub access: &'a StudioAccess,
-    /// Where the request came from.
-    pub meta: &'a RequestMeta,
-}
+/// 409: the invitation was accepted or revoked already.
+pub const INVITATION_NOT_PENDING: Reason =
+    Reason { slug: "invitation-not-pending", title: "Invitation no longer pending" };
+/// 409: the invitation ran out.
+pub const INVITATION_EXPIRED: Reason = Reason { slug: "invitation-expired", title: "Invitation expired" };
+/// 409: the caller is a member of the studio already.
+pub const ALREADY_MEMBER: Reason = Reason { slug: "already-member", title: "Already a member" };
+/// 409: the change would leave the studio without an owner.
+pub const LAST_OWNER: Reason = Reason { slug: "last-owner", title: "A studio keeps at least one owner" };
 
-impl Actor<'_> {
-    /// The studio acted on.
-    pub fn studio_id(&self) -> &str {
-        &self.access.studio_id
-    }
-
-    /// The acting user.
-    pub fn user_id(&self) -> &str {
-        &self.access.caller.user_id
-    }
-
-    /// The audit write for a change of `entity` in the actor's studio.
-    pub fn audit(
-        &self,
-        platform: &Platform,
-        action: &str,
-        entity: &str,
-        entity_id: &str,
-        changes: serde_json::Value,
-    ) -> Result<WriteOp, StoreError> {
-        audit::record(&AuditEvent {
-            id: platform.ids.new_id(),
-            at: platform.clock.now(),
-            actor: Some(self.user_id().to_owned()),
-            action: action.to_owned(),
-            entity: entity.to_owned(),
-            entity_id: entity_id.to_owned(),
-            studio_id: Some(self.studio_id().to_owned()),
-            ip: self.meta.ip.clone(),
-            user_agent: self.meta.user_agent.clone(),
-            changes,
-        })
-    }
+/// A page of the studio's audit trail, newest first (owners; the route declares the role).
+pub async fn audit_trail(
+    platform: &Platform,
+    actor: Actor<'_>,
+    page: impl FnOnce(Query) -> Result<Query, AppError>,
+) -> Result<(Vec<AuditEvent>, Option<Cursor>), AppError> {
+    let query =
+        page(Query::partition(audit::studio_partition(actor.studio_id())).on(Index::Gsi1).descending())?;
+    let found = platform.store.query(&query).await?;
+    let events = found.items.iter().map(Item::to_record).collect::<Result<Vec<AuditEvent>, _>>()?;
+    Ok((events, found.next))
 }
 
 /// Partition of a studio.
@@ -141,7 +124,7 @@ pub fn patched<T: Serialize + DeserializeOwned>(
     if !patch.is_object() {
         return Err(AppError::Unprocessable("a patch must be a JSON object".into()));
     }
-    let mut value = serde_json::to_value(current).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut value = serde_json::to_value(current).map_err(|e| AppError::failed("encoding a view", e))?;
     merge_patch(&mut value, patch);
     serde_json::from_value(value).map_err(|e| AppError::Invalid(Invalid::field("body", e.to_string())))
 }
@@ -307,7 +290,6 @@ pub async fn update(
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Studio, AppError> {
-    actor.access.require(Role::Manager)?;
     let current = get(platform, actor.studio_id()).await?;
     check_precondition(expected, current.version)?;
     let profile = patched(&current.profile, patch)?.validate()?;
@@ -357,9 +339,10 @@ fn commit_result(result: Result<(), StoreError>, expected: Option<i64>) -> Resul
         Err(StoreError::ConditionFailed { index: 0, .. }) if expected.is_some() => {
             Err(AppError::PreconditionFailed)
         }
-        Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            Err(AppError::Conflict("changed by someone else meanwhile; read it again".into()))
-        }
+        Err(StoreError::ConditionFailed { index: 0, .. }) => Err(AppError::Conflict(
+            atelier_platform::error::CHANGED_MEANWHILE,
+            "changed by someone else meanwhile; read it again".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -367,7 +350,6 @@ fn commit_result(result: Result<(), StoreError>, expected: Option<i64>) -> Resul
 /// Deactivates or reactivates a studio (owners only): an inactive studio disappears from
 /// public reads and takes no bookings; its members keep access.
 pub async fn set_active(platform: &Platform, actor: Actor<'_>, active: bool) -> Result<Studio, AppError> {
-    actor.access.require(Role::Owner)?;
     let current = get(platform, actor.studio_id()).await?;
     if current.active == active {
         return Ok(current);

@@ -7,15 +7,14 @@ use crate::catalog::{self, CatalogFilter, Resource, Service};
 use crate::clients::{self, Client, ClientSearch};
 use crate::policies::{self, StoredOverbooking, StoredPolicy};
 use crate::team::{self, Invitation, Member as TeamMember, NewInvitation, Professional, RoleChange};
-use crate::{Actor, PublicStudio, Studio};
+use crate::{PublicStudio, Studio};
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
 use atelier_domain::catalog::{ProfessionalProfile, ResourceDefinition, ServiceDefinition};
 use atelier_domain::clients::ClientDetails;
 use atelier_domain::policies::{CancellationPolicy, OverbookingConfig};
 use atelier_domain::studios::StudioProfile;
 use atelier_platform::access::Membership;
-use atelier_platform::audit::{AuditEvent, studio_partition as audit_partition};
-use atelier_platform::store::{Index, Query};
+use atelier_platform::audit::AuditEvent;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::civil::Date;
@@ -75,13 +74,6 @@ pub struct DateRange {
     pub to: Date,
 }
 
-fn actor<'a>(
-    access: &'a atelier_platform::access::StudioAccess,
-    meta: &'a atelier_platform::audit::RequestMeta,
-) -> Actor<'a> {
-    Actor { access, meta }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Studio
 
@@ -112,12 +104,11 @@ pub async fn get_studio(State(state): State<AppState>, member: Member<AnyMember>
     responses((status = 200, body = Studio), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_studio(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Studio>> {
-    let studio = studios::update(&state.platform, actor(&member.access, &meta), &patch, expected).await?;
+    let studio = studios::update(&state.platform, member.actor(), &patch, expected).await?;
     Ok(Tagged(studio.version, studio))
 }
 
@@ -126,22 +117,17 @@ pub async fn update_studio(
     responses((status = 200, body = Studio), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn deactivate_studio(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Owner>,
 ) -> Result<Tagged<Studio>> {
-    let studio = studios::set_active(&state.platform, actor(&member.access, &meta), false).await?;
+    let studio = studios::set_active(&state.platform, member.actor(), false).await?;
     Ok(Tagged(studio.version, studio))
 }
 
 /// Reactivates a studio (owners).
 #[utoipa::path(post, path = "/v1/studios/{studio_id}/activate", tag = "studios", security(("bearer" = [])), params(StudioPath),
     responses((status = 200, body = Studio), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn activate_studio(
-    State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    member: Member<Owner>,
-) -> Result<Tagged<Studio>> {
-    let studio = studios::set_active(&state.platform, actor(&member.access, &meta), true).await?;
+pub async fn activate_studio(State(state): State<AppState>, member: Member<Owner>) -> Result<Tagged<Studio>> {
+    let studio = studios::set_active(&state.platform, member.actor(), true).await?;
     Ok(Tagged(studio.version, studio))
 }
 
@@ -153,12 +139,8 @@ pub async fn studio_audit(
     member: Member<Owner>,
     QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Page<AuditEvent>>> {
-    let query =
-        page.apply(Query::partition(audit_partition(&member.access.studio_id)).on(Index::Gsi1).descending())?;
-    let found = state.platform.store.query(&query).await?;
-    let events =
-        found.items.iter().map(|i| i.to_record()).collect::<std::result::Result<Vec<AuditEvent>, _>>()?;
-    Ok(Json(Page::new(events, found.next)))
+    let (events, next) = studios::audit_trail(&state.platform, member.actor(), |q| page.apply(q)).await?;
+    Ok(Json(Page::new(events, next)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,11 +207,10 @@ pub async fn public_service_policy(
     responses((status = 201, body = Invitation), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn invite(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Json(request): Json<NewInvitation>,
 ) -> Result<(StatusCode, Json<Invitation>)> {
-    let invitation = team::invite(&state.platform, actor(&member.access, &meta), request).await?;
+    let invitation = team::invite(&state.platform, member.actor(), request).await?;
     Ok((StatusCode::CREATED, Json(invitation)))
 }
 
@@ -238,10 +219,9 @@ pub async fn invite(
     responses((status = 200, body = Vec<Invitation>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_invitations(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
 ) -> Result<Json<Vec<Invitation>>> {
-    Ok(Json(team::invitations(&state.platform, actor(&member.access, &meta)).await?))
+    Ok(Json(team::invitations(&state.platform, member.actor()).await?))
 }
 
 /// Withdraws a pending invitation (managers).
@@ -250,11 +230,10 @@ pub async fn list_invitations(
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_invitation(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
 ) -> Result<StatusCode> {
-    team::revoke_invitation(&state.platform, actor(&member.access, &meta), &path.id).await?;
+    team::revoke_invitation(&state.platform, member.actor(), &path.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -264,11 +243,10 @@ pub async fn revoke_invitation(
     responses((status = 201, body = Object), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn accept_invitation(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
-    InStudio(access, who): InStudio,
+    caller: InStudio,
     Path(path): Path<ItemPath>,
 ) -> Result<(StatusCode, Json<Membership>)> {
-    let membership = team::accept(&state.platform, actor(&access, &meta), &who.user, &path.id).await?;
+    let membership = team::accept(&state.platform, caller.actor(), &caller.who.user, &path.id).await?;
     Ok((StatusCode::CREATED, Json(membership)))
 }
 
@@ -287,10 +265,9 @@ pub async fn my_invitations(
     responses((status = 200, body = Vec<TeamMember>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_members(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<AnyMember>,
 ) -> Result<Json<Vec<TeamMember>>> {
-    Ok(Json(team::members(&state.platform, actor(&member.access, &meta)).await?))
+    Ok(Json(team::members(&state.platform, member.actor()).await?))
 }
 
 /// Changes a member's role (managers; owners for the owner role).
@@ -299,12 +276,11 @@ pub async fn list_members(
     responses((status = 200, body = Object), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn change_role(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
     Json(change): Json<RoleChange>,
 ) -> Result<Json<Membership>> {
-    Ok(Json(team::change_role(&state.platform, actor(&member.access, &meta), &path.id, change).await?))
+    Ok(Json(team::change_role(&state.platform, member.actor(), &path.id, change).await?))
 }
 
 /// Removes a member, or leaves the studio (your own id). The last owner cannot go.
@@ -313,11 +289,10 @@ pub async fn change_role(
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn remove_member(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<StatusCode> {
-    team::remove(&state.platform, actor(&member.access, &meta), &path.id).await?;
+    team::remove(&state.platform, member.actor(), &path.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -350,15 +325,13 @@ pub async fn get_professional(
     responses((status = 200, body = Professional), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn put_professional(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
     IfMatch(expected): IfMatch,
     Json(profile): Json<ProfessionalProfile>,
 ) -> Result<Tagged<Professional>> {
     let professional =
-        team::put_professional(&state.platform, actor(&member.access, &meta), &path.id, profile, expected)
-            .await?;
+        team::put_professional(&state.platform, member.actor(), &path.id, profile, expected).await?;
     Ok(Tagged(professional.version, professional))
 }
 
@@ -385,11 +358,10 @@ pub async fn list_services(
     responses((status = 201, body = Service), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_service(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Json(definition): Json<ServiceDefinition>,
 ) -> Result<Created<Service>> {
-    let service = catalog::create_service(&state.platform, actor(&member.access, &meta), definition).await?;
+    let service = catalog::create_service(&state.platform, member.actor(), definition).await?;
     Ok(Created(
         format!("/v1/studios/{}/services/{}", member.access.studio_id, service.id),
         service.version,
@@ -418,15 +390,13 @@ pub async fn get_service(
     responses((status = 200, body = Service), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_service(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Service>> {
     let service =
-        catalog::update_service(&state.platform, actor(&member.access, &meta), &path.id, &patch, expected)
-            .await?;
+        catalog::update_service(&state.platform, member.actor(), &path.id, &patch, expected).await?;
     Ok(Tagged(service.version, service))
 }
 
@@ -445,12 +415,10 @@ pub async fn list_resources(
     responses((status = 201, body = Resource), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_resource(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Json(definition): Json<ResourceDefinition>,
 ) -> Result<Created<Resource>> {
-    let resource =
-        catalog::create_resource(&state.platform, actor(&member.access, &meta), definition).await?;
+    let resource = catalog::create_resource(&state.platform, member.actor(), definition).await?;
     Ok(Created(
         format!("/v1/studios/{}/resources/{}", member.access.studio_id, resource.id),
         resource.version,
@@ -478,15 +446,13 @@ pub async fn get_resource(
     responses((status = 200, body = Resource), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_resource(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Resource>> {
     let resource =
-        catalog::update_resource(&state.platform, actor(&member.access, &meta), &path.id, &patch, expected)
-            .await?;
+        catalog::update_resource(&state.platform, member.actor(), &path.id, &patch, expected).await?;
     Ok(Tagged(resource.version, resource))
 }
 
@@ -512,15 +478,13 @@ pub async fn get_availability(
     responses((status = 200, body = Availability), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn put_availability(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
     IfMatch(expected): IfMatch,
     Json(week): Json<WeeklySchedule>,
 ) -> Result<Tagged<Availability>> {
     let availability =
-        availability::put_schedule(&state.platform, actor(&member.access, &meta), &path.id, week, expected)
-            .await?;
+        availability::put_schedule(&state.platform, member.actor(), &path.id, week, expected).await?;
     Ok(Tagged(availability.version, availability))
 }
 
@@ -546,14 +510,11 @@ pub async fn list_exceptions(
     responses((status = 201, body = StoredException), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn add_exception(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
     Json(exception): Json<AvailabilityException>,
 ) -> Result<(StatusCode, Json<StoredException>)> {
-    let stored =
-        availability::add_exception(&state.platform, actor(&member.access, &meta), &path.id, exception)
-            .await?;
+    let stored = availability::add_exception(&state.platform, member.actor(), &path.id, exception).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -563,17 +524,11 @@ pub async fn add_exception(
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn remove_exception(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<AnyMember>,
     Path(path): Path<ExceptionPath>,
 ) -> Result<StatusCode> {
-    availability::remove_exception(
-        &state.platform,
-        actor(&member.access, &meta),
-        &path.user_id,
-        &path.exception_id,
-    )
-    .await?;
+    availability::remove_exception(&state.platform, member.actor(), &path.user_id, &path.exception_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -597,13 +552,11 @@ pub async fn get_default_policy(
     responses((status = 200, body = StoredPolicy), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn put_default_policy(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     IfMatch(expected): IfMatch,
     Json(policy): Json<CancellationPolicy>,
 ) -> Result<Tagged<StoredPolicy>> {
-    let policy =
-        policies::put_default_policy(&state.platform, actor(&member.access, &meta), policy, expected).await?;
+    let policy = policies::put_default_policy(&state.platform, member.actor(), policy, expected).await?;
     Ok(Tagged(policy.version, policy))
 }
 
@@ -626,20 +579,13 @@ pub async fn get_service_policy(
     responses((status = 200, body = StoredPolicy), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn put_service_policy(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
     IfMatch(expected): IfMatch,
     Json(policy): Json<CancellationPolicy>,
 ) -> Result<Tagged<StoredPolicy>> {
-    let policy = policies::put_service_policy(
-        &state.platform,
-        actor(&member.access, &meta),
-        &path.id,
-        policy,
-        expected,
-    )
-    .await?;
+    let policy =
+        policies::put_service_policy(&state.platform, member.actor(), &path.id, policy, expected).await?;
     Ok(Tagged(policy.version, policy))
 }
 
@@ -649,11 +595,10 @@ pub async fn put_service_policy(
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn remove_service_policy(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
 ) -> Result<StatusCode> {
-    policies::remove_service_policy(&state.platform, actor(&member.access, &meta), &path.id).await?;
+    policies::remove_service_policy(&state.platform, member.actor(), &path.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -674,14 +619,11 @@ pub async fn get_studio_overbooking(
     responses((status = 200, body = StoredOverbooking), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn put_studio_overbooking(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     IfMatch(expected): IfMatch,
     Json(config): Json<OverbookingConfig>,
 ) -> Result<Tagged<StoredOverbooking>> {
-    let config =
-        policies::put_overbooking(&state.platform, actor(&member.access, &meta), None, config, expected)
-            .await?;
+    let config = policies::put_overbooking(&state.platform, member.actor(), None, config, expected).await?;
     Ok(Tagged(config.version, config))
 }
 
@@ -705,20 +647,13 @@ pub async fn get_professional_overbooking(
     responses((status = 200, body = StoredOverbooking), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn put_professional_overbooking(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
     IfMatch(expected): IfMatch,
     Json(config): Json<OverbookingConfig>,
 ) -> Result<Tagged<StoredOverbooking>> {
-    let config = policies::put_overbooking(
-        &state.platform,
-        actor(&member.access, &meta),
-        Some(&path.id),
-        config,
-        expected,
-    )
-    .await?;
+    let config =
+        policies::put_overbooking(&state.platform, member.actor(), Some(&path.id), config, expected).await?;
     Ok(Tagged(config.version, config))
 }
 
@@ -744,11 +679,10 @@ pub async fn search_clients(
     responses((status = 201, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_client(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Json(details): Json<ClientDetails>,
 ) -> Result<Created<Client>> {
-    let client = clients::create(&state.platform, actor(&member.access, &meta), details).await?;
+    let client = clients::create(&state.platform, member.actor(), details).await?;
     Ok(Created(
         format!("/v1/studios/{}/clients/{}", member.access.studio_id, client.id),
         client.version,
@@ -776,14 +710,12 @@ pub async fn get_client(
     responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_client(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Client>> {
-    let client =
-        clients::update(&state.platform, actor(&member.access, &meta), &path.id, &patch, expected).await?;
+    let client = clients::update(&state.platform, member.actor(), &path.id, &patch, expected).await?;
     Ok(Tagged(client.version, client))
 }
 
@@ -793,11 +725,10 @@ pub async fn update_client(
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_client(
     State(state): State<AppState>,
-    ClientMeta(meta): ClientMeta,
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
 ) -> Result<StatusCode> {
-    clients::delete(&state.platform, actor(&member.access, &meta), &path.id).await?;
+    clients::delete(&state.platform, member.actor(), &path.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

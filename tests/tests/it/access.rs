@@ -20,7 +20,7 @@ async fn manager(member: Member<Manager>) -> Json<Value> {
 async fn owner(member: Member<Owner>) -> Json<Value> {
     Json(json!({ "role": member.access.role }))
 }
-async fn visitor(InStudio(access, _): InStudio) -> Json<Value> {
+async fn visitor(InStudio { access, .. }: InStudio) -> Json<Value> {
     Json(json!({ "role": access.role }))
 }
 

@@ -109,7 +109,7 @@ async fn emails_are_unique_whatever_the_case(app: TestApp) {
         .json(&json!({ "email": "CY@Example.COM", "password": PASSWORD, "name": "Other" }))
         .send()
         .await;
-    again.assert_problem(409, "conflict");
+    again.assert_problem(409, "email-taken");
 }
 
 async fn concurrent_registrations_make_one_account(app: TestApp) {

@@ -8,6 +8,7 @@ mod bookings;
 mod crash;
 mod http_platform;
 mod outbox;
+mod problems;
 mod queue;
 mod store;
 mod studios;

@@ -23,7 +23,7 @@ impl EventHandler for Recorder {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         tokio::time::sleep(self.delay).await;
         if event.payload["fail"] == true {
-            return Err(HandlerError("asked to fail".into()));
+            return Err(HandlerError::Refused("asked to fail".into()));
         }
         self.seen.lock().expect("lock").push(event.id.clone());
         Ok(())

@@ -380,7 +380,7 @@ async fn conflicts_and_throttling_are_retried(app: TestApp) {
     assert_eq!(store.query(&Query::partition("R#1")).await.expect("query").items.len(), 2);
 
     let before = app.faults.write_calls();
-    app.faults.inject([Fault::Conflict; 5]);
+    app.faults.inject(vec![Fault::Conflict; 5]);
     let err = store.transact(ops()).await.expect_err("gives up");
     assert!(matches!(err, StoreError::TransactionConflict));
     assert_eq!(app.faults.write_calls() - before, 5, "bounded: five attempts in all");

@@ -184,7 +184,7 @@ async fn team_invitations_roles_and_the_last_owner(app: TestApp) {
     send(&app, Method::DELETE, &path(&studio, &format!("/invitations/{stray_id}")), &manager, None).await;
     send(&app, Method::POST, &path(&studio, &format!("/invitations/{stray_id}/accept")), &mine, None)
         .await
-        .assert_problem(409, "conflict");
+        .assert_problem(409, "invitation-not-pending");
 
     let members = send(&app, Method::GET, &path(&studio, "/members"), &pro, None).await.json();
     assert_eq!(members.as_array().map(Vec::len), Some(4));
@@ -242,7 +242,7 @@ async fn team_invitations_roles_and_the_last_owner(app: TestApp) {
         None,
     )
     .await;
-    leave.assert_problem(409, "conflict");
+    leave.assert_problem(409, "last-owner");
 
     // A member may leave; then they are nobody there.
     assert_eq!(

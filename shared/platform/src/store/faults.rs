@@ -11,8 +11,12 @@ use async_trait::async_trait;
 use super::{Item, Key, Page, Query, StoreBackend, StoreError, WriteOp};
 
 /// A failure to inject into the next write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
+    /// Apply this other write first, as a concurrent request that won the race would, then
+    /// the write itself (whose conditions then see the change). Relaxed writes (rate-limit
+    /// counters) pass it by, so it lands on the next write a use case makes.
+    Interleave(WriteOp),
     /// Fail with TransactionConflict, writing nothing.
     Conflict,
     /// Fail with Throttled, writing nothing.
@@ -44,9 +48,13 @@ impl FaultyStore {
         self.writes.load(Ordering::SeqCst)
     }
 
-    fn next_fault(&self) -> Option<Fault> {
+    fn next_fault(&self, relaxed: bool) -> Option<Fault> {
         self.writes.fetch_add(1, Ordering::SeqCst);
-        self.script.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+        let mut script = self.script.lock().unwrap_or_else(|e| e.into_inner());
+        if relaxed && matches!(script.front(), Some(Fault::Interleave(_))) {
+            return None;
+        }
+        script.pop_front()
     }
 }
 
@@ -65,7 +73,11 @@ impl StoreBackend for FaultyStore {
     }
 
     async fn write(&self, op: &WriteOp, now: i64) -> Result<Option<Item>, StoreError> {
-        match self.next_fault() {
+        match self.next_fault(false) {
+            Some(Fault::Interleave(first)) => {
+                self.inner.write(&first, now).await?;
+                self.inner.write(op, now).await
+            }
             Some(Fault::Conflict) => Err(StoreError::TransactionConflict),
             Some(Fault::Throttle) => Err(StoreError::Throttled),
             Some(Fault::LoseResponse) => {
@@ -77,19 +89,23 @@ impl StoreBackend for FaultyStore {
     }
 
     async fn write_relaxed(&self, op: &WriteOp, now: i64) -> Result<Option<Item>, StoreError> {
-        match self.next_fault() {
+        match self.next_fault(true) {
             Some(Fault::Conflict) => Err(StoreError::TransactionConflict),
             Some(Fault::Throttle) => Err(StoreError::Throttled),
             Some(Fault::LoseResponse) => {
                 self.inner.write_relaxed(op, now).await?;
                 Err(StoreError::Unavailable("injected: response lost".into()))
             }
-            None => self.inner.write_relaxed(op, now).await,
+            Some(Fault::Interleave(_)) | None => self.inner.write_relaxed(op, now).await,
         }
     }
 
     async fn transact(&self, ops: &[WriteOp], now: i64) -> Result<(), StoreError> {
-        match self.next_fault() {
+        match self.next_fault(false) {
+            Some(Fault::Interleave(first)) => {
+                self.inner.write(&first, now).await?;
+                self.inner.transact(ops, now).await
+            }
             Some(Fault::Conflict) => Err(StoreError::TransactionConflict),
             Some(Fault::Throttle) => Err(StoreError::Throttled),
             Some(Fault::LoseResponse) => {
