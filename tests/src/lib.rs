@@ -293,7 +293,10 @@ impl TestApp {
             Arc::new(UlidGenerator),
         );
         let auth = Arc::new(test_auth_settings());
-        let state = atelier_app::state(platform.clone(), test_http_config(), Some(auth.clone()));
+        let state = atelier_app::with_identity(
+            atelier_app::state(platform.clone(), test_http_config()),
+            auth.clone(),
+        );
         let router = atelier_app::router(state, &Group::ALL);
         TestApp {
             backend: Backend::Aws,
@@ -315,7 +318,10 @@ impl TestApp {
 
     /// The state handlers see, for routers built in tests.
     pub fn state(&self) -> AppState {
-        atelier_app::state(self.platform.clone(), test_http_config(), Some(self.auth.clone()))
+        atelier_app::with_identity(
+            atelier_app::state(self.platform.clone(), test_http_config()),
+            self.auth.clone(),
+        )
     }
 
     /// The identity settings, shared.

@@ -170,7 +170,7 @@ impl LocalApp {
         http: HttpConfig,
         auth: Arc<AuthSettings>,
     ) -> LocalApp {
-        let state = atelier_app::state(platform.clone(), http, Some(auth));
+        let state = atelier_app::with_identity(atelier_app::state(platform.clone(), http), auth);
         let downloads = Router::new()
             .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
             .with_state(parts.blobs.clone())
@@ -211,7 +211,7 @@ impl LocalApp {
         tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
 
         // The scheduler's jobs, on the same kind of timers as the deployed schedules.
-        for job in Job::ALL {
+        for &job in Job::ALL {
             let platform = self.platform.clone();
             let every = match job {
                 Job::OutboxSweep => options.sweep_interval,

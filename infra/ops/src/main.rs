@@ -5,6 +5,8 @@
 //!   the same definitions the tests use, and prints the environment pointing at them.
 //! - `atelier-ops make-admin <email>`: makes an existing account a platform administrator
 //!   (needs `ATELIER_TABLE`).
+//! - `atelier-ops openapi`: prints the OpenAPI document generated from the code (what
+//!   `docs/openapi.json` must hold).
 
 use atelier_aws::provision::{create_bucket, create_queue, create_table};
 use atelier_aws::{Clients, sdk_config};
@@ -21,7 +23,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{email} ({user_id}) is now a platform administrator");
             Ok(())
         }
-        _ => Err("usage: atelier-ops provision <prefix> | atelier-ops make-admin <email>".into()),
+        ["openapi"] => {
+            print!("{}", atelier_app::openapi::document_json());
+            Ok(())
+        }
+        _ => Err("usage: atelier-ops provision <prefix> | make-admin <email> | openapi".into()),
     }
 }
 

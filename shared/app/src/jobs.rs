@@ -3,14 +3,17 @@
 //! template. Each job is safe to run twice or concurrently: every step it takes is a
 //! conditional write on the state it read.
 
-use atelier_domain::bookings::DueKind;
-use serde::{Deserialize, Serialize};
-
+#[cfg(feature = "bookings")]
 use atelier_bookings::changes::run_booking_steps;
+#[cfg(feature = "bookings")]
 use atelier_bookings::due::{self, StepReport};
+#[cfg(feature = "bookings")]
 use atelier_bookings::loyalty;
+#[cfg(feature = "bookings")]
+use atelier_domain::bookings::DueKind;
 use atelier_platform::outbox::{RelayReport, SWEEP_AFTER};
 use atelier_platform::{AppError, Platform};
+use serde::{Deserialize, Serialize};
 
 /// A job the scheduler runs; the schedule's input names it: `{"job": "outbox-sweep"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,22 +22,30 @@ pub enum Job {
     /// Re-sends outbox items whose relay was lost.
     OutboxSweep,
     /// Releases pending bookings whose hold (deposit, review, waitlist offer) ran out.
+    #[cfg(feature = "bookings")]
     ExpireHolds,
     /// Sends reminders that are due.
+    #[cfg(feature = "bookings")]
     SendReminders,
     /// Marks no-shows: confirmed bookings whose client has not arrived by the tolerance.
+    #[cfg(feature = "bookings")]
     DetectNoShows,
     /// Expires loyalty points of clients who earned none for the studio's period.
+    #[cfg(feature = "bookings")]
     ExpireLoyaltyPoints,
 }
 
 impl Job {
     /// Every job, as the local server runs them.
-    pub const ALL: [Job; 5] = [
+    pub const ALL: &[Job] = &[
         Job::OutboxSweep,
+        #[cfg(feature = "bookings")]
         Job::ExpireHolds,
+        #[cfg(feature = "bookings")]
         Job::SendReminders,
+        #[cfg(feature = "bookings")]
         Job::DetectNoShows,
+        #[cfg(feature = "bookings")]
         Job::ExpireLoyaltyPoints,
     ];
 }
@@ -51,12 +62,16 @@ pub enum JobReport {
         failed: usize,
     },
     /// Holds released.
+    #[cfg(feature = "bookings")]
     ExpireHolds(StepReport),
     /// Reminders sent.
+    #[cfg(feature = "bookings")]
     SendReminders(StepReport),
     /// No-shows marked.
+    #[cfg(feature = "bookings")]
     DetectNoShows(StepReport),
     /// Points expired.
+    #[cfg(feature = "bookings")]
     ExpireLoyaltyPoints(StepReport),
 }
 
@@ -67,15 +82,19 @@ pub async fn run(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
             let RelayReport { sent, failed } = platform.outbox.sweep(SWEEP_AFTER).await?;
             Ok(JobReport::OutboxSweep { sent, failed })
         }
+        #[cfg(feature = "bookings")]
         Job::ExpireHolds => {
             run_booking_steps(platform, DueKind::HoldExpiry).await.map(JobReport::ExpireHolds)
         }
+        #[cfg(feature = "bookings")]
         Job::SendReminders => {
             run_booking_steps(platform, DueKind::Reminder).await.map(JobReport::SendReminders)
         }
+        #[cfg(feature = "bookings")]
         Job::DetectNoShows => {
             run_booking_steps(platform, DueKind::NoShowCheck).await.map(JobReport::DetectNoShows)
         }
+        #[cfg(feature = "bookings")]
         Job::ExpireLoyaltyPoints => {
             due::run(platform, due::LOYALTY, |item| loyalty::expire_step(platform, item))
                 .await

@@ -5,12 +5,15 @@
 
 pub mod health;
 pub mod jobs;
+#[cfg(feature = "all")]
 pub mod openapi;
 
+#[cfg(feature = "identity")]
 use std::sync::Arc;
 use std::time::Duration;
 
 use atelier_http::{AppState, HttpConfig};
+#[cfg(feature = "identity")]
 use atelier_identity::AuthSettings;
 use atelier_platform::Platform;
 use atelier_platform::queue::QueueName;
@@ -36,12 +39,21 @@ impl Group {
     pub const ALL: [Group; 4] = [Group::Health, Group::Auth, Group::Studios, Group::Bookings];
 
     /// The group's routes with their OpenAPI description.
+    ///
+    /// # Panics
+    /// If this build leaves out the group's capability (a function built without its
+    /// feature): a deployment error, caught when the router is built at start-up.
     pub fn routes(self) -> OpenApiRouter<AppState> {
         match self {
             Group::Health => health::routes(),
+            #[cfg(feature = "identity")]
             Group::Auth => atelier_identity::routes::routes(),
+            #[cfg(feature = "studios")]
             Group::Studios => atelier_studios::routes::routes(),
+            #[cfg(feature = "bookings")]
             Group::Bookings => atelier_bookings::routes::routes(),
+            #[allow(unreachable_patterns)]
+            other => panic!("this build of atelier-app leaves out the {other:?} group (enable its feature)"),
         }
     }
 
@@ -51,14 +63,16 @@ impl Group {
     }
 }
 
-/// The state every group's handlers share: the ports, HTTP settings and, when given, identity
-/// (which authenticates callers and signs tokens).
-pub fn state(platform: Platform, config: HttpConfig, identity: Option<Arc<AuthSettings>>) -> AppState {
-    let state = AppState::new(platform, config);
-    match identity {
-        Some(settings) => state.with_authenticator(settings.clone()).with_setting(settings),
-        None => state,
-    }
+/// The state every group's handlers share: the ports and HTTP settings, authenticating no one
+/// (enough for the health group).
+pub fn state(platform: Platform, config: HttpConfig) -> AppState {
+    AppState::new(platform, config)
+}
+
+/// The same state with identity: it authenticates callers, and the auth group signs tokens.
+#[cfg(feature = "identity")]
+pub fn with_identity(state: AppState, settings: Arc<AuthSettings>) -> AppState {
+    state.with_authenticator(settings.clone()).with_setting(settings)
 }
 
 /// The router for `groups`, with every layer: request context, panics, body limit, CORS.
@@ -68,7 +82,7 @@ pub fn state(platform: Platform, config: HttpConfig, identity: Option<Arc<AuthSe
 /// error, caught at start-up rather than on the first request.
 pub fn router(state: AppState, groups: &[Group]) -> Router {
     assert!(
-        state.has_setting::<Arc<AuthSettings>>() || !groups.iter().any(|g| g.authenticates()),
+        state.authenticator.is_some() || !groups.iter().any(|g| g.authenticates()),
         "groups {groups:?} need identity settings (ATELIER_JWT_KEYS)"
     );
     let config = state.config.clone();
@@ -83,13 +97,19 @@ pub fn router(state: AppState, groups: &[Group]) -> Router {
 /// The worker for `queue`, with every capability's handler for the event kinds that travel on
 /// it. `lease` bounds how long a crashed run blocks a redelivery: the queue's visibility timeout.
 pub fn worker(queue: QueueName, platform: &Platform, lease: Duration) -> Worker {
-    let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
+    // Which capabilities fill it depends on the build (see the features).
+    #[allow(unused_mut)]
+    let mut handlers = Vec::new();
     match queue {
-        QueueName::Notifications => atelier_notifications::handlers(platform)
-            .into_iter()
-            .chain(atelier_bookings::handlers::handlers(platform))
-            .fold(worker, |worker, (kind, handler)| worker.on(kind, handler)),
+        QueueName::Notifications => {
+            #[cfg(feature = "notifications")]
+            handlers.extend(atelier_notifications::handlers(platform));
+            #[cfg(feature = "bookings")]
+            handlers.extend(atelier_bookings::handlers::handlers(platform));
+        }
         // No capability consumes exports yet.
-        QueueName::Exports => worker,
+        QueueName::Exports => {}
     }
+    let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
+    handlers.into_iter().fold(worker, |worker, (kind, handler)| worker.on(kind, handler))
 }

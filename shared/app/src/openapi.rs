@@ -1,6 +1,5 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations of every group.
-
-use std::sync::OnceLock;
+//! The OpenAPI 3.1 document, generated from the handlers' annotations of every group (needs
+//! every capability: the `all` feature).
 
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -43,8 +42,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The document as JSON, built once.
-pub fn document_json() -> &'static str {
-    static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| document().to_json().unwrap_or_else(|_| "{}".into()))
+/// The document as the JSON checked in at `docs/openapi.json` (pretty-printed, newline-ended).
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().unwrap_or_else(|_| "{}".into());
+    json.push('\n');
+    json
 }

@@ -1,14 +1,14 @@
 //! The Lambda host. A function's `main` names what it serves and calls one of these; the
 //! routers, handlers and adapters are the same as in the local server and the tests.
 
+#[cfg(feature = "identity")]
 use std::sync::Arc;
 use std::time::Duration;
 
 use atelier_app::Group;
-use atelier_http::HttpConfig;
 use atelier_http::access::SourceIp;
 use atelier_http::logging::{self, LogFormat};
-use atelier_identity::{AuthSettings, PasswordHasher, SecretKeys, hash_cost_from_env};
+use atelier_http::{AppState, HttpConfig};
 use atelier_platform::queue::QueueName;
 use aws_lambda_events::sqs::SqsEvent;
 use axum::extract::Request;
@@ -23,17 +23,29 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
     logging::init(LogFormat::Json);
     let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
-    let identity = if groups.iter().any(|g| g.authenticates()) {
-        let hasher = PasswordHasher::new(hash_cost_from_env()?)?;
-        let issuer = std::env::var("ATELIER_JWT_ISSUER").unwrap_or_else(|_| "atelier".into());
-        let keys = SecretKeys::new(atelier_aws::jwt_keys_from_env(&config)?, &issuer);
-        Some(Arc::new(AuthSettings::with_keys(Arc::new(keys), hasher)))
-    } else {
-        None
-    };
-    let state = atelier_app::state(platform, HttpConfig::from_env()?, identity);
+    let mut state = atelier_app::state(platform, HttpConfig::from_env()?);
+    if groups.iter().any(|g| g.authenticates()) {
+        state = with_identity(state, &config)?;
+    }
     let router = atelier_app::router(state, groups).layer(axum::middleware::from_fn(source_ip));
     lambda_http::run(router).await
+}
+
+/// Identity from the environment: hashing cost, and the key ring from `ATELIER_JWT_KEYS` or
+/// Secrets Manager.
+#[cfg(feature = "identity")]
+fn with_identity(state: AppState, config: &aws_config::SdkConfig) -> Result<AppState, Error> {
+    use atelier_identity::{AuthSettings, PasswordHasher, SecretKeys, hash_cost_from_env};
+    let hasher = PasswordHasher::new(hash_cost_from_env()?)?;
+    let issuer = std::env::var("ATELIER_JWT_ISSUER").unwrap_or_else(|_| "atelier".into());
+    let keys = SecretKeys::new(atelier_aws::jwt_keys_from_env(config)?, &issuer);
+    Ok(atelier_app::with_identity(state, Arc::new(AuthSettings::with_keys(Arc::new(keys), hasher))))
+}
+
+/// Without identity no group that authenticates can be served: the router refuses to start.
+#[cfg(not(feature = "identity"))]
+fn with_identity(state: AppState, _: &aws_config::SdkConfig) -> Result<AppState, Error> {
+    Ok(state)
 }
 
 /// Puts API Gateway's view of the client address where the edge looks for it: the only source

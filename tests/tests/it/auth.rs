@@ -443,7 +443,10 @@ async fn forged_forwarded_for_does_not_dodge_limits(app: TestApp) {
     app.register("noa@example.com").await;
     // A host that is not behind a trusted proxy ignores X-Forwarded-For.
     let untrusted = atelier_app::router(
-        atelier_app::state(app.platform.clone(), atelier_http::HttpConfig::default(), Some(app.auth_arc())),
+        atelier_app::with_identity(
+            atelier_app::state(app.platform.clone(), atelier_http::HttpConfig::default()),
+            app.auth_arc(),
+        ),
         &atelier_app::Group::ALL,
     );
     let attempt = |ip: String| {

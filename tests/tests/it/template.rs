@@ -285,3 +285,16 @@ fn every_job_has_a_schedule_and_an_event_file() {
         assert_eq!(event, input, "{file}");
     }
 }
+
+/// The health function serves `docs/openapi.json` (so it links no capability); it must be
+/// exactly the document the handlers' annotations generate.
+#[test]
+fn the_served_openapi_document_is_the_generated_one() {
+    let generated = atelier_app::openapi::document_json();
+    assert!(
+        atelier_app::health::OPENAPI_JSON == generated,
+        "docs/openapi.json is stale: run `cargo run -p atelier-ops -- openapi > docs/openapi.json`"
+    );
+    let doc: serde_json::Value = serde_json::from_str(atelier_app::health::OPENAPI_JSON).expect("JSON");
+    assert!(doc["paths"]["/v1/studios/{studio_id}/bookings"]["post"].is_object(), "every group is in it");
+}
