@@ -257,7 +257,10 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 }
 
 /// Makes an existing account a platform administrator, on the local data directory.
-pub async fn make_admin(options: &LocalOptions, email: &str) -> Result<String, LocalError> {
+pub async fn make_admin(
+    options: &LocalOptions,
+    email: &str,
+) -> Result<atelier_domain::ids::UserId, LocalError> {
     let app = build(options, Arc::new(SystemClock), Arc::new(UlidGenerator))?;
     atelier_identity::make_admin(&app.platform, email).await.map_err(|e| LocalError::Config(e.to_string()))
 }

@@ -8,6 +8,7 @@ use atelier_domain::bookings::{
     BookingStatus, Change, ChangeRefused, DueKind, PendingReason, Timers, cancellation_fee, minutes_before,
     no_show_fee, points_deducted, points_earned,
 };
+use atelier_domain::ids::{BookingId, UserId};
 use atelier_domain::scheduling::{self, Calendar, Occupancy, ServiceShape};
 use atelier_domain::studios::check_text;
 use jiff::tz::TimeZone;
@@ -124,7 +125,7 @@ pub struct CancelRequest {
 pub async fn cancel(
     platform: &Platform,
     actor: Actor<'_>,
-    booking_id: &str,
+    booking_id: &BookingId,
     request: &CancelRequest,
 ) -> Result<BookingView, AppError> {
     let reason = check_text(&request.reason, 500, "reason")?;
@@ -202,7 +203,8 @@ pub struct RescheduleRequest {
     pub start: Timestamp,
     /// Another professional (absent: the same).
     #[serde(default)]
-    pub professional_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub professional_id: Option<UserId>,
 }
 
 /// Moves a booking: the new time is claimed and the old released in one transaction, or
@@ -210,7 +212,7 @@ pub struct RescheduleRequest {
 pub async fn reschedule(
     platform: &Platform,
     actor: Actor<'_>,
-    booking_id: &str,
+    booking_id: &BookingId,
     request: &RescheduleRequest,
 ) -> Result<BookingView, AppError> {
     let studio_id = actor.studio_id();
@@ -310,7 +312,7 @@ pub async fn reschedule(
 pub async fn confirm(
     platform: &Platform,
     actor: Actor<'_>,
-    booking_id: &str,
+    booking_id: &BookingId,
 ) -> Result<BookingView, AppError> {
     let studio_id = actor.studio_id();
     let before = load(platform, studio_id, booking_id).await?;
@@ -365,7 +367,7 @@ pub async fn confirm(
 pub async fn check_in(
     platform: &Platform,
     actor: Actor<'_>,
-    booking_id: &str,
+    booking_id: &BookingId,
 ) -> Result<BookingView, AppError> {
     let before = load(platform, actor.studio_id(), booking_id).await?;
     staff_only(relation(actor.access, &before)?, "check a client in")?;
@@ -385,7 +387,7 @@ pub async fn check_in(
 pub async fn complete(
     platform: &Platform,
     actor: Actor<'_>,
-    booking_id: &str,
+    booking_id: &BookingId,
 ) -> Result<BookingView, AppError> {
     let studio_id = actor.studio_id();
     let before = load(platform, studio_id, booking_id).await?;
@@ -428,7 +430,7 @@ pub async fn complete(
 pub async fn no_show(
     platform: &Platform,
     actor: Actor<'_>,
-    booking_id: &str,
+    booking_id: &BookingId,
 ) -> Result<BookingView, AppError> {
     let before = load(platform, actor.studio_id(), booking_id).await?;
     staff_only(relation(actor.access, &before)?, "mark a no-show")?;
@@ -507,7 +509,7 @@ async fn no_show_as(platform: &Platform, by: By<'_>, before: Booking) -> Result<
 
 /// Runs a booking's due step; `Ok(false)` when it was stale.
 pub async fn due_step(platform: &Platform, kind: DueKind, item: &DueItem) -> Result<bool, AppError> {
-    let booking = match load(platform, &item.studio_id, &item.subject_id).await {
+    let booking = match load(platform, &item.studio_id, &BookingId::from(&item.subject_id)).await {
         Ok(b) => b,
         Err(AppError::NotFound(_)) => {
             due::drop(platform, item).await?;

@@ -2,6 +2,7 @@
 //! the overbooking configurations, the resource totals, the professional, their week, the
 //! client and the idempotency record. Exceptions are the one query on top.
 
+use atelier_domain::ids::{ServiceId, StudioId, UserId};
 use std::collections::HashMap;
 
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
@@ -40,7 +41,7 @@ impl Loaded {
 }
 
 /// Keys of the studio-wide part: profile, overbooking default, resource totals.
-pub fn studio_keys(studio_id: &str) -> Vec<Key> {
+pub fn studio_keys(studio_id: &StudioId) -> Vec<Key> {
     vec![
         atelier_studios::profile_key(studio_id),
         policies::overbooking_key(studio_id, None),
@@ -49,7 +50,7 @@ pub fn studio_keys(studio_id: &str) -> Vec<Key> {
 }
 
 /// Keys of a service and its policies.
-pub fn service_keys(studio_id: &str, service_id: &str) -> Vec<Key> {
+pub fn service_keys(studio_id: &StudioId, service_id: &ServiceId) -> Vec<Key> {
     vec![
         catalog::service_key(studio_id, service_id),
         policies::service_policy_key(studio_id, service_id),
@@ -58,7 +59,7 @@ pub fn service_keys(studio_id: &str, service_id: &str) -> Vec<Key> {
 }
 
 /// Keys of a professional's profile, week and own overbooking configuration.
-pub fn professional_keys(studio_id: &str, user_id: &str) -> Vec<Key> {
+pub fn professional_keys(studio_id: &StudioId, user_id: &UserId) -> Vec<Key> {
     vec![
         team::professional_key(studio_id, user_id),
         availability::schedule_key(studio_id, user_id),
@@ -79,7 +80,7 @@ pub struct StudioPart {
 
 impl StudioPart {
     /// From a batch: `None` if the studio does not exist.
-    pub fn from(loaded: &Loaded, studio_id: &str) -> Result<Option<StudioPart>, AppError> {
+    pub fn from(loaded: &Loaded, studio_id: &StudioId) -> Result<Option<StudioPart>, AppError> {
         let Some(studio) = loaded.record::<Studio>(&atelier_studios::profile_key(studio_id))? else {
             return Ok(None);
         };
@@ -114,7 +115,11 @@ pub struct ServicePart {
 
 impl ServicePart {
     /// From a batch: `None` if the service does not exist.
-    pub fn from(loaded: &Loaded, studio_id: &str, service_id: &str) -> Result<Option<ServicePart>, AppError> {
+    pub fn from(
+        loaded: &Loaded,
+        studio_id: &StudioId,
+        service_id: &ServiceId,
+    ) -> Result<Option<ServicePart>, AppError> {
         let Some(service) = loaded.record::<Service>(&catalog::service_key(studio_id, service_id))? else {
             return Ok(None);
         };
@@ -142,8 +147,8 @@ impl ProfessionalPart {
     /// From a batch: `None` if they are not a professional of the studio.
     pub fn from(
         loaded: &Loaded,
-        studio_id: &str,
-        user_id: &str,
+        studio_id: &StudioId,
+        user_id: &UserId,
     ) -> Result<Option<ProfessionalPart>, AppError> {
         let Some(professional) =
             loaded.record::<Professional>(&team::professional_key(studio_id, user_id))?
@@ -164,7 +169,7 @@ impl ProfessionalPart {
     pub async fn with_exceptions(
         mut self,
         platform: &Platform,
-        studio_id: &str,
+        studio_id: &StudioId,
         from: Date,
         to: Date,
     ) -> Result<ProfessionalPart, AppError> {

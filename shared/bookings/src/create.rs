@@ -3,6 +3,7 @@
 //! free is decided only by the conditional claims in the one transaction that writes the
 //! booking, so no concurrency can double-book a professional or a resource.
 
+use atelier_domain::ids::{ClientId, ServiceId, StudioId, UserId};
 use std::collections::HashSet;
 
 use atelier_domain::Invalid;
@@ -34,16 +35,19 @@ use atelier_studios::clients::{self, Client};
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     /// The service.
-    pub service_id: String,
+    #[schema(value_type = String)]
+    pub service_id: ServiceId,
     /// The professional (absent: whoever is free, least busy first).
     #[serde(default)]
-    pub professional_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub professional_id: Option<UserId>,
     /// Start, RFC 3339 with an offset (`2026-11-24T10:00:00+00:00`).
     #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
     /// The studio client it is for (staff only; absent: the caller books for themselves).
     #[serde(default)]
-    pub client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_id: Option<ClientId>,
     /// Notes for the studio.
     #[serde(default)]
     pub notes: String,
@@ -54,9 +58,11 @@ pub struct BookingRequest {
 #[serde(deny_unknown_fields)]
 pub struct SeriesRequest {
     /// The service.
-    pub service_id: String,
+    #[schema(value_type = String)]
+    pub service_id: ServiceId,
     /// The professional (a series keeps one).
-    pub professional_id: String,
+    #[schema(value_type = String)]
+    pub professional_id: UserId,
     /// First start, RFC 3339 with an offset; the others follow at the same local time.
     #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
@@ -67,7 +73,8 @@ pub struct SeriesRequest {
     pub mode: SeriesMode,
     /// The studio client it is for (staff only).
     #[serde(default)]
-    pub client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_id: Option<ClientId>,
     /// Notes for the studio.
     #[serde(default)]
     pub notes: String,
@@ -115,13 +122,13 @@ pub struct Booker<'a> {
 #[derive(Debug, Clone)]
 enum ClientChoice {
     /// An existing record (checked to still exist when written, for staff bookings).
-    Existing { id: String, name: String, user_id: Option<String>, check: Option<Key> },
+    Existing { id: ClientId, name: String, user_id: Option<UserId>, check: Option<Key> },
     /// A record created with the booking for an account's first booking here.
     New { client: Client, ops: Vec<WriteOp> },
 }
 
 impl ClientChoice {
-    fn id(&self) -> &str {
+    fn id(&self) -> &ClientId {
         match self {
             ClientChoice::Existing { id, .. } => id,
             ClientChoice::New { client, .. } => &client.id,
@@ -135,10 +142,10 @@ impl ClientChoice {
         }
     }
 
-    fn user_id(&self) -> Option<&str> {
+    fn user_id(&self) -> Option<&UserId> {
         match self {
-            ClientChoice::Existing { user_id, .. } => user_id.as_deref(),
-            ClientChoice::New { client, .. } => client.user_id.as_deref(),
+            ClientChoice::Existing { user_id, .. } => user_id.as_ref(),
+            ClientChoice::New { client, .. } => client.user_id.as_ref(),
         }
     }
 
@@ -159,7 +166,7 @@ impl ClientChoice {
 }
 
 /// The key to read for the client: their account's link, or the record staff named.
-fn client_key(studio_id: &str, booker: &Booker<'_>, client_id: Option<&str>) -> Key {
+fn client_key(studio_id: &StudioId, booker: &Booker<'_>, client_id: Option<&ClientId>) -> Key {
     match client_id {
         Some(id) => clients::client_key(studio_id, id),
         None => clients::link_key(studio_id, &booker.user.id),
@@ -169,9 +176,9 @@ fn client_key(studio_id: &str, booker: &Booker<'_>, client_id: Option<&str>) -> 
 fn resolve_client(
     platform: &Platform,
     loaded: &Loaded,
-    studio_id: &str,
+    studio_id: &StudioId,
     booker: &Booker<'_>,
-    client_id: Option<&str>,
+    client_id: Option<&ClientId>,
 ) -> Result<ClientChoice, AppError> {
     let key = client_key(studio_id, booker, client_id);
     match client_id {
@@ -188,7 +195,7 @@ fn resolve_client(
         }
         None => match loaded.item(&key) {
             Some(link) => Ok(ClientChoice::Existing {
-                id: link.string("client_id")?.to_owned(),
+                id: ClientId::new(link.string("client_id")?),
                 name: booker.user.name.clone(),
                 user_id: Some(booker.user.id.clone()),
                 check: None,
@@ -205,8 +212,8 @@ fn resolve_client(
 /// their own agenda.
 fn check_booker(
     booker: &Booker<'_>,
-    client_id: Option<&str>,
-    professional_id: Option<&str>,
+    client_id: Option<&ClientId>,
+    professional_id: Option<&UserId>,
 ) -> Result<(), AppError> {
     if client_id.is_none() {
         return Ok(());
@@ -214,7 +221,7 @@ fn check_booker(
     let access = booker.actor.access;
     access.require(Role::Professional)?;
     let manager = access.caller.is_admin || access.role.is_some_and(|r| r.includes(Role::Manager));
-    if !manager && professional_id.is_some_and(|p| p != access.caller.user_id) {
+    if !manager && professional_id.is_some_and(|p| *p != access.caller.user_id) {
         return Err(AppError::Forbidden("professionals book into their own agenda only".into()));
     }
     Ok(())
@@ -238,9 +245,9 @@ struct Fresh {
 async fn read(
     platform: &Platform,
     booker: &Booker<'_>,
-    service_id: &str,
-    professional_id: &str,
-    client_id: Option<&str>,
+    service_id: &ServiceId,
+    professional_id: &UserId,
+    client_id: Option<&ClientId>,
     idem: Option<&IdempotencyKey>,
 ) -> Result<Read, AppError> {
     let studio_id = booker.actor.studio_id();
@@ -295,7 +302,7 @@ pub async fn create(
     idem: Option<IdempotencyKey>,
 ) -> Result<Outcome, AppError> {
     let notes = check_text(&request.notes, 2000, "notes")?;
-    check_booker(&booker, request.client_id.as_deref(), request.professional_id.as_deref())?;
+    check_booker(&booker, request.client_id.as_ref(), request.professional_id.as_ref())?;
     match &request.professional_id {
         Some(p) => book_one(platform, &booker, &request, p, &notes, idem.as_ref()).await,
         None => {
@@ -324,7 +331,7 @@ pub async fn create(
                 )
             };
             for p in free.free.iter().take(5) {
-                match book_one(platform, &booker, &request, p, &notes, idem.as_ref()).await {
+                match book_one(platform, &booker, &request, &UserId::from(&p), &notes, idem.as_ref()).await {
                     Err(AppError::Conflict(reason, message)) => last = AppError::Conflict(reason, message),
                     other => return other,
                 }
@@ -344,7 +351,7 @@ async fn book_one(
     platform: &Platform,
     booker: &Booker<'_>,
     request: &BookingRequest,
-    professional_id: &str,
+    professional_id: &UserId,
     notes: &str,
     idem: Option<&IdempotencyKey>,
 ) -> Result<Outcome, AppError> {
@@ -355,7 +362,7 @@ async fn book_one(
             booker,
             &request.service_id,
             professional_id,
-            request.client_id.as_deref(),
+            request.client_id.as_ref(),
             idem,
         )
         .await?
@@ -363,7 +370,7 @@ async fn book_one(
             Read::Fresh(fresh) => fresh,
             Read::Replay(stored) => return Ok(stored),
         };
-        let client = resolve_client(platform, &read.loaded, studio_id, booker, request.client_id.as_deref())?;
+        let client = resolve_client(platform, &read.loaded, studio_id, booker, request.client_id.as_ref())?;
         let zone = TimeZone::get(&read.studio.studio.profile.time_zone).unwrap_or(TimeZone::UTC);
         let date = request.start.to_zoned_datetime(zone).date();
         let professional = read
@@ -432,14 +439,14 @@ pub async fn create_series(
 ) -> Result<Outcome, AppError> {
     let notes = check_text(&request.notes, 2000, "notes")?;
     let recurrence = request.recurrence.validate()?;
-    check_booker(&booker, request.client_id.as_deref(), Some(&request.professional_id))?;
+    check_booker(&booker, request.client_id.as_ref(), Some(&request.professional_id))?;
     let studio_id = booker.actor.studio_id();
     async {
-        let read = match read(platform, &booker, &request.service_id, &request.professional_id, request.client_id.as_deref(), idem.as_ref()).await? {
+        let read = match read(platform, &booker, &request.service_id, &request.professional_id, request.client_id.as_ref(), idem.as_ref()).await? {
             Read::Fresh(fresh) => fresh,
             Read::Replay(stored) => return Ok(stored),
         };
-        let client = resolve_client(platform, &read.loaded, studio_id, &booker, request.client_id.as_deref())?;
+        let client = resolve_client(platform, &read.loaded, studio_id, &booker, request.client_id.as_ref())?;
         let zone = TimeZone::get(&read.studio.studio.profile.time_zone).unwrap_or(TimeZone::UTC);
         let zone_name = read.studio.studio.profile.time_zone.clone();
         let starts = recurrence.starts(request.start, &zone);

@@ -2,6 +2,7 @@
 //! hours, the booking filled in (price, deposit and policy copied, status and timers set), and
 //! the writes that claim its time. Shared by booking, series and waitlist offers.
 
+use atelier_domain::ids::{ClientId, StudioId, UserId};
 use std::collections::HashSet;
 
 use atelier_domain::bookings::{BookingStatus, PendingReason, Timers};
@@ -36,11 +37,11 @@ pub struct Basis<'a> {
     pub studio: &'a StudioPart,
     pub service: &'a ServicePart,
     pub professional: &'a ProfessionalPart,
-    pub client_id: &'a str,
+    pub client_id: &'a ClientId,
     pub client_name: &'a str,
-    pub client_user_id: Option<&'a str>,
+    pub client_user_id: Option<&'a UserId>,
     pub notes: &'a str,
-    pub created_by: Option<&'a str>,
+    pub created_by: Option<&'a UserId>,
     pub now: Timestamp,
 }
 
@@ -72,7 +73,7 @@ pub fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result
         (BookingStatus::Confirmed, None, None)
     };
     let mut booking = Booking {
-        id: platform.ids.new_id(),
+        id: platform.ids.new_id().into(),
         studio_id: studio.id.clone(),
         status,
         pending_reason,
@@ -80,9 +81,9 @@ pub fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result
         service_name: definition.name.clone(),
         professional_id: basis.professional.professional.user_id.clone(),
         professional_name: basis.professional.professional.profile.display_name.clone(),
-        client_id: basis.client_id.to_owned(),
+        client_id: basis.client_id.clone(),
         client_name: basis.client_name.to_owned(),
-        client_user_id: basis.client_user_id.map(str::to_owned),
+        client_user_id: basis.client_user_id.cloned(),
         start,
         end: start + SignedDuration::from_mins(i64::from(definition.duration_minutes)),
         time_zone: studio.profile.time_zone.clone(),
@@ -111,7 +112,7 @@ pub fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result
         series_id: None,
         waitlist_entry_id: None,
         reschedules: 0,
-        created_by: basis.created_by.map(str::to_owned),
+        created_by: basis.created_by.cloned(),
         created_at: basis.now,
         updated_at: basis.now,
         version: 1,
@@ -151,7 +152,7 @@ pub fn draft_ops(tx: &mut Tx, index: usize, draft: &Draft, overbooked: bool) -> 
 }
 
 /// Checks that what the drafts were based on still holds when they are written.
-pub fn basis_checks(tx: &mut Tx, studio_id: &str, service: &ServicePart, professional_id: &str) {
+pub fn basis_checks(tx: &mut Tx, studio_id: &StudioId, service: &ServicePart, professional_id: &UserId) {
     tx.push(WriteOp::check(profile_key(studio_id), Condition::eq("active", true)), Part::Check("the studio"));
     tx.push(
         WriteOp::check(

@@ -4,6 +4,7 @@
 //! the booking; every change writes the booking and moves its step in one transaction. A step
 //! item whose booking has moved on is stale and simply dropped.
 
+use atelier_domain::ids::StudioId;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ pub const SHARDS: u32 = 4;
 pub const LOYALTY: &str = "loyalty";
 
 /// Key of a step of `kind` due `at` for `subject_id` (a booking, or a client for loyalty).
-pub fn key(kind: &str, at: Timestamp, studio_id: &str, subject_id: &str) -> Key {
+pub fn key(kind: &str, at: Timestamp, studio_id: &StudioId, subject_id: &str) -> Key {
     let shard = atelier_platform::stable_shard(subject_id, SHARDS);
     Key::new(
         format!("DUE#{kind}#{shard}"),
@@ -26,10 +27,10 @@ pub fn key(kind: &str, at: Timestamp, studio_id: &str, subject_id: &str) -> Key 
 }
 
 /// The write scheduling a step.
-pub fn put(kind: &str, at: Timestamp, studio_id: &str, subject_id: &str) -> WriteOp {
+pub fn put(kind: &str, at: Timestamp, studio_id: &StudioId, subject_id: &str) -> WriteOp {
     WriteOp::put(
         Item::new(&key(kind, at, studio_id, subject_id))
-            .with("studio_id", studio_id)
+            .with("studio_id", studio_id.as_str())
             .with("subject_id", subject_id)
             .with("kind", kind),
     )
@@ -65,7 +66,7 @@ pub struct DueItem {
     /// Its key.
     pub key: Key,
     /// The studio.
-    pub studio_id: String,
+    pub studio_id: StudioId,
     /// The booking or client.
     pub subject_id: String,
     /// When it fell due.
@@ -100,7 +101,7 @@ pub async fn due_now(platform: &Platform, kind: &str, limit: usize) -> Result<Ve
                 .and_then(|ms| Timestamp::from_millisecond(ms).ok())
                 .unwrap_or(Timestamp::UNIX_EPOCH);
             found.push(DueItem {
-                studio_id: item.string("studio_id")?.to_owned(),
+                studio_id: StudioId::new(item.string("studio_id")?),
                 subject_id: item.string("subject_id")?.to_owned(),
                 key,
                 at,

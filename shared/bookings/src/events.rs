@@ -3,6 +3,7 @@
 //! templates, [`BookingNotices`] turns them into in-app notices for the client and the
 //! professional, so none is left unhandled.
 
+use atelier_domain::ids::{BookingId, ClientId, ServiceId, StudioId, UserId};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -58,26 +59,26 @@ pub const NOTICE_KINDS: [&str; 9] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingEvent {
     /// The booking.
-    pub booking_id: String,
+    pub booking_id: BookingId,
     /// Its studio.
-    pub studio_id: String,
+    pub studio_id: StudioId,
     /// Status after the change.
     pub status: BookingStatus,
     /// The service.
-    pub service_id: String,
+    pub service_id: ServiceId,
     /// Its name.
     pub service_name: String,
     /// The professional.
-    pub professional_id: String,
+    pub professional_id: UserId,
     /// Their name.
     pub professional_name: String,
     /// The client record.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The client's name.
     pub client_name: String,
     /// The client's account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_user_id: Option<String>,
+    pub client_user_id: Option<UserId>,
     /// Start.
     pub start: Timestamp,
     /// End.
@@ -149,11 +150,11 @@ pub struct SeriesEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotFreed {
     /// The studio.
-    pub studio_id: String,
+    pub studio_id: StudioId,
     /// The service of the booking that freed it.
-    pub service_id: String,
+    pub service_id: ServiceId,
     /// The professional.
-    pub professional_id: String,
+    pub professional_id: UserId,
     /// Start of the freed service time.
     pub start: Timestamp,
 }
@@ -162,13 +163,13 @@ pub struct SlotFreed {
 pub fn stage(
     platform: &Platform,
     kind: &str,
-    studio_id: &str,
+    studio_id: &StudioId,
     payload: &impl Serialize,
 ) -> Result<(WriteOp, OutboxEntry), StoreError> {
     let event = Event {
         id: platform.ids.new_id(),
         kind: kind.to_owned(),
-        studio_id: Some(studio_id.to_owned()),
+        studio_id: Some(studio_id.to_string()),
         occurred_at: platform.clock.now(),
         payload: serde_json::to_value(payload).map_err(|e| StoreError::Encode(e.to_string()))?,
     };

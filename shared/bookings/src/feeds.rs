@@ -4,6 +4,7 @@
 
 use atelier_domain::bookings::BookingStatus;
 use atelier_domain::calendar::{self, CalendarEvent, EventStatus};
+use atelier_domain::ids::{BookingId, StudioId, UserId};
 use base64::Engine;
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
@@ -25,14 +26,14 @@ pub enum FeedSubject {
     /// A professional's agenda in a studio.
     Professional {
         /// The studio.
-        studio_id: String,
+        studio_id: StudioId,
         /// The professional.
-        user_id: String,
+        user_id: UserId,
     },
     /// A client's own bookings in every studio.
     Client {
         /// The account.
-        user_id: String,
+        user_id: UserId,
     },
 }
 
@@ -180,7 +181,12 @@ pub async fn render(platform: &Platform, token: &str) -> Result<String, AppError
             let pointers = platform.store.query_all(query, 5_000).await?;
             let keys: Vec<Key> = pointers
                 .iter()
-                .map(|p| Ok(booking_key(p.string("studio_id")?, p.string("booking_id")?)))
+                .map(|p| {
+                    Ok(booking_key(
+                        &StudioId::new(p.string("studio_id")?),
+                        &BookingId::new(p.string("booking_id")?),
+                    ))
+                })
                 .collect::<Result<_, StoreError>>()?;
             let mut bookings: Vec<Booking> = platform
                 .store

@@ -7,6 +7,7 @@
 //! account. Everything a change touches (booking, counters, pointers, the timed step, the
 //! outbox event, the audit event) is written in one transaction.
 
+use atelier_domain::ids::{BookingId, ClientId, ServiceId, StudioId, UserId, WaitlistEntryId};
 pub mod changes;
 pub mod conflicts;
 pub mod context;
@@ -99,29 +100,35 @@ pub struct DueStep {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Booking {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: BookingId,
     /// The studio.
-    pub studio_id: String,
+    #[schema(value_type = String)]
+    pub studio_id: StudioId,
     /// Status.
     pub status: BookingStatus,
     /// Why it is pending, while it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<PendingReason>,
     /// The service.
-    pub service_id: String,
+    #[schema(value_type = String)]
+    pub service_id: ServiceId,
     /// Its name when booked.
     pub service_name: String,
     /// The professional.
-    pub professional_id: String,
+    #[schema(value_type = String)]
+    pub professional_id: UserId,
     /// Their name when booked.
     pub professional_name: String,
     /// The studio's client record.
-    pub client_id: String,
+    #[schema(value_type = String)]
+    pub client_id: ClientId,
     /// The client's name when booked.
     pub client_name: String,
     /// The client's account, when they have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_user_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_user_id: Option<UserId>,
     /// Start of the service.
     #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
@@ -178,13 +185,15 @@ pub struct Booking {
     pub series_id: Option<String>,
     /// The waitlist entry it was offered to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waitlist_entry_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub waitlist_entry_id: Option<WaitlistEntryId>,
     /// Times it was moved.
     #[serde(default)]
     pub reschedules: u32,
     /// Who booked it (user id; absent for waitlist offers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub created_by: Option<UserId>,
     /// Created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -201,29 +210,35 @@ pub struct Booking {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BookingView {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: BookingId,
     /// The studio.
-    pub studio_id: String,
+    #[schema(value_type = String)]
+    pub studio_id: StudioId,
     /// Status.
     pub status: BookingStatus,
     /// Why it is pending, while it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<PendingReason>,
     /// The service.
-    pub service_id: String,
+    #[schema(value_type = String)]
+    pub service_id: ServiceId,
     /// Its name when booked.
     pub service_name: String,
     /// The professional.
-    pub professional_id: String,
+    #[schema(value_type = String)]
+    pub professional_id: UserId,
     /// Their name when booked.
     pub professional_name: String,
     /// The studio's client record.
-    pub client_id: String,
+    #[schema(value_type = String)]
+    pub client_id: ClientId,
     /// The client's name when booked.
     pub client_name: String,
     /// The client's account, when they have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_user_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_user_id: Option<UserId>,
     /// Start of the service.
     #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
@@ -274,13 +289,15 @@ pub struct BookingView {
     pub series_id: Option<String>,
     /// The waitlist entry it was offered to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waitlist_entry_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub waitlist_entry_id: Option<WaitlistEntryId>,
     /// Times it was moved.
     #[serde(default)]
     pub reschedules: u32,
     /// Who booked it (user id; absent for waitlist offers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub created_by: Option<UserId>,
     /// Created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -449,7 +466,7 @@ impl By<'_> {
     pub fn audit(
         &self,
         platform: &Platform,
-        studio_id: &str,
+        studio_id: &StudioId,
         action: &str,
         entity: &str,
         entity_id: &str,
@@ -464,7 +481,7 @@ impl By<'_> {
                 action: action.to_owned(),
                 entity: entity.to_owned(),
                 entity_id: entity_id.to_owned(),
-                studio_id: Some(studio_id.to_owned()),
+                studio_id: Some(studio_id.to_string()),
                 ip: String::new(),
                 user_agent: "scheduler".into(),
                 changes,
@@ -484,27 +501,27 @@ pub fn sort_instant(t: Timestamp) -> String {
 }
 
 /// Key of a booking.
-pub fn booking_key(studio_id: &str, booking_id: &str) -> Key {
+pub fn booking_key(studio_id: &StudioId, booking_id: &BookingId) -> Key {
     studio_item(studio_id, format!("BOOKING#{booking_id}"))
 }
 
 /// gsi1 partition of a studio's bookings.
-pub fn studio_bookings(studio_id: &str) -> String {
+pub fn studio_bookings(studio_id: &StudioId) -> String {
     format!("{}#BOOKINGS", studio_partition(studio_id))
 }
 
 /// gsi2 partition of a professional's bookings.
-pub fn professional_bookings(studio_id: &str, professional_id: &str) -> String {
+pub fn professional_bookings(studio_id: &StudioId, professional_id: &UserId) -> String {
     format!("{}#PRO#{professional_id}#BOOKINGS", studio_partition(studio_id))
 }
 
 /// Partition of a client's booking pointers.
-pub fn client_bookings(studio_id: &str, client_id: &str) -> String {
+pub fn client_bookings(studio_id: &StudioId, client_id: &ClientId) -> String {
     format!("{}#CLIENT#{client_id}#BOOKINGS", studio_partition(studio_id))
 }
 
 /// Key of a booking pointer under its client's account.
-pub fn user_pointer_key(user_id: &str, start: Timestamp, booking_id: &str) -> Key {
+pub fn user_pointer_key(user_id: &UserId, start: Timestamp, booking_id: &BookingId) -> Key {
     Key::new(format!("USER#{user_id}"), format!("BOOKING#{}", index_sort(start, booking_id)))
 }
 
@@ -547,7 +564,11 @@ pub fn relation(access: &StudioAccess, booking: &Booking) -> Result<Relation, Ap
 }
 
 /// Reads a booking.
-pub async fn load(platform: &Platform, studio_id: &str, booking_id: &str) -> Result<Booking, AppError> {
+pub async fn load(
+    platform: &Platform,
+    studio_id: &StudioId,
+    booking_id: &BookingId,
+) -> Result<Booking, AppError> {
     let item = platform.store.get(&booking_key(studio_id, booking_id)).await?;
     item.map(|i| i.to_record()).transpose()?.ok_or(AppError::NotFound("booking"))
 }
@@ -556,7 +577,7 @@ pub async fn load(platform: &Platform, studio_id: &str, booking_id: &str) -> Res
 pub async fn get(
     platform: &Platform,
     access: &StudioAccess,
-    booking_id: &str,
+    booking_id: &BookingId,
 ) -> Result<BookingView, AppError> {
     let booking = load(platform, &access.studio_id, booking_id).await?;
     relation(access, &booking)?;
@@ -574,9 +595,11 @@ pub struct BookingFilter {
     /// Only this status.
     pub status: Option<BookingStatus>,
     /// Only this professional's.
-    pub professional_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub professional_id: Option<UserId>,
     /// Only this client's.
-    pub client_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub client_id: Option<ClientId>,
 }
 
 /// Parses a bound: an RFC 3339 instant, or a date at the studio's midnight (`end`: the next
@@ -644,7 +667,7 @@ pub async fn list(
         let found = platform.store.query_filtered(page(query)?, keep, 10).await?;
         let mut bookings = resolve(platform, &access.studio_id, &found.items).await?;
         if let Some(p) = &professional {
-            bookings.retain(|b| &b.professional_id == p);
+            bookings.retain(|b| b.professional_id == p);
         }
         return Ok((bookings.into_iter().map(Booking::view).collect(), found.next));
     }
@@ -664,7 +687,7 @@ pub async fn list(
 /// A page of the signed-in user's bookings in every studio, in start order.
 pub async fn mine(
     platform: &Platform,
-    user_id: &str,
+    user_id: &UserId,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
     status: Option<BookingStatus>,
@@ -679,17 +702,23 @@ pub async fn mine(
     let keys: Vec<Key> = found
         .items
         .iter()
-        .map(|i| Ok(booking_key(i.string("studio_id")?, i.string("booking_id")?)))
+        .map(|i| {
+            Ok(booking_key(&StudioId::new(i.string("studio_id")?), &BookingId::new(i.string("booking_id")?)))
+        })
         .collect::<Result<_, StoreError>>()?;
     let bookings = in_order(&keys, platform.store.get_many(&keys).await?)?;
     Ok((bookings.into_iter().map(Booking::view).collect(), found.next))
 }
 
 /// The bookings pointed to by pointer items, in pointer order.
-async fn resolve(platform: &Platform, studio_id: &str, pointers: &[Item]) -> Result<Vec<Booking>, AppError> {
+async fn resolve(
+    platform: &Platform,
+    studio_id: &StudioId,
+    pointers: &[Item],
+) -> Result<Vec<Booking>, AppError> {
     let keys: Vec<Key> = pointers
         .iter()
-        .map(|i| i.string("booking_id").map(|id| booking_key(studio_id, id)))
+        .map(|i| i.string("booking_id").map(|id| booking_key(studio_id, &BookingId::from(&id))))
         .collect::<Result<_, _>>()?;
     in_order(&keys, platform.store.get_many(&keys).await?)
 }

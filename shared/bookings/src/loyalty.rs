@@ -4,6 +4,7 @@
 //! no-show, redeemed by staff, and expire after a period without earning.
 
 use atelier_domain::Invalid;
+use atelier_domain::ids::{BookingId, ClientId, StudioId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,7 +43,8 @@ pub struct LedgerEntry {
     pub points: i64,
     /// The booking concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub booking_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub booking_id: Option<BookingId>,
     /// A note.
     #[serde(default)]
     pub note: String,
@@ -58,7 +60,8 @@ pub struct LedgerEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LoyaltyBalance {
     /// The client.
-    pub client_id: String,
+    #[schema(value_type = String)]
+    pub client_id: ClientId,
     /// Points now.
     #[serde(default)]
     pub points: i64,
@@ -72,15 +75,19 @@ pub struct LoyaltyBalance {
 }
 
 /// Key of a client's balance.
-pub fn balance_key(studio_id: &str, client_id: &str) -> Key {
+pub fn balance_key(studio_id: &StudioId, client_id: &ClientId) -> Key {
     studio_item(studio_id, format!("LOYALTY#{client_id}"))
 }
 
-fn ledger_partition(studio_id: &str, client_id: &str) -> String {
+fn ledger_partition(studio_id: &StudioId, client_id: &ClientId) -> String {
     format!("{}#LOYALTY#{client_id}", studio_partition(studio_id))
 }
 
-fn ledger_put(studio_id: &str, client_id: &str, entry: &LedgerEntry) -> Result<WriteOp, StoreError> {
+fn ledger_put(
+    studio_id: &StudioId,
+    client_id: &ClientId,
+    entry: &LedgerEntry,
+) -> Result<WriteOp, StoreError> {
     let key = Key::new(
         ledger_partition(studio_id, client_id),
         format!("{}#{}", crate::sort_instant(entry.at), entry.id),
@@ -92,17 +99,17 @@ fn ledger_put(studio_id: &str, client_id: &str, entry: &LedgerEntry) -> Result<W
 /// the ledger entry, and the step that will expire them.
 pub(crate) fn earn_ops(
     platform: &Platform,
-    studio_id: &str,
-    client_id: &str,
+    studio_id: &StudioId,
+    client_id: &ClientId,
     points: i64,
-    booking_id: &str,
+    booking_id: &BookingId,
     expiry_days: u32,
 ) -> Result<Vec<WriteOp>, StoreError> {
     let now = platform.clock.now();
     let mut actions = vec![
         UpdateAction::Add("points".into(), points),
         UpdateAction::Add("earned_total".into(), points),
-        UpdateAction::Set("client_id".into(), Value::S(client_id.to_owned())),
+        UpdateAction::Set("client_id".into(), Value::S(client_id.to_string())),
     ];
     let expires = (expiry_days > 0).then(|| now + SignedDuration::from_hours(24 * i64::from(expiry_days)));
     if let Some(at) = expires {
@@ -135,7 +142,7 @@ pub(crate) struct Deduction<'a> {
     /// Why.
     pub kind: LedgerKind,
     /// The booking concerned.
-    pub booking_id: Option<&'a str>,
+    pub booking_id: Option<&'a BookingId>,
     /// A note.
     pub note: &'a str,
     /// Who (absent: the system).
@@ -146,15 +153,15 @@ pub(crate) struct Deduction<'a> {
 /// condition) and recording why.
 pub(crate) fn deduct_ops(
     platform: &Platform,
-    studio_id: &str,
-    client_id: &str,
+    studio_id: &StudioId,
+    client_id: &ClientId,
     d: Deduction<'_>,
 ) -> Result<Vec<WriteOp>, StoreError> {
     let entry = LedgerEntry {
         id: platform.ids.new_id(),
         kind: d.kind,
         points: -d.points,
-        booking_id: d.booking_id.map(str::to_owned),
+        booking_id: d.booking_id.cloned(),
         note: d.note.to_owned(),
         by: d.by.map(str::to_owned),
         at: platform.clock.now(),
@@ -172,8 +179,8 @@ pub(crate) fn deduct_ops(
 /// A client's balance (zero if they never earned).
 pub async fn balance(
     platform: &Platform,
-    studio_id: &str,
-    client_id: &str,
+    studio_id: &StudioId,
+    client_id: &ClientId,
 ) -> Result<LoyaltyBalance, AppError> {
     Ok(platform
         .store
@@ -192,8 +199,8 @@ pub async fn balance(
 /// A page of a client's ledger, newest first.
 pub async fn history(
     platform: &Platform,
-    studio_id: &str,
-    client_id: &str,
+    studio_id: &StudioId,
+    client_id: &ClientId,
     page: impl FnOnce(Query) -> Result<Query, AppError>,
 ) -> Result<(Vec<LedgerEntry>, Option<Cursor>), AppError> {
     let query = page(Query::partition(ledger_partition(studio_id, client_id)).descending())?;
@@ -204,8 +211,8 @@ pub async fn history(
 /// The client record of an account in a studio, if it has one.
 pub async fn client_of(
     platform: &Platform,
-    studio_id: &str,
-    user_id: &str,
+    studio_id: &StudioId,
+    user_id: &UserId,
 ) -> Result<Option<String>, AppError> {
     let link = platform.store.get(&atelier_studios::clients::link_key(studio_id, user_id)).await?;
     Ok(link.map(|l| l.string("client_id").map(str::to_owned)).transpose()?)
@@ -226,7 +233,7 @@ pub struct Redemption {
 pub async fn redeem(
     platform: &Platform,
     actor: Actor<'_>,
-    client_id: &str,
+    client_id: &ClientId,
     redemption: &Redemption,
 ) -> Result<LoyaltyBalance, AppError> {
     let note = atelier_domain::studios::check_text(&redemption.note, 200, "note")?;
@@ -270,7 +277,7 @@ pub async fn redeem(
 
 /// The expiry step for a client: their points go if they earned nothing since it was set.
 pub async fn expire_step(platform: &Platform, item: DueItem) -> Result<bool, AppError> {
-    let key = balance_key(&item.studio_id, &item.subject_id);
+    let key = balance_key(&item.studio_id, &ClientId::from(&item.subject_id));
     let Some(current) = platform.store.get(&key).await? else {
         due::drop(platform, &item).await?;
         return Ok(false);
@@ -297,7 +304,7 @@ pub async fn expire_step(platform: &Platform, item: DueItem) -> Result<bool, App
         WriteOp::update(key, vec![UpdateAction::Add("points".into(), -balance.points)]).when(Condition::And(
             vec![Condition::eq("points", balance.points), Condition::Eq("expires_at".into(), expires)],
         )),
-        ledger_put(&item.studio_id, &item.subject_id, &entry)?,
+        ledger_put(&item.studio_id, &ClientId::from(&item.subject_id), &entry)?,
         WriteOp::delete(item.key.clone()),
     ];
     platform.store.transact(ops).await?;

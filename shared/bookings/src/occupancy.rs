@@ -5,6 +5,7 @@
 //! take the last place, whatever the concurrency; releasing is `ADD -1`. A reschedule nets the
 //! two per cell, so cells both times share are not counted twice.
 
+use atelier_domain::ids::{StudioId, UserId};
 use std::collections::BTreeMap;
 
 use atelier_domain::scheduling::{CELL_MINUTES, Occupancy, cells};
@@ -20,14 +21,14 @@ const KEEP_SECONDS: i64 = 2 * 24 * 3600;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Owner {
     /// A professional's time.
-    Professional(String),
+    Professional(UserId),
     /// A resource type's pool (all active resources of the type).
     Pool(String),
 }
 
 impl Owner {
     /// The partition of the owner's counters in a studio.
-    pub fn partition(&self, studio_id: &str) -> String {
+    pub fn partition(&self, studio_id: &StudioId) -> String {
         match self {
             Owner::Professional(id) => format!("STUDIO#{studio_id}#OCC#PRO#{id}"),
             Owner::Pool(kind) => format!("STUDIO#{studio_id}#OCC#RES#{kind}"),
@@ -48,7 +49,7 @@ pub struct Hold {
     pub capacity: u32,
 }
 
-fn hour_key(studio_id: &str, owner: &Owner, hour: i64) -> Key {
+fn hour_key(studio_id: &StudioId, owner: &Owner, hour: i64) -> Key {
     Key::new(owner.partition(studio_id), format!("{hour:010}"))
 }
 
@@ -63,7 +64,7 @@ fn never() -> Condition {
 
 /// The writes that release `release` and claim `claim`, netted per cell, one update per owner
 /// and hour; each write is paired with its owner, so a failed condition names who was full.
-pub fn moves(studio_id: &str, release: &[Hold], claim: &[Hold]) -> Vec<(WriteOp, Owner)> {
+pub fn moves(studio_id: &StudioId, release: &[Hold], claim: &[Hold]) -> Vec<(WriteOp, Owner)> {
     // (owner, hour) -> minute -> (delta, capacity)
     let mut net: BTreeMap<(Owner, i64), BTreeMap<i64, (i64, u32)>> = BTreeMap::new();
     let mut count = |hold: &Hold, delta: i64| {
@@ -130,7 +131,7 @@ pub fn moves(studio_id: &str, release: &[Hold], claim: &[Hold]) -> Vec<(WriteOp,
 /// The owner's counters over `[from, to)`, in one query (paged by the store if large).
 pub async fn load(
     platform: &Platform,
-    studio_id: &str,
+    studio_id: &StudioId,
     owner: &Owner,
     from: Timestamp,
     to: Timestamp,
@@ -182,7 +183,7 @@ mod tests {
 
     #[test]
     fn claims_are_one_update_per_hour_with_a_condition_per_cell() {
-        let writes = moves("s", &[], &[hold("p", "2026-01-06T10:30:00Z", "2026-01-06T11:15:00Z")]);
+        let writes = moves(&"s".into(), &[], &[hold("p", "2026-01-06T10:30:00Z", "2026-01-06T11:15:00Z")]);
         assert_eq!(writes.len(), 2, "two hours touched");
         let WriteOp::Update { key, actions, condition } = &writes[0].0 else { panic!("update") };
         assert_eq!(key.pk, "STUDIO#s#OCC#PRO#p");
@@ -198,7 +199,7 @@ mod tests {
     fn a_move_nets_shared_cells() {
         let old = hold("p", "2026-01-06T10:00:00Z", "2026-01-06T11:00:00Z");
         let new = hold("p", "2026-01-06T10:30:00Z", "2026-01-06T11:30:00Z");
-        let writes = moves("s", &[old], &[new]);
+        let writes = moves(&"s".into(), &[old], &[new]);
         let adds: Vec<(String, i64)> = writes
             .iter()
             .flat_map(|(op, _)| match op {
@@ -216,7 +217,7 @@ mod tests {
         assert_eq!(adds.iter().filter(|(_, d)| *d == 1).count(), 6, "11:00-11:30 claimed");
         assert!(
             moves(
-                "s",
+                &"s".into(),
                 &[hold("p", "2026-01-06T10:00:00Z", "2026-01-06T11:00:00Z")],
                 &[hold("p", "2026-01-06T10:00:00Z", "2026-01-06T11:00:00Z")]
             )
@@ -300,7 +301,7 @@ mod tests {
                         Op::Book { pro, day, quarter, minutes, after } => {
                             let s = start(&tz, change, day, quarter);
                             let hold = Hold {
-                                owner: Owner::Professional(format!("p{pro}")),
+                                owner: Owner::Professional(format!("p{pro}").into()),
                                 start: s,
                                 end: s + SignedDuration::from_mins(minutes + after),
                                 capacity: capacity[pro],
@@ -310,7 +311,7 @@ mod tests {
                                 model.add(b.start, b.end);
                             }
                             let fits = model.fits(hold.start, hold.end, hold.capacity);
-                            let done = transact(&mut store, &moves("s", &[], std::slice::from_ref(&hold)));
+                            let done = transact(&mut store, &moves(&"s".into(), &[], std::slice::from_ref(&hold)));
                             prop_assert_eq!(done, fits, "the store and the model agree on {:?}", hold);
                             if done {
                                 booked.push(hold);
@@ -318,7 +319,7 @@ mod tests {
                         }
                         Op::Cancel { pick } if !booked.is_empty() => {
                             let hold = booked.remove(pick % booked.len());
-                            prop_assert!(transact(&mut store, &moves("s", &[hold], &[])), "a release always applies");
+                            prop_assert!(transact(&mut store, &moves(&"s".into(), &[hold], &[])), "a release always applies");
                         }
                         Op::Move { pick, day, quarter } if !booked.is_empty() => {
                             let i = pick % booked.len();
@@ -332,7 +333,7 @@ mod tests {
                                 }
                             }
                             let fits = model.fits(new.start, new.end, new.capacity);
-                            let done = transact(&mut store, &moves("s", std::slice::from_ref(&old), std::slice::from_ref(&new)));
+                            let done = transact(&mut store, &moves(&"s".into(), std::slice::from_ref(&old), std::slice::from_ref(&new)));
                             prop_assert_eq!(done, fits, "a move applies exactly when the new time fits");
                             if done {
                                 booked[i] = new;
@@ -342,12 +343,12 @@ mod tests {
                     }
                     // The counters are exactly the model's, and never beyond capacity.
                     for (pro, cap) in capacity.iter().enumerate() {
-                        let owner = Owner::Professional(format!("p{pro}"));
+                        let owner = Owner::Professional(format!("p{pro}").into());
                         let mut model = Occupancy::default();
                         for b in booked.iter().filter(|b| b.owner == owner) {
                             model.add(b.start, b.end);
                         }
-                        let items: Vec<Item> = store.iter().filter(|(k, _)| k.pk == owner.partition("s")).map(|(_, i)| i.clone()).collect();
+                        let items: Vec<Item> = store.iter().filter(|(k, _)| k.pk == owner.partition(&"s".into())).map(|(_, i)| i.clone()).collect();
                         let stored = occupancy_of(&items);
                         let expected: std::collections::BTreeMap<i64, u32> = model.0.into_iter().filter(|(_, n)| *n > 0).collect();
                         prop_assert_eq!(&stored.0, &expected);

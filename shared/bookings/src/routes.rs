@@ -10,6 +10,7 @@ use crate::slots::{self, FreeSlots, SlotQuery};
 use crate::waitlist::{self, EntryView, WaitlistRequest};
 use crate::{BookingFilter, BookingView, By};
 use atelier_domain::bookings::BookingStatus;
+use atelier_domain::ids::{BookingId, ClientId, ServiceId, StudioId, UserId, WaitlistEntryId};
 use atelier_http::idempotency::{IdempotencyHeader, Stored};
 use atelier_platform::AppError;
 use atelier_studios::{clients, team};
@@ -36,9 +37,11 @@ type Result<T> = std::result::Result<T, ApiError>;
 #[into_params(parameter_in = Path)]
 pub struct BookingPath {
     /// The studio.
-    pub studio_id: String,
+    #[param(value_type = String)]
+    pub studio_id: StudioId,
     /// The booking.
-    pub booking_id: String,
+    #[param(value_type = String)]
+    pub booking_id: BookingId,
 }
 
 /// A waitlist entry.
@@ -46,9 +49,11 @@ pub struct BookingPath {
 #[into_params(parameter_in = Path)]
 pub struct EntryPath {
     /// The studio.
-    pub studio_id: String,
+    #[param(value_type = String)]
+    pub studio_id: StudioId,
     /// The entry.
-    pub entry_id: String,
+    #[param(value_type = String)]
+    pub entry_id: WaitlistEntryId,
 }
 
 /// A client of a studio.
@@ -56,9 +61,11 @@ pub struct EntryPath {
 #[into_params(parameter_in = Path)]
 pub struct ClientPath {
     /// The studio.
-    pub studio_id: String,
+    #[param(value_type = String)]
+    pub studio_id: StudioId,
     /// The client.
-    pub client_id: String,
+    #[param(value_type = String)]
+    pub client_id: ClientId,
 }
 
 /// A professional of a studio.
@@ -66,9 +73,11 @@ pub struct ClientPath {
 #[into_params(parameter_in = Path)]
 pub struct ProfessionalPath {
     /// The studio.
-    pub studio_id: String,
+    #[param(value_type = String)]
+    pub studio_id: StudioId,
     /// The professional.
-    pub user_id: String,
+    #[param(value_type = String)]
+    pub user_id: UserId,
 }
 
 /// Filters of the caller's own bookings.
@@ -90,7 +99,8 @@ pub struct MyBookingsFilter {
 #[into_params(parameter_in = Query)]
 pub struct WaitlistFilter {
     /// Only this service's line.
-    pub service_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub service_id: Option<ServiceId>,
 }
 
 fn tagged(view: BookingView) -> Tagged<BookingView> {
@@ -308,7 +318,7 @@ pub async fn list_waitlist(
     caller: InStudio,
     QueryParams(filter): QueryParams<WaitlistFilter>,
 ) -> Result<Json<Vec<EntryView>>> {
-    Ok(Json(waitlist::list(&state.platform, &caller.access, filter.service_id.as_deref()).await?))
+    Ok(Json(waitlist::list(&state.platform, &caller.access, filter.service_id.as_ref()).await?))
 }
 
 /// Leaves the waitlist.
@@ -374,8 +384,10 @@ pub async fn redeem_points(
 pub async fn my_loyalty(State(state): State<AppState>, caller: InStudio) -> Result<Json<LoyaltyBalance>> {
     let client = loyalty::client_of(&state.platform, &caller.access.studio_id, &caller.who.user.id).await?;
     Ok(Json(match client {
-        Some(id) => loyalty::balance(&state.platform, &caller.access.studio_id, &id).await?,
-        None => LoyaltyBalance { client_id: String::new(), points: 0, earned_total: 0, expires_at: None },
+        Some(id) => loyalty::balance(&state.platform, &caller.access.studio_id, &ClientId::from(id)).await?,
+        None => {
+            LoyaltyBalance { client_id: ClientId::default(), points: 0, earned_total: 0, expires_at: None }
+        }
     }))
 }
 
@@ -393,7 +405,10 @@ pub async fn my_loyalty_history(
         return Ok(Json(Page::new(Vec::new(), None)));
     };
     let (items, next) =
-        loyalty::history(&state.platform, &caller.access.studio_id, &client, |q| page.apply(q)).await?;
+        loyalty::history(&state.platform, &caller.access.studio_id, &ClientId::from(client), |q| {
+            page.apply(q)
+        })
+        .await?;
     Ok(Json(Page::new(items, next)))
 }
 

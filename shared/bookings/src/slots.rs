@@ -3,6 +3,7 @@
 //! whatever the range) and runs it.
 
 use atelier_domain::Invalid;
+use atelier_domain::ids::{ServiceId, StudioId, UserId};
 use atelier_domain::scheduling::{self, Calendar, Occupancy, Pool, Refusal, Rules, ServiceShape};
 use futures_util::future::try_join_all;
 use jiff::civil::Date;
@@ -23,9 +24,11 @@ pub const MAX_DAYS: i64 = 31;
 #[into_params(parameter_in = Query)]
 pub struct SlotQuery {
     /// The service.
-    pub service_id: String,
+    #[param(value_type = String)]
+    pub service_id: ServiceId,
     /// One professional (absent: anyone who performs the service).
-    pub professional_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub professional_id: Option<UserId>,
     /// First date, `YYYY-MM-DD`, in the studio's zone.
     #[param(value_type = String)]
     pub from: Date,
@@ -43,7 +46,8 @@ pub struct SlotView {
     #[schema(value_type = String, format = DateTime)]
     pub start_utc: Timestamp,
     /// Professionals free then.
-    pub professionals: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub professionals: Vec<UserId>,
 }
 
 /// Free slots of a service.
@@ -52,7 +56,8 @@ pub struct FreeSlots {
     /// The studio's zone: every `start` is in it.
     pub time_zone: String,
     /// The service.
-    pub service_id: String,
+    #[schema(value_type = String)]
+    pub service_id: ServiceId,
     /// Its duration.
     pub duration_minutes: u32,
     /// The starts, in order.
@@ -97,7 +102,7 @@ pub struct Search {
 
 impl Search {
     /// The id of the `index`th professional searched.
-    pub fn id_of(&self, index: u32) -> Option<String> {
+    pub fn id_of(&self, index: u32) -> Option<UserId> {
         self.professionals.get(index as usize).map(|p| p.professional.user_id.clone())
     }
 
@@ -131,9 +136,9 @@ impl Search {
 /// services, and professionals who do not perform the service (422).
 pub async fn load(
     platform: &Platform,
-    studio_id: &str,
-    service_id: &str,
-    professional_id: Option<&str>,
+    studio_id: &StudioId,
+    service_id: &ServiceId,
+    professional_id: Option<&UserId>,
     from: Date,
     to: Date,
 ) -> Result<Search, AppError> {
@@ -150,23 +155,26 @@ pub async fn load(
         .filter(|s| s.service.definition.active)
         .ok_or_else(|| Invalid::field("service_id", "is not a service this studio offers"))?;
     let performers = &service.service.definition.professional_ids;
-    let candidates: Vec<String> = match professional_id {
+    let candidates: Vec<UserId> = match professional_id {
         Some(p) if !performers.iter().any(|x| x == p) => {
             return Err(Invalid::field("professional_id", "does not perform this service").into());
         }
-        Some(p) => vec![p.to_owned()],
+        Some(p) => vec![p.clone()],
         None => performers.clone(),
     };
     let loaded = if professional_id.is_some() {
         loaded
     } else {
-        let keys: Vec<_> = candidates.iter().flat_map(|p| context::professional_keys(studio_id, p)).collect();
+        let keys: Vec<_> = candidates
+            .iter()
+            .flat_map(|p| context::professional_keys(studio_id, &UserId::from(&p)))
+            .collect();
         Loaded::fetch(platform, &keys).await?
     };
     let mut parts = Vec::new();
     for p in &candidates {
-        if let Some(part) =
-            ProfessionalPart::from(&loaded, studio_id, p)?.filter(|p| p.professional.profile.active)
+        if let Some(part) = ProfessionalPart::from(&loaded, studio_id, &UserId::from(&p))?
+            .filter(|p| p.professional.profile.active)
         {
             parts.push(part);
         }
@@ -201,14 +209,18 @@ fn midnight(date: Date, zone: &TimeZone) -> Option<Timestamp> {
 }
 
 /// Free slots of a service in an active studio, for anyone.
-pub async fn free(platform: &Platform, studio_id: &str, query: &SlotQuery) -> Result<FreeSlots, AppError> {
+pub async fn free(
+    platform: &Platform,
+    studio_id: &StudioId,
+    query: &SlotQuery,
+) -> Result<FreeSlots, AppError> {
     let mut errors = Invalid::default();
     let days = (query.to - query.from).get_days();
     errors.check(query.from <= query.to, "to", "must not be before from");
     errors.check(i64::from(days) < MAX_DAYS, "to", format!("the range is at most {MAX_DAYS} days"));
     errors.into_result()?;
     let search =
-        load(platform, studio_id, &query.service_id, query.professional_id.as_deref(), query.from, query.to)
+        load(platform, studio_id, &query.service_id, query.professional_id.as_ref(), query.from, query.to)
             .await?;
     let now = platform.clock.now();
     let zone = search.studio.studio.profile.time_zone.clone();
@@ -233,17 +245,17 @@ pub async fn free(platform: &Platform, studio_id: &str, query: &SlotQuery) -> Re
 #[derive(Debug, Clone, Default)]
 pub struct FreeAt {
     /// Professionals free at the start, best first (the least busy around then).
-    pub free: Vec<String>,
+    pub free: Vec<UserId>,
     /// Professionals who perform the service and work then, free or not.
-    pub working: Vec<String>,
+    pub working: Vec<UserId>,
 }
 
 /// Professionals free at `start` for a service. A start the studio's rules refuse (off the
 /// grid, past, inside the notice, beyond the horizon) is a 422 with the reason.
 pub async fn free_at(
     platform: &Platform,
-    studio_id: &str,
-    service_id: &str,
+    studio_id: &StudioId,
+    service_id: &ServiceId,
     start: Timestamp,
 ) -> Result<FreeAt, AppError> {
     // The studio's date of `start` is within a day of its UTC date, whatever the zone.
@@ -275,13 +287,13 @@ pub async fn free_at(
     let zone = rules.time_zone.clone();
     let date = start.to_zoned_datetime(zone).date();
     let slot = search.run(now, date, date).into_iter().find(|s| s.start == start);
-    let mut free: Vec<String> =
+    let mut free: Vec<UserId> =
         slot.map(|s| s.professionals.iter().filter_map(|i| search.id_of(*i)).collect()).unwrap_or_default();
-    let busy = |id: &String| {
+    let busy = |id: &UserId| {
         search
             .professionals
             .iter()
-            .position(|p| &p.professional.user_id == id)
+            .position(|p| p.professional.user_id == id)
             .and_then(|i| search.occupancies.get(i))
             .map_or(0, |o| o.0.len())
     };

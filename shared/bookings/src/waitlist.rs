@@ -4,6 +4,7 @@
 //! for it, pending, until the offer expires. Accepting confirms it; declining or letting it
 //! expire passes the time to the next entry.
 
+use atelier_domain::ids::{BookingId, ClientId, ServiceId, StudioId, UserId, WaitlistEntryId};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -52,10 +53,12 @@ pub enum EntryStatus {
 #[serde(deny_unknown_fields)]
 pub struct WaitlistRequest {
     /// The service.
-    pub service_id: String,
+    #[schema(value_type = String)]
+    pub service_id: ServiceId,
     /// Only this professional (absent: anyone who performs it).
     #[serde(default)]
-    pub professional_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub professional_id: Option<UserId>,
     /// Earliest date, in the studio's zone.
     #[schema(value_type = String, format = Date)]
     pub from: Date,
@@ -68,21 +71,27 @@ pub struct WaitlistRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WaitlistEntry {
     /// Id (`<service>.<ulid>`).
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WaitlistEntryId,
     /// The studio.
-    pub studio_id: String,
+    #[schema(value_type = String)]
+    pub studio_id: StudioId,
     /// The service.
-    pub service_id: String,
+    #[schema(value_type = String)]
+    pub service_id: ServiceId,
     /// Only this professional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub professional_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub professional_id: Option<UserId>,
     /// The client.
-    pub client_id: String,
+    #[schema(value_type = String)]
+    pub client_id: ClientId,
     /// Their name.
     pub client_name: String,
     /// Their account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_user_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_user_id: Option<UserId>,
     /// Earliest date.
     #[schema(value_type = String, format = Date)]
     pub from: Date,
@@ -115,17 +124,17 @@ pub struct EntryView {
     pub position: Option<usize>,
 }
 
-fn entry_key(studio_id: &str, entry_id: &str) -> Result<Key, AppError> {
+fn entry_key(studio_id: &StudioId, entry_id: &WaitlistEntryId) -> Result<Key, AppError> {
     let (service, ulid) = entry_id.split_once('.').ok_or(AppError::NotFound("waitlist entry"))?;
     Ok(atelier_studios::studio_item(studio_id, format!("WAIT#{service}#{ulid}")))
 }
 
-fn service_prefix(service_id: &str) -> String {
+fn service_prefix(service_id: &ServiceId) -> String {
     format!("WAIT#{service_id}#")
 }
 
 /// One live entry per client and service: this item exists while it does.
-fn live_key(studio_id: &str, client_id: &str, service_id: &str) -> Key {
+fn live_key(studio_id: &StudioId, client_id: &ClientId, service_id: &ServiceId) -> Key {
     atelier_studios::studio_item(studio_id, format!("WAITCLIENT#{client_id}#{service_id}"))
 }
 
@@ -180,8 +189,8 @@ fn transition(
 /// The writes closing the offer of a booking's entry (accepted, declined or expired).
 pub(crate) async fn close_offer(
     platform: &Platform,
-    studio_id: &str,
-    entry_id: &str,
+    studio_id: &StudioId,
+    entry_id: &WaitlistEntryId,
     status: EntryStatus,
 ) -> Result<Vec<WriteOp>, AppError> {
     let Some(item) = platform.store.get(&entry_key(studio_id, entry_id)?).await? else {
@@ -197,8 +206,8 @@ pub(crate) async fn close_offer(
 /// Every entry of a service, in joining order.
 async fn of_service(
     platform: &Platform,
-    studio_id: &str,
-    service_id: &str,
+    studio_id: &StudioId,
+    service_id: &ServiceId,
 ) -> Result<Vec<WaitlistEntry>, AppError> {
     let query = Query::partition(atelier_studios::studio_partition(studio_id))
         .sort(SortKey::BeginsWith(service_prefix(service_id)));
@@ -208,7 +217,7 @@ async fn of_service(
 
 /// Views with positions among the waiting entries of each service.
 fn with_positions(entries: Vec<WaitlistEntry>) -> Vec<EntryView> {
-    let mut counters: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut counters: std::collections::HashMap<ServiceId, usize> = std::collections::HashMap::new();
     entries
         .into_iter()
         .map(|entry| {
@@ -257,7 +266,7 @@ pub async fn join(
     let now = platform.clock.now();
     let mut tx = Tx::new();
     let (client_id, client_name) = match loaded.item(&clients::link_key(studio_id, &booker.user.id)) {
-        Some(link) => (link.string("client_id")?.to_owned(), booker.user.name.clone()),
+        Some(link) => (ClientId::new(link.string("client_id")?), booker.user.name.clone()),
         None => {
             let (client, ops) = clients::new_for_user(platform, studio_id, booker.user)?;
             for (i, op) in ops.into_iter().enumerate() {
@@ -267,7 +276,7 @@ pub async fn join(
         }
     };
     let entry = WaitlistEntry {
-        id: format!("{}.{}", request.service_id, platform.ids.new_id()),
+        id: format!("{}.{}", request.service_id, platform.ids.new_id()).into(),
         studio_id: studio_id.to_owned(),
         service_id: request.service_id.clone(),
         professional_id: request.professional_id.clone(),
@@ -331,7 +340,7 @@ fn request_summary(r: &WaitlistRequest) -> serde_json::Value {
 pub async fn list(
     platform: &Platform,
     access: &StudioAccess,
-    service_id: Option<&str>,
+    service_id: Option<&ServiceId>,
 ) -> Result<Vec<EntryView>, AppError> {
     let staff = access.caller.is_admin || access.role.is_some();
     let entries = match service_id {
@@ -359,7 +368,7 @@ pub async fn leave(
     platform: &Platform,
     by: By<'_>,
     access: &StudioAccess,
-    entry_id: &str,
+    entry_id: &WaitlistEntryId,
 ) -> Result<EntryView, AppError> {
     let item = platform
         .store
@@ -402,23 +411,24 @@ pub async fn leave(
 
 /// Offers freed time to the first matching entry of the service; `Ok(None)` when no entry
 /// matches or the time cannot be offered (taken again, too soon, past).
-pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<String>, AppError> {
+pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<BookingId>, AppError> {
     let studio_id = freed.studio_id.as_str();
-    let mut keys = context::studio_keys(studio_id);
-    keys.extend(context::service_keys(studio_id, &freed.service_id));
-    keys.extend(context::professional_keys(studio_id, &freed.professional_id));
+    let mut keys = context::studio_keys(&StudioId::from(&studio_id));
+    keys.extend(context::service_keys(&StudioId::from(&studio_id), &freed.service_id));
+    keys.extend(context::professional_keys(&StudioId::from(&studio_id), &freed.professional_id));
     let loaded = Loaded::fetch(platform, &keys).await?;
     let (Some(studio), Some(service), Some(professional)) = (
-        StudioPart::from(&loaded, studio_id)?.filter(|s| s.studio.active),
-        ServicePart::from(&loaded, studio_id, &freed.service_id)?.filter(|s| s.service.definition.active),
-        ProfessionalPart::from(&loaded, studio_id, &freed.professional_id)?
+        StudioPart::from(&loaded, &StudioId::from(&studio_id))?.filter(|s| s.studio.active),
+        ServicePart::from(&loaded, &StudioId::from(&studio_id), &freed.service_id)?
+            .filter(|s| s.service.definition.active),
+        ProfessionalPart::from(&loaded, &StudioId::from(&studio_id), &freed.professional_id)?
             .filter(|p| p.professional.profile.active),
     ) else {
         return Ok(None);
     };
     let zone = TimeZone::get(&studio.studio.profile.time_zone).unwrap_or(TimeZone::UTC);
     let date = freed.start.to_zoned_datetime(zone).date();
-    let candidates: Vec<WaitlistEntry> = of_service(platform, studio_id, &freed.service_id)
+    let candidates: Vec<WaitlistEntry> = of_service(platform, &StudioId::from(&studio_id), &freed.service_id)
         .await?
         .into_iter()
         .filter(|e| e.matches(freed, date))
@@ -427,8 +437,9 @@ pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<Stri
     if candidates.is_empty() {
         return Ok(None);
     }
-    let professional =
-        professional.with_exceptions(platform, studio_id, date.yesterday().unwrap_or(date), date).await?;
+    let professional = professional
+        .with_exceptions(platform, &StudioId::from(&studio_id), date.yesterday().unwrap_or(date), date)
+        .await?;
     let now = platform.clock.now();
     for entry in candidates {
         let basis = Basis {
@@ -437,7 +448,7 @@ pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<Stri
             professional: &professional,
             client_id: &entry.client_id,
             client_name: &entry.client_name,
-            client_user_id: entry.client_user_id.as_deref(),
+            client_user_id: entry.client_user_id.as_ref(),
             notes: "",
             created_by: None,
             now,
@@ -455,20 +466,20 @@ pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<Stri
         let (_, entry_ops) = transition(&entry, EntryStatus::Offered, now, Some(&draft.booking.id))?;
         let mut tx = Tx::new();
         draft::draft_ops(&mut tx, 0, &draft, false)?;
-        draft::basis_checks(&mut tx, studio_id, &service, &freed.professional_id);
+        draft::basis_checks(&mut tx, &StudioId::from(&studio_id), &service, &freed.professional_id);
         let mut entry_ops = entry_ops.into_iter();
         tx.extend(entry_ops.next(), Part::Check("the waitlist entry"));
         tx.extend(entry_ops, Part::Other);
         tx.event(events::stage(
             platform,
             events::WAITLIST_OFFERED,
-            studio_id,
+            &StudioId::from(&studio_id),
             &BookingEvent::of(&draft.booking),
         )?);
         tx.push(
             By::System.audit(
                 platform,
-                studio_id,
+                &StudioId::from(&studio_id),
                 "waitlist.offered",
                 "waitlist_entry",
                 &entry.id,

@@ -53,7 +53,8 @@ pub struct ServiceDefinition {
     pub deposit_bps: u32,
     /// Members who perform it.
     #[serde(default)]
-    pub professional_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub professional_ids: Vec<crate::ids::UserId>,
     /// Type of resource it occupies (`chair`, `room`...), if any.
     #[serde(default)]
     pub resource_type: Option<String>,

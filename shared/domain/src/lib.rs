@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod clients;
 pub mod identity;
+pub mod ids;
 pub mod money;
 pub mod policies;
 pub mod scheduling;

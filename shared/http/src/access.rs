@@ -143,7 +143,7 @@ impl FromRequestParts<AppState> for InStudio {
         let studio_id = params
             .iter()
             .find(|(name, _)| *name == "studio_id")
-            .map(|(_, value)| value.to_owned())
+            .map(|(_, value)| atelier_domain::ids::StudioId::new(value))
             .ok_or_else(|| ApiError(AppError::Internal("studio route without {studio_id}".into())))?;
         let token = bearer(parts)?;
         let who = state.authenticator()?.authenticate(&state.platform, token, Some(&studio_id)).await?;

@@ -1,6 +1,7 @@
 //! Extractors whose rejections are problem+json, and a JSON body that refuses unknown fields
 //! (request types derive `deny_unknown_fields`).
 
+use atelier_domain::ids::StudioId;
 use atelier_platform::AppError;
 use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -136,5 +137,6 @@ where
 #[into_params(parameter_in = Path)]
 pub struct StudioPath {
     /// The studio.
-    pub studio_id: String,
+    #[param(value_type = String)]
+    pub studio_id: StudioId,
 }

@@ -2,6 +2,7 @@
 
 use atelier_domain::Invalid;
 use atelier_domain::identity::{Email, check_name, check_new_password, check_phone};
+use atelier_domain::ids::UserId;
 
 use crate::sessions;
 use crate::user_event;
@@ -21,7 +22,7 @@ use atelier_platform::{AppError, Platform, rate_limit};
 /// The one answer to every failed login, whether or not the email exists.
 const LOGIN_FAILED: &str = "invalid email or password";
 
-async fn memberships(platform: &Platform, user_id: &str) -> Result<Vec<MembershipView>, AppError> {
+async fn memberships(platform: &Platform, user_id: &UserId) -> Result<Vec<MembershipView>, AppError> {
     let query = Query::partition(memberships_partition(user_id)).on(Index::Gsi1);
     let items = platform.store.query_all(query, 1000).await?;
     items
@@ -62,7 +63,7 @@ pub async fn register(
     let password_hash = settings.hasher.hash(request.password).await?;
     let now = platform.clock.now();
     let user = UserRecord {
-        id: platform.ids.new_id(),
+        id: platform.ids.new_id().into(),
         email: email.clone(),
         name,
         phone,
@@ -123,8 +124,8 @@ pub async fn login(
     let user = match Email::parse(&credentials.email, "email") {
         Ok(email) => match platform.store.get(&email_key(&email)).await? {
             Some(reservation) => {
-                let user_id = reservation.string("user_id")?;
-                match platform.store.get(&user_key(user_id)).await? {
+                let user_id = UserId::new(reservation.string("user_id")?);
+                match platform.store.get(&user_key(&user_id)).await? {
                     Some(item) => Some(item.to_record::<UserRecord>()?),
                     None => None,
                 }
@@ -188,7 +189,7 @@ pub async fn me(platform: &Platform, who: &Authenticated) -> Result<UserView, Ap
 
 /// The caller's own record, for the use cases that change it: the authenticated profile other
 /// capabilities see carries neither the password hash nor the version.
-async fn load(platform: &Platform, user_id: &str) -> Result<UserRecord, AppError> {
+async fn load(platform: &Platform, user_id: &UserId) -> Result<UserRecord, AppError> {
     let item = platform
         .store
         .get(&user_key(user_id))
@@ -353,17 +354,17 @@ pub async fn change_password(
 }
 
 /// Makes an existing account a platform administrator (bootstrap, from the command line).
-pub async fn make_admin(platform: &Platform, email: &str) -> Result<String, AppError> {
+pub async fn make_admin(platform: &Platform, email: &str) -> Result<UserId, AppError> {
     let email = Email::parse(email, "email")?;
     let reservation = platform.store.get(&email_key(&email)).await?.ok_or(AppError::NotFound("account"))?;
-    let user_id = reservation.string("user_id")?.to_owned();
+    let user_id = UserId::new(reservation.string("user_id")?);
     let event = AuditEvent {
         id: platform.ids.new_id(),
         at: platform.clock.now(),
         actor: None,
         action: "user.made_admin".into(),
         entity: "user".into(),
-        entity_id: user_id.clone(),
+        entity_id: user_id.to_string(),
         studio_id: None,
         ip: "command-line".into(),
         user_agent: "atelier admin bootstrap".into(),

@@ -1,6 +1,7 @@
 //! Identity and access: accounts, sessions with rotating refresh tokens, authentication of
 //! every request, and the settings they run with.
 
+use atelier_domain::ids::{StudioId, UserId};
 mod accounts;
 pub mod passwords;
 pub mod routes;
@@ -117,7 +118,7 @@ pub fn hash_cost_from_env() -> Result<HashCost, String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     /// Id.
-    pub id: String,
+    pub id: UserId,
     /// Normalised email.
     pub email: Email,
     /// Display name.
@@ -142,7 +143,7 @@ pub struct UserRecord {
 }
 
 /// Key of a user.
-pub fn user_key(user_id: &str) -> Key {
+pub fn user_key(user_id: &UserId) -> Key {
     Key::new(format!("USER#{user_id}"), "PROFILE")
 }
 
@@ -173,7 +174,7 @@ impl Authenticator for AuthSettings {
         &self,
         platform: &atelier_platform::Platform,
         token: &str,
-        studio_id: Option<&str>,
+        studio_id: Option<&StudioId>,
     ) -> Result<Authenticated, atelier_platform::AppError> {
         sessions::authenticate(platform, self, token, studio_id).await
     }
@@ -183,7 +184,8 @@ impl Authenticator for AuthSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UserView {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: UserId,
     /// Email.
     #[schema(value_type = String)]
     pub email: Email,
@@ -205,7 +207,8 @@ pub struct UserView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MembershipView {
     /// The studio.
-    pub studio_id: String,
+    #[schema(value_type = String)]
+    pub studio_id: StudioId,
     /// The role there.
     #[schema(value_type = String, example = "owner")]
     pub role: Role,

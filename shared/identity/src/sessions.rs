@@ -4,6 +4,7 @@
 //! whole session is revoked. Access tokens name their session, and every request checks it is
 //! still active, so logout and revocation take effect at once.
 
+use atelier_domain::ids::{StudioId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,7 @@ enum Status {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SessionRecord {
     id: String,
-    user_id: String,
+    user_id: UserId,
     status: Status,
     created_at: Timestamp,
     last_used_at: Timestamp,
@@ -43,7 +44,7 @@ struct SessionRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RefreshRecord {
     jti: String,
-    user_id: String,
+    user_id: UserId,
     session_id: String,
     issued_at: i64,
     expires_at: i64,
@@ -65,7 +66,7 @@ fn fingerprint(meta: &RequestMeta) -> String {
 }
 
 /// Key of a session (under its user, so a user's sessions can be listed).
-pub fn session_key(user_id: &str, session_id: &str) -> Key {
+pub fn session_key(user_id: &UserId, session_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), format!("SESSION#{session_id}"))
 }
 
@@ -111,7 +112,7 @@ fn pair(
 fn refresh_claims(
     settings: &AuthSettings,
     keys: &KeyRing,
-    user_id: &str,
+    user_id: &UserId,
     session_id: &str,
     jti: String,
     now: Timestamp,
@@ -148,7 +149,7 @@ fn refresh_record_item(claims: &Claims) -> Result<Item, StoreError> {
 pub(super) async fn start(
     platform: &Platform,
     settings: &AuthSettings,
-    user_id: &str,
+    user_id: &UserId,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<(Vec<WriteOp>, TokenPair, String), AppError> {
@@ -172,7 +173,7 @@ pub(super) async fn start(
 }
 
 /// The write that revokes an active session.
-fn revoke(user_id: &str, session_id: &str, reason: &str) -> WriteOp {
+fn revoke(user_id: &UserId, session_id: &str, reason: &str) -> WriteOp {
     WriteOp::Update {
         key: session_key(user_id, session_id),
         actions: vec![
@@ -187,7 +188,7 @@ fn revoke(user_id: &str, session_id: &str, reason: &str) -> WriteOp {
 /// independent; a user may have many).
 pub(super) async fn revoke_others(
     platform: &Platform,
-    user_id: &str,
+    user_id: &UserId,
     keep: &str,
     reason: &str,
 ) -> Result<Vec<WriteOp>, AppError> {
@@ -377,7 +378,7 @@ pub async fn authenticate(
     platform: &Platform,
     settings: &AuthSettings,
     token: &str,
-    studio_id: Option<&str>,
+    studio_id: Option<&StudioId>,
 ) -> Result<Authenticated, AppError> {
     let claims = settings
         .keys

@@ -126,7 +126,7 @@ pub struct Claims {
     /// Audience: [`ACCESS_AUDIENCE`] or [`REFRESH_AUDIENCE`].
     pub aud: String,
     /// The user id.
-    pub sub: String,
+    pub sub: atelier_domain::ids::UserId,
     /// Issued at (epoch seconds).
     pub iat: i64,
     /// Not before (epoch seconds).

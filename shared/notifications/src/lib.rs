@@ -28,7 +28,7 @@ pub const INBOX_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     /// The recipient.
-    pub user_id: String,
+    pub user_id: atelier_domain::ids::UserId,
     /// What it is about, e.g. `password_changed`.
     pub topic: String,
     /// One line.
@@ -72,7 +72,7 @@ pub struct InboxEntry {
 }
 
 /// Key of a user's inbox entry.
-pub fn inbox_key(user_id: &str, event_id: &str) -> Key {
+pub fn inbox_key(user_id: &atelier_domain::ids::UserId, event_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), format!("NOTIFICATION#{event_id}"))
 }
 

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use atelier_domain::identity::{Email, Role};
+use atelier_domain::ids::{StudioId, UserId};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,7 @@ pub trait Authenticator: Send + Sync {
         &self,
         platform: &Platform,
         token: &str,
-        studio_id: Option<&str>,
+        studio_id: Option<&StudioId>,
     ) -> Result<Authenticated, AppError>;
 }
 
@@ -28,7 +29,7 @@ pub trait Authenticator: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProfile {
     /// User id.
-    pub id: String,
+    pub id: UserId,
     /// Normalised email.
     pub email: Email,
     /// Display name.
@@ -52,7 +53,7 @@ pub struct Authenticated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// User id.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Session (refresh family) of the access token.
     pub session_id: String,
     /// Platform administrator.
@@ -65,7 +66,7 @@ pub struct StudioAccess {
     /// Who.
     pub caller: Caller,
     /// Which studio.
-    pub studio_id: String,
+    pub studio_id: StudioId,
     /// Their role there; `None` for non-members (clients, or admins acting on any studio).
     pub role: Option<Role>,
 }
@@ -95,12 +96,12 @@ pub struct Actor<'a> {
 
 impl Actor<'_> {
     /// The studio acted on.
-    pub fn studio_id(&self) -> &str {
+    pub fn studio_id(&self) -> &StudioId {
         &self.access.studio_id
     }
 
     /// The acting user.
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.access.caller.user_id
     }
 
@@ -116,11 +117,11 @@ impl Actor<'_> {
         audit::record(&AuditEvent {
             id: platform.ids.new_id(),
             at: platform.clock.now(),
-            actor: Some(self.user_id().to_owned()),
+            actor: Some(self.user_id().to_string()),
             action: action.to_owned(),
             entity: entity.to_owned(),
             entity_id: entity_id.to_owned(),
-            studio_id: Some(self.studio_id().to_owned()),
+            studio_id: Some(self.studio_id().to_string()),
             ip: self.meta.ip.clone(),
             user_agent: self.meta.user_agent.clone(),
             changes,
@@ -132,9 +133,9 @@ impl Actor<'_> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     /// The studio.
-    pub studio_id: String,
+    pub studio_id: StudioId,
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Their role.
     pub role: Role,
     /// Since when.
@@ -142,12 +143,12 @@ pub struct Membership {
 }
 
 /// Key of a membership (under the studio).
-pub fn member_key(studio_id: &str, user_id: &str) -> Key {
+pub fn member_key(studio_id: &StudioId, user_id: &UserId) -> Key {
     Key::new(format!("STUDIO#{studio_id}"), format!("MEMBER#{user_id}"))
 }
 
 /// Index-1 partition listing a user's memberships.
-pub fn memberships_partition(user_id: &str) -> String {
+pub fn memberships_partition(user_id: &UserId) -> String {
     format!("USER#{user_id}#MEMBERSHIPS")
 }
 

@@ -5,6 +5,7 @@
 
 use atelier_domain::Invalid;
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
+use atelier_domain::ids::{StudioId, UserId};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,7 +21,8 @@ use atelier_platform::{AppError, Platform};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Availability {
     /// The professional.
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     /// The week.
     #[serde(flatten)]
     pub schedule: WeeklySchedule,
@@ -34,27 +36,32 @@ pub struct StoredException {
     /// Id (`<start date>.<ulid>`).
     pub id: String,
     /// The professional.
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     /// The exception.
     #[serde(flatten)]
     pub exception: AvailabilityException,
 }
 
 /// Key of a professional's weekly schedule.
-pub fn schedule_key(studio_id: &str, user_id: &str) -> Key {
+pub fn schedule_key(studio_id: &StudioId, user_id: &UserId) -> Key {
     studio_item(studio_id, format!("AVAIL#{user_id}"))
 }
 
-fn exception_prefix(user_id: &str) -> String {
+fn exception_prefix(user_id: &UserId) -> String {
     format!("AVAILX#{user_id}#")
 }
 
-fn exception_key(studio_id: &str, user_id: &str, exception_id: &str) -> Key {
+fn exception_key(studio_id: &StudioId, user_id: &UserId, exception_id: &str) -> Key {
     studio_item(studio_id, format!("{}{exception_id}", exception_prefix(user_id)))
 }
 
 /// A professional's weekly schedule (empty if never set).
-pub async fn schedule(platform: &Platform, studio_id: &str, user_id: &str) -> Result<Availability, AppError> {
+pub async fn schedule(
+    platform: &Platform,
+    studio_id: &StudioId,
+    user_id: &UserId,
+) -> Result<Availability, AppError> {
     super::team::require_professional(platform, studio_id, user_id).await?;
     Ok(load(platform, &schedule_key(studio_id, user_id)).await?.unwrap_or_else(|| Availability {
         user_id: user_id.to_owned(),
@@ -72,7 +79,7 @@ fn version_guard(version: i64) -> Condition {
 pub async fn put_schedule(
     platform: &Platform,
     actor: Actor<'_>,
-    user_id: &str,
+    user_id: &UserId,
     week: WeeklySchedule,
     expected: Option<i64>,
 ) -> Result<Availability, AppError> {
@@ -105,8 +112,8 @@ pub async fn put_schedule(
 /// Exceptions of a professional of the studio that touch `from..=to`.
 pub async fn exceptions(
     platform: &Platform,
-    studio_id: &str,
-    user_id: &str,
+    studio_id: &StudioId,
+    user_id: &UserId,
     from: Date,
     to: Date,
 ) -> Result<Vec<StoredException>, AppError> {
@@ -117,8 +124,8 @@ pub async fn exceptions(
 /// Exceptions touching `from..=to`, for a professional already checked.
 pub async fn exceptions_between(
     platform: &Platform,
-    studio_id: &str,
-    user_id: &str,
+    studio_id: &StudioId,
+    user_id: &UserId,
     from: Date,
     to: Date,
 ) -> Result<Vec<StoredException>, AppError> {
@@ -139,7 +146,7 @@ pub async fn exceptions_between(
 pub async fn add_exception(
     platform: &Platform,
     actor: Actor<'_>,
-    user_id: &str,
+    user_id: &UserId,
     exception: AvailabilityException,
 ) -> Result<StoredException, AppError> {
     may_manage(&actor, user_id)?;
@@ -169,7 +176,7 @@ pub async fn add_exception(
             key: schedule_key(actor.studio_id(), user_id),
             actions: vec![
                 UpdateAction::Set("version".into(), Value::N(current.version + 1)),
-                UpdateAction::SetIfNotExists("user_id".into(), Value::S(user_id.to_owned())),
+                UpdateAction::SetIfNotExists("user_id".into(), Value::S(user_id.to_string())),
                 UpdateAction::SetIfNotExists("ranges".into(), Value::L(Vec::new())),
             ],
             condition: Some(version_guard(current.version)),
@@ -197,7 +204,7 @@ pub async fn add_exception(
 pub async fn remove_exception(
     platform: &Platform,
     actor: Actor<'_>,
-    user_id: &str,
+    user_id: &UserId,
     exception_id: &str,
 ) -> Result<(), AppError> {
     may_manage(&actor, user_id)?;

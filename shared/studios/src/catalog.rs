@@ -1,6 +1,7 @@
 //! Services and resources, and the public catalog.
 
 use atelier_domain::catalog::{ResourceDefinition, ServiceDefinition};
+use atelier_domain::ids::{ResourceId, ServiceId, StudioId, UserId};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +14,8 @@ use atelier_platform::{AppError, Platform};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Service {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ServiceId,
     /// The definition.
     #[serde(flatten)]
     pub definition: ServiceDefinition,
@@ -28,7 +30,7 @@ pub struct Service {
 }
 
 /// Key of a service.
-pub fn service_key(studio_id: &str, service_id: &str) -> Key {
+pub fn service_key(studio_id: &StudioId, service_id: &ServiceId) -> Key {
     studio_item(studio_id, format!("SERVICE#{service_id}"))
 }
 
@@ -43,7 +45,8 @@ pub struct CatalogFilter {
     /// Price at most (minor units).
     pub max_price: Option<i64>,
     /// Only services this professional performs.
-    pub professional_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub professional_id: Option<UserId>,
 }
 
 impl CatalogFilter {
@@ -52,16 +55,16 @@ impl CatalogFilter {
         self.category.as_ref().is_none_or(|c| c.trim().eq_ignore_ascii_case(&d.category))
             && self.min_price.is_none_or(|p| d.price_minor >= p)
             && self.max_price.is_none_or(|p| d.price_minor <= p)
-            && self.professional_id.as_ref().is_none_or(|p| d.professional_ids.contains(p))
+            && self.professional_id.as_ref().is_none_or(|p| d.professional_ids.iter().any(|id| p == id))
     }
 }
 
-fn services_query(studio_id: &str) -> Query {
+fn services_query(studio_id: &StudioId) -> Query {
     Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("SERVICE#".into()))
 }
 
 /// Every service of a studio.
-pub async fn all_services(platform: &Platform, studio_id: &str) -> Result<Vec<Service>, AppError> {
+pub async fn all_services(platform: &Platform, studio_id: &StudioId) -> Result<Vec<Service>, AppError> {
     let items = platform.store.query_all(services_query(studio_id), 10_000).await?;
     Ok(items.iter().map(Item::to_record).collect::<Result<_, _>>()?)
 }
@@ -70,7 +73,7 @@ pub async fn all_services(platform: &Platform, studio_id: &str) -> Result<Vec<Se
 /// the page size and cursor.
 pub async fn list_services(
     platform: &Platform,
-    studio_id: &str,
+    studio_id: &StudioId,
     filter: &CatalogFilter,
     active_only: bool,
     page: impl FnOnce(Query) -> Result<Query, AppError>,
@@ -84,7 +87,11 @@ pub async fn list_services(
 }
 
 /// One service.
-pub async fn service(platform: &Platform, studio_id: &str, service_id: &str) -> Result<Service, AppError> {
+pub async fn service(
+    platform: &Platform,
+    studio_id: &StudioId,
+    service_id: &ServiceId,
+) -> Result<Service, AppError> {
     load(platform, &service_key(studio_id, service_id)).await?.ok_or(AppError::NotFound("service"))
 }
 
@@ -104,8 +111,13 @@ pub async fn create_service(
     )
     .await?;
     let now = platform.clock.now();
-    let service =
-        Service { id: platform.ids.new_id(), definition, created_at: now, updated_at: now, version: 1 };
+    let service = Service {
+        id: platform.ids.new_id().into(),
+        definition,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
     let mut ops =
         vec![WriteOp::create(Item::from_record(&service_key(actor.studio_id(), &service.id), &service)?)];
     ops.extend(checks);
@@ -143,7 +155,7 @@ async fn commit_professionals(
 pub async fn update_service(
     platform: &Platform,
     actor: Actor<'_>,
-    service_id: &str,
+    service_id: &ServiceId,
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Service, AppError> {
@@ -178,7 +190,8 @@ pub async fn update_service(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Resource {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ResourceId,
     /// The definition.
     #[serde(flatten)]
     pub definition: ResourceDefinition,
@@ -187,13 +200,13 @@ pub struct Resource {
 }
 
 /// Key of a resource.
-pub fn resource_key(studio_id: &str, resource_id: &str) -> Key {
+pub fn resource_key(studio_id: &StudioId, resource_id: &ResourceId) -> Key {
     studio_item(studio_id, format!("RESOURCE#{resource_id}"))
 }
 
 /// Key of the totals of active resources' capacity per type (`type:<kind>` attributes), kept
 /// in step with resources in the same transactions: a booking reads its pool's capacity here.
-pub fn resource_capacity_key(studio_id: &str) -> Key {
+pub fn resource_capacity_key(studio_id: &StudioId) -> Key {
     studio_item(studio_id, "RESOURCE_CAPACITY")
 }
 
@@ -204,7 +217,7 @@ pub fn capacity_attr(kind: &str) -> String {
 
 /// The update moving the totals from `before` to `after` (`None` when nothing changes).
 fn capacity_change(
-    studio_id: &str,
+    studio_id: &StudioId,
     before: Option<&ResourceDefinition>,
     after: &ResourceDefinition,
 ) -> Option<WriteOp> {
@@ -228,14 +241,18 @@ fn capacity_change(
 }
 
 /// Every resource of a studio.
-pub async fn resources(platform: &Platform, studio_id: &str) -> Result<Vec<Resource>, AppError> {
+pub async fn resources(platform: &Platform, studio_id: &StudioId) -> Result<Vec<Resource>, AppError> {
     let query = Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("RESOURCE#".into()));
     let items = platform.store.query_all(query, 10_000).await?;
     Ok(items.iter().map(Item::to_record).collect::<Result<_, _>>()?)
 }
 
 /// One resource.
-pub async fn resource(platform: &Platform, studio_id: &str, resource_id: &str) -> Result<Resource, AppError> {
+pub async fn resource(
+    platform: &Platform,
+    studio_id: &StudioId,
+    resource_id: &ResourceId,
+) -> Result<Resource, AppError> {
     load(platform, &resource_key(studio_id, resource_id)).await?.ok_or(AppError::NotFound("resource"))
 }
 
@@ -245,7 +262,8 @@ pub async fn create_resource(
     actor: Actor<'_>,
     definition: ResourceDefinition,
 ) -> Result<Resource, AppError> {
-    let resource = Resource { id: platform.ids.new_id(), definition: definition.validate()?, version: 1 };
+    let resource =
+        Resource { id: platform.ids.new_id().into(), definition: definition.validate()?, version: 1 };
     let mut ops =
         vec![WriteOp::create(Item::from_record(&resource_key(actor.studio_id(), &resource.id), &resource)?)];
     ops.extend(capacity_change(actor.studio_id(), None, &resource.definition));
@@ -263,7 +281,7 @@ pub async fn create_resource(
 pub async fn update_resource(
     platform: &Platform,
     actor: Actor<'_>,
-    resource_id: &str,
+    resource_id: &ResourceId,
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Resource, AppError> {

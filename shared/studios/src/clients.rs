@@ -4,6 +4,7 @@
 //! (one client per account per studio, by a conditional write).
 
 use atelier_domain::clients::{ClientDetails, phone_digits, search_key};
+use atelier_domain::ids::{ClientId, StudioId, UserId};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,15 +18,18 @@ use atelier_platform::{AppError, Platform};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Client {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ClientId,
     /// Details.
     #[serde(flatten)]
     pub details: ClientDetails,
     /// Linked account, for clients who book themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub user_id: Option<UserId>,
     /// Who created the record.
-    pub created_by: String,
+    #[schema(value_type = String)]
+    pub created_by: UserId,
     /// Created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -80,21 +84,21 @@ pub struct ClientSearch {
 }
 
 /// Key of a client record.
-pub fn client_key(studio_id: &str, client_id: &str) -> Key {
+pub fn client_key(studio_id: &StudioId, client_id: &ClientId) -> Key {
     studio_item(studio_id, format!("CLIENT#{client_id}"))
 }
 
 /// Key of the link from an account to its client record.
-pub fn link_key(studio_id: &str, user_id: &str) -> Key {
+pub fn link_key(studio_id: &StudioId, user_id: &UserId) -> Key {
     studio_item(studio_id, format!("CLIENTUSER#{user_id}"))
 }
 
-fn index_partition(studio_id: &str, field: SearchField) -> String {
+fn index_partition(studio_id: &StudioId, field: SearchField) -> String {
     format!("{}#CLIENTS#{}", studio_partition(studio_id), field.label())
 }
 
 /// The index keys of a client: one per searchable field it has.
-fn index_keys(studio_id: &str, client: &Client) -> Vec<Key> {
+fn index_keys(studio_id: &StudioId, client: &Client) -> Vec<Key> {
     let d = &client.details;
     let entries = [
         (SearchField::Name, Some(d.name.as_str())),
@@ -111,7 +115,7 @@ fn index_keys(studio_id: &str, client: &Client) -> Vec<Key> {
         .collect()
 }
 
-fn index_ops(studio_id: &str, before: Option<&Client>, after: Option<&Client>) -> Vec<WriteOp> {
+fn index_ops(studio_id: &StudioId, before: Option<&Client>, after: Option<&Client>) -> Vec<WriteOp> {
     let old = before.map(|c| index_keys(studio_id, c)).unwrap_or_default();
     let new = after.map(|c| index_keys(studio_id, c)).unwrap_or_default();
     let mut ops: Vec<WriteOp> =
@@ -134,7 +138,7 @@ pub async fn create(
 ) -> Result<Client, AppError> {
     let now = platform.clock.now();
     let client = Client {
-        id: platform.ids.new_id(),
+        id: platform.ids.new_id().into(),
         details: details.validate()?,
         user_id: None,
         created_by: actor.user_id().to_owned(),
@@ -156,7 +160,11 @@ pub async fn create(
 }
 
 /// One client.
-pub async fn get(platform: &Platform, studio_id: &str, client_id: &str) -> Result<Client, AppError> {
+pub async fn get(
+    platform: &Platform,
+    studio_id: &StudioId,
+    client_id: &ClientId,
+) -> Result<Client, AppError> {
     load(platform, &client_key(studio_id, client_id)).await?.ok_or(AppError::NotFound("client"))
 }
 
@@ -164,7 +172,7 @@ pub async fn get(platform: &Platform, studio_id: &str, client_id: &str) -> Resul
 /// page size and cursor to the index query.
 pub async fn search(
     platform: &Platform,
-    studio_id: &str,
+    studio_id: &StudioId,
     search: &ClientSearch,
     page: impl FnOnce(Query) -> Result<Query, AppError>,
 ) -> Result<(Vec<Client>, Option<Cursor>), AppError> {
@@ -178,7 +186,7 @@ pub async fn search(
     let found = platform.store.query(&page(query)?).await?;
     let ids: Vec<String> =
         found.items.iter().map(|i| i.string("client_id").map(str::to_owned)).collect::<Result<_, _>>()?;
-    let keys: Vec<Key> = ids.iter().map(|id| client_key(studio_id, id)).collect();
+    let keys: Vec<Key> = ids.iter().map(|id| client_key(studio_id, &ClientId::new(id))).collect();
     let records: Vec<Client> =
         platform.store.get_many(&keys).await?.iter().map(Item::to_record).collect::<Result<_, _>>()?;
     // In index order.
@@ -190,7 +198,7 @@ pub async fn search(
 pub async fn update(
     platform: &Platform,
     actor: Actor<'_>,
-    client_id: &str,
+    client_id: &ClientId,
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Client, AppError> {
@@ -210,7 +218,7 @@ pub async fn update(
 }
 
 /// Erases a client: the record, its index items and its account link.
-pub async fn delete(platform: &Platform, actor: Actor<'_>, client_id: &str) -> Result<(), AppError> {
+pub async fn delete(platform: &Platform, actor: Actor<'_>, client_id: &ClientId) -> Result<(), AppError> {
     let current = get(platform, actor.studio_id(), client_id).await?;
     let mut ops = vec![
         WriteOp::delete(client_key(actor.studio_id(), client_id))
@@ -226,15 +234,19 @@ pub async fn delete(platform: &Platform, actor: Actor<'_>, client_id: &str) -> R
 
 /// The client record of an account in a studio, created from the account on first use. Two
 /// concurrent first bookings still make one record: the link item is created conditionally.
-pub async fn for_user(platform: &Platform, studio_id: &str, user: &UserProfile) -> Result<Client, AppError> {
+pub async fn for_user(
+    platform: &Platform,
+    studio_id: &StudioId,
+    user: &UserProfile,
+) -> Result<Client, AppError> {
     if let Some(link) = platform.store.get(&link_key(studio_id, &user.id)).await? {
-        return get(platform, studio_id, link.string("client_id")?).await;
+        return get(platform, studio_id, &ClientId::new(link.string("client_id")?)).await;
     }
     let (client, ops) = new_for_user(platform, studio_id, user)?;
     match platform.store.transact(ops).await {
         Ok(()) => Ok(client),
         Err(StoreError::ConditionFailed { index: 0, current: Some(link) }) => {
-            get(platform, studio_id, link.string("client_id")?).await
+            get(platform, studio_id, &ClientId::new(link.string("client_id")?)).await
         }
         Err(StoreError::ConditionFailed { index: 0, .. }) => {
             Box::pin(for_user(platform, studio_id, user)).await
@@ -248,12 +260,12 @@ pub async fn for_user(platform: &Platform, studio_id: &str, user: &UserProfile) 
 /// index items. Callers add these to their own transaction.
 pub fn new_for_user(
     platform: &Platform,
-    studio_id: &str,
+    studio_id: &StudioId,
     user: &UserProfile,
 ) -> Result<(Client, Vec<WriteOp>), AppError> {
     let now = platform.clock.now();
     let client = Client {
-        id: platform.ids.new_id(),
+        id: platform.ids.new_id().into(),
         details: ClientDetails {
             name: user.name.clone(),
             phone: user.phone.clone(),

@@ -2,6 +2,7 @@
 //! lives under `STUDIO#<id>` keys, reached only through a path's studio id that the access
 //! extractor has checked, so one studio's data is never addressable from another's routes.
 
+use atelier_domain::ids::{StudioId, UserId};
 pub mod availability;
 pub mod catalog;
 pub mod clients;
@@ -50,17 +51,17 @@ pub async fn audit_trail(
 }
 
 /// Partition of a studio.
-pub fn studio_partition(studio_id: &str) -> String {
+pub fn studio_partition(studio_id: &StudioId) -> String {
     format!("STUDIO#{studio_id}")
 }
 
 /// Key of an item of a studio.
-pub fn studio_item(studio_id: &str, sort: impl Into<String>) -> Key {
+pub fn studio_item(studio_id: &StudioId, sort: impl Into<String>) -> Key {
     Key::new(studio_partition(studio_id), sort)
 }
 
 /// Key of a studio's profile.
-pub fn profile_key(studio_id: &str) -> Key {
+pub fn profile_key(studio_id: &StudioId) -> Key {
     studio_item(studio_id, "PROFILE")
 }
 
@@ -69,7 +70,7 @@ fn slug_key(slug: &str) -> Key {
 }
 
 /// Key of the counter of a studio's owners (never below one).
-pub(crate) fn owners_key(studio_id: &str) -> Key {
+pub(crate) fn owners_key(studio_id: &StudioId) -> Key {
     studio_item(studio_id, "OWNERS")
 }
 
@@ -133,14 +134,16 @@ pub fn patched<T: Serialize + DeserializeOwned>(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Studio {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: StudioId,
     /// The profile.
     #[serde(flatten)]
     pub profile: StudioProfile,
     /// Taking bookings and publicly visible.
     pub active: bool,
     /// Who created it.
-    pub created_by: String,
+    #[schema(value_type = String)]
+    pub created_by: UserId,
     /// Created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -155,7 +158,8 @@ pub struct Studio {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PublicStudio {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: StudioId,
     /// Name.
     pub name: String,
     /// Public handle.
@@ -207,14 +211,14 @@ impl Studio {
 /// write in the same transaction.
 pub async fn create(
     platform: &Platform,
-    user_id: &str,
+    user_id: &UserId,
     meta: &RequestMeta,
     profile: StudioProfile,
 ) -> Result<Studio, AppError> {
     let profile = profile.validate()?;
     let now = platform.clock.now();
     let studio = Studio {
-        id: platform.ids.new_id(),
+        id: platform.ids.new_id().into(),
         profile,
         active: true,
         created_by: user_id.to_owned(),
@@ -261,7 +265,7 @@ pub async fn create(
 }
 
 /// A studio, for its members.
-pub async fn get(platform: &Platform, studio_id: &str) -> Result<Studio, AppError> {
+pub async fn get(platform: &Platform, studio_id: &StudioId) -> Result<Studio, AppError> {
     load(platform, &profile_key(studio_id)).await?.ok_or(AppError::NotFound("studio"))
 }
 
@@ -269,7 +273,7 @@ pub async fn get(platform: &Platform, studio_id: &str) -> Result<Studio, AppErro
 pub async fn public_by_slug(platform: &Platform, slug: &str) -> Result<PublicStudio, AppError> {
     let slug = slug.trim().to_lowercase();
     let reservation = platform.store.get(&slug_key(&slug)).await?.ok_or(AppError::NotFound("studio"))?;
-    let studio = get(platform, reservation.string("studio_id")?).await?;
+    let studio = get(platform, &StudioId::new(reservation.string("studio_id")?)).await?;
     if !studio.active {
         return Err(AppError::NotFound("studio"));
     }
@@ -277,7 +281,7 @@ pub async fn public_by_slug(platform: &Platform, slug: &str) -> Result<PublicStu
 }
 
 /// An active studio by id, for anyone.
-pub async fn public_by_id(platform: &Platform, studio_id: &str) -> Result<Studio, AppError> {
+pub async fn public_by_id(platform: &Platform, studio_id: &StudioId) -> Result<Studio, AppError> {
     let studio = get(platform, studio_id).await?;
     if studio.active { Ok(studio) } else { Err(AppError::NotFound("studio")) }
 }

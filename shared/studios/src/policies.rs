@@ -1,6 +1,7 @@
 //! Cancellation policies (a studio default, per-service overrides) and overbooking
 //! configuration (per studio, per professional). Each is one versioned item.
 
+use atelier_domain::ids::{ServiceId, StudioId, UserId};
 use atelier_domain::policies::{CancellationPolicy, OverbookingConfig};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,12 +37,12 @@ pub struct StoredPolicy {
 }
 
 /// Key of the studio's default policy.
-pub fn default_policy_key(studio_id: &str) -> Key {
+pub fn default_policy_key(studio_id: &StudioId) -> Key {
     studio_item(studio_id, "POLICY#DEFAULT")
 }
 
 /// Key of a service's own policy.
-pub fn service_policy_key(studio_id: &str, service_id: &str) -> Key {
+pub fn service_policy_key(studio_id: &StudioId, service_id: &ServiceId) -> Key {
     studio_item(studio_id, format!("POLICY#SERVICE#{service_id}"))
 }
 
@@ -50,15 +51,15 @@ fn none() -> StoredPolicy {
 }
 
 /// The studio's default policy.
-pub async fn default_policy(platform: &Platform, studio_id: &str) -> Result<StoredPolicy, AppError> {
+pub async fn default_policy(platform: &Platform, studio_id: &StudioId) -> Result<StoredPolicy, AppError> {
     Ok(load(platform, &default_policy_key(studio_id)).await?.unwrap_or_else(none))
 }
 
 /// A service's own policy, if it has one.
 pub async fn service_policy(
     platform: &Platform,
-    studio_id: &str,
-    service_id: &str,
+    studio_id: &StudioId,
+    service_id: &ServiceId,
 ) -> Result<StoredPolicy, AppError> {
     super::catalog::service(platform, studio_id, service_id).await?;
     Ok(load(platform, &service_policy_key(studio_id, service_id)).await?.unwrap_or_else(none))
@@ -67,8 +68,8 @@ pub async fn service_policy(
 /// The policy that applies to a service: its override, else the studio's default.
 pub async fn effective_policy(
     platform: &Platform,
-    studio_id: &str,
-    service_id: &str,
+    studio_id: &StudioId,
+    service_id: &ServiceId,
 ) -> Result<StoredPolicy, AppError> {
     let own = service_policy(platform, studio_id, service_id).await?;
     if own.source == PolicySource::ServiceOverride {
@@ -141,7 +142,7 @@ pub async fn put_default_policy(
 pub async fn put_service_policy(
     platform: &Platform,
     actor: Actor<'_>,
-    service_id: &str,
+    service_id: &ServiceId,
     policy: CancellationPolicy,
     expected: Option<i64>,
 ) -> Result<StoredPolicy, AppError> {
@@ -158,7 +159,7 @@ pub async fn put_service_policy(
 pub async fn remove_service_policy(
     platform: &Platform,
     actor: Actor<'_>,
-    service_id: &str,
+    service_id: &ServiceId,
 ) -> Result<(), AppError> {
     let ops = vec![
         WriteOp::Delete {
@@ -191,7 +192,7 @@ pub struct StoredOverbooking {
 }
 
 /// Key of the studio's (`None`) or a professional's overbooking configuration.
-pub fn overbooking_key(studio_id: &str, professional: Option<&str>) -> Key {
+pub fn overbooking_key(studio_id: &StudioId, professional: Option<&UserId>) -> Key {
     match professional {
         None => studio_item(studio_id, "OVERBOOKING#STUDIO"),
         Some(user_id) => studio_item(studio_id, format!("OVERBOOKING#PRO#{user_id}")),
@@ -201,8 +202,8 @@ pub fn overbooking_key(studio_id: &str, professional: Option<&str>) -> Key {
 /// The configuration of the studio (`None`) or of one professional.
 pub async fn overbooking(
     platform: &Platform,
-    studio_id: &str,
-    professional: Option<&str>,
+    studio_id: &StudioId,
+    professional: Option<&UserId>,
 ) -> Result<StoredOverbooking, AppError> {
     Ok(load(platform, &overbooking_key(studio_id, professional))
         .await?
@@ -212,8 +213,8 @@ pub async fn overbooking(
 /// What applies to a professional: their own configuration, else the studio's.
 pub async fn effective_overbooking(
     platform: &Platform,
-    studio_id: &str,
-    professional: &str,
+    studio_id: &StudioId,
+    professional: &UserId,
 ) -> Result<OverbookingConfig, AppError> {
     let own = overbooking(platform, studio_id, Some(professional)).await?;
     if own.version > 0 { Ok(own.config) } else { Ok(overbooking(platform, studio_id, None).await?.config) }
@@ -223,7 +224,7 @@ pub async fn effective_overbooking(
 pub async fn put_overbooking(
     platform: &Platform,
     actor: Actor<'_>,
-    professional: Option<&str>,
+    professional: Option<&UserId>,
     config: OverbookingConfig,
     expected: Option<i64>,
 ) -> Result<StoredOverbooking, AppError> {

@@ -11,6 +11,7 @@ use crate::{PublicStudio, Studio};
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
 use atelier_domain::catalog::{ProfessionalProfile, ResourceDefinition, ServiceDefinition};
 use atelier_domain::clients::ClientDetails;
+use atelier_domain::ids::{ClientId, ResourceId, ServiceId, StudioId, UserId};
 use atelier_domain::policies::{CancellationPolicy, OverbookingConfig};
 use atelier_domain::studios::StudioProfile;
 use atelier_platform::access::Membership;
@@ -38,7 +39,8 @@ type Result<T> = std::result::Result<T, ApiError>;
 #[into_params(parameter_in = Path)]
 pub struct ItemPath {
     /// The studio.
-    pub studio_id: String,
+    #[param(value_type = String)]
+    pub studio_id: StudioId,
     /// The thing (user, service, resource, client, invitation).
     #[serde(
         alias = "user_id",
@@ -55,9 +57,11 @@ pub struct ItemPath {
 #[into_params(parameter_in = Path)]
 pub struct ExceptionPath {
     /// The studio.
-    pub studio_id: String,
+    #[param(value_type = String)]
+    pub studio_id: StudioId,
     /// The professional.
-    pub user_id: String,
+    #[param(value_type = String)]
+    pub user_id: UserId,
     /// The exception.
     pub exception_id: String,
 }
@@ -192,11 +196,11 @@ pub async fn public_service_policy(
     Path(path): Path<ItemPath>,
 ) -> Result<Json<StoredPolicy>> {
     studios::public_by_id(&state.platform, &path.studio_id).await?;
-    let service = catalog::service(&state.platform, &path.studio_id, &path.id).await?;
+    let service = catalog::service(&state.platform, &path.studio_id, &ServiceId::from(&path.id)).await?;
     if !service.definition.active {
         return Err(atelier_platform::AppError::NotFound("service").into());
     }
-    Ok(Json(policies::effective_policy(&state.platform, &path.studio_id, &path.id).await?))
+    Ok(Json(policies::effective_policy(&state.platform, &path.studio_id, &ServiceId::from(&path.id)).await?))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,7 +284,7 @@ pub async fn change_role(
     Path(path): Path<ItemPath>,
     Json(change): Json<RoleChange>,
 ) -> Result<Json<Membership>> {
-    Ok(Json(team::change_role(&state.platform, member.actor(), &path.id, change).await?))
+    Ok(Json(team::change_role(&state.platform, member.actor(), &UserId::from(&path.id), change).await?))
 }
 
 /// Removes a member, or leaves the studio (your own id). The last owner cannot go.
@@ -292,7 +296,7 @@ pub async fn remove_member(
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<StatusCode> {
-    team::remove(&state.platform, member.actor(), &path.id).await?;
+    team::remove(&state.platform, member.actor(), &UserId::from(&path.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -315,7 +319,8 @@ pub async fn get_professional(
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<Tagged<Professional>> {
-    let professional = team::professional(&state.platform, &member.access.studio_id, &path.id).await?;
+    let professional =
+        team::professional(&state.platform, &member.access.studio_id, &UserId::from(&path.id)).await?;
     Ok(Tagged(professional.version, professional))
 }
 
@@ -331,7 +336,8 @@ pub async fn put_professional(
     Json(profile): Json<ProfessionalProfile>,
 ) -> Result<Tagged<Professional>> {
     let professional =
-        team::put_professional(&state.platform, member.actor(), &path.id, profile, expected).await?;
+        team::put_professional(&state.platform, member.actor(), &UserId::from(&path.id), profile, expected)
+            .await?;
     Ok(Tagged(professional.version, professional))
 }
 
@@ -378,7 +384,8 @@ pub async fn get_service(
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<Tagged<Service>> {
-    let service = catalog::service(&state.platform, &member.access.studio_id, &path.id).await?;
+    let service =
+        catalog::service(&state.platform, &member.access.studio_id, &ServiceId::from(&path.id)).await?;
     Ok(Tagged(service.version, service))
 }
 
@@ -395,8 +402,14 @@ pub async fn update_service(
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Service>> {
-    let service =
-        catalog::update_service(&state.platform, member.actor(), &path.id, &patch, expected).await?;
+    let service = catalog::update_service(
+        &state.platform,
+        member.actor(),
+        &ServiceId::from(&path.id),
+        &patch,
+        expected,
+    )
+    .await?;
     Ok(Tagged(service.version, service))
 }
 
@@ -435,7 +448,8 @@ pub async fn get_resource(
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<Tagged<Resource>> {
-    let resource = catalog::resource(&state.platform, &member.access.studio_id, &path.id).await?;
+    let resource =
+        catalog::resource(&state.platform, &member.access.studio_id, &ResourceId::from(&path.id)).await?;
     Ok(Tagged(resource.version, resource))
 }
 
@@ -451,8 +465,14 @@ pub async fn update_resource(
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Resource>> {
-    let resource =
-        catalog::update_resource(&state.platform, member.actor(), &path.id, &patch, expected).await?;
+    let resource = catalog::update_resource(
+        &state.platform,
+        member.actor(),
+        &ResourceId::from(&path.id),
+        &patch,
+        expected,
+    )
+    .await?;
     Ok(Tagged(resource.version, resource))
 }
 
@@ -468,7 +488,8 @@ pub async fn get_availability(
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<Tagged<Availability>> {
-    let availability = availability::schedule(&state.platform, &member.access.studio_id, &path.id).await?;
+    let availability =
+        availability::schedule(&state.platform, &member.access.studio_id, &UserId::from(&path.id)).await?;
     Ok(Tagged(availability.version, availability))
 }
 
@@ -484,7 +505,8 @@ pub async fn put_availability(
     Json(week): Json<WeeklySchedule>,
 ) -> Result<Tagged<Availability>> {
     let availability =
-        availability::put_schedule(&state.platform, member.actor(), &path.id, week, expected).await?;
+        availability::put_schedule(&state.platform, member.actor(), &UserId::from(&path.id), week, expected)
+            .await?;
     Ok(Tagged(availability.version, availability))
 }
 
@@ -499,8 +521,14 @@ pub async fn list_exceptions(
     QueryParams(range): QueryParams<DateRange>,
 ) -> Result<Json<Vec<StoredException>>> {
     Ok(Json(
-        availability::exceptions(&state.platform, &member.access.studio_id, &path.id, range.from, range.to)
-            .await?,
+        availability::exceptions(
+            &state.platform,
+            &member.access.studio_id,
+            &UserId::from(&path.id),
+            range.from,
+            range.to,
+        )
+        .await?,
     ))
 }
 
@@ -514,7 +542,9 @@ pub async fn add_exception(
     Path(path): Path<ItemPath>,
     Json(exception): Json<AvailabilityException>,
 ) -> Result<(StatusCode, Json<StoredException>)> {
-    let stored = availability::add_exception(&state.platform, member.actor(), &path.id, exception).await?;
+    let stored =
+        availability::add_exception(&state.platform, member.actor(), &UserId::from(&path.id), exception)
+            .await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -569,7 +599,9 @@ pub async fn get_service_policy(
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<Tagged<StoredPolicy>> {
-    let policy = policies::service_policy(&state.platform, &member.access.studio_id, &path.id).await?;
+    let policy =
+        policies::service_policy(&state.platform, &member.access.studio_id, &ServiceId::from(&path.id))
+            .await?;
     Ok(Tagged(policy.version, policy))
 }
 
@@ -584,8 +616,14 @@ pub async fn put_service_policy(
     IfMatch(expected): IfMatch,
     Json(policy): Json<CancellationPolicy>,
 ) -> Result<Tagged<StoredPolicy>> {
-    let policy =
-        policies::put_service_policy(&state.platform, member.actor(), &path.id, policy, expected).await?;
+    let policy = policies::put_service_policy(
+        &state.platform,
+        member.actor(),
+        &ServiceId::from(&path.id),
+        policy,
+        expected,
+    )
+    .await?;
     Ok(Tagged(policy.version, policy))
 }
 
@@ -598,7 +636,7 @@ pub async fn remove_service_policy(
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
 ) -> Result<StatusCode> {
-    policies::remove_service_policy(&state.platform, member.actor(), &path.id).await?;
+    policies::remove_service_policy(&state.platform, member.actor(), &ServiceId::from(&path.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -636,8 +674,10 @@ pub async fn get_professional_overbooking(
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
 ) -> Result<Tagged<StoredOverbooking>> {
-    team::professional(&state.platform, &member.access.studio_id, &path.id).await?;
-    let config = policies::overbooking(&state.platform, &member.access.studio_id, Some(&path.id)).await?;
+    let professional = UserId::from(&path.id);
+    team::professional(&state.platform, &member.access.studio_id, &professional).await?;
+    let config =
+        policies::overbooking(&state.platform, &member.access.studio_id, Some(&professional)).await?;
     Ok(Tagged(config.version, config))
 }
 
@@ -652,8 +692,14 @@ pub async fn put_professional_overbooking(
     IfMatch(expected): IfMatch,
     Json(config): Json<OverbookingConfig>,
 ) -> Result<Tagged<StoredOverbooking>> {
-    let config =
-        policies::put_overbooking(&state.platform, member.actor(), Some(&path.id), config, expected).await?;
+    let config = policies::put_overbooking(
+        &state.platform,
+        member.actor(),
+        Some(&UserId::from(&path.id)),
+        config,
+        expected,
+    )
+    .await?;
     Ok(Tagged(config.version, config))
 }
 
@@ -699,7 +745,7 @@ pub async fn get_client(
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
 ) -> Result<Tagged<Client>> {
-    let client = clients::get(&state.platform, &member.access.studio_id, &path.id).await?;
+    let client = clients::get(&state.platform, &member.access.studio_id, &ClientId::from(&path.id)).await?;
     Ok(Tagged(client.version, client))
 }
 
@@ -715,7 +761,8 @@ pub async fn update_client(
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Client>> {
-    let client = clients::update(&state.platform, member.actor(), &path.id, &patch, expected).await?;
+    let client =
+        clients::update(&state.platform, member.actor(), &ClientId::from(&path.id), &patch, expected).await?;
     Ok(Tagged(client.version, client))
 }
 
@@ -728,7 +775,7 @@ pub async fn delete_client(
     member: Member<Manager>,
     Path(path): Path<ItemPath>,
 ) -> Result<StatusCode> {
-    clients::delete(&state.platform, member.actor(), &path.id).await?;
+    clients::delete(&state.platform, member.actor(), &ClientId::from(&path.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

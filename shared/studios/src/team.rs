@@ -4,6 +4,7 @@
 use atelier_domain::Invalid;
 use atelier_domain::catalog::ProfessionalProfile;
 use atelier_domain::identity::{Email, Role};
+use atelier_domain::ids::{StudioId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -38,7 +39,8 @@ pub struct Invitation {
     /// Id.
     pub id: String,
     /// The studio.
-    pub studio_id: String,
+    #[schema(value_type = String)]
+    pub studio_id: StudioId,
     /// Who is invited.
     #[schema(value_type = String)]
     pub email: Email,
@@ -68,7 +70,7 @@ pub struct NewInvitation {
     pub role: Role,
 }
 
-fn invitation_key(studio_id: &str, id: &str) -> Key {
+fn invitation_key(studio_id: &StudioId, id: &str) -> Key {
     studio_item(studio_id, format!("INVITE#{id}"))
 }
 
@@ -100,7 +102,7 @@ pub async fn invite(
         email: email.clone(),
         role: request.role,
         status: InvitationStatus::Pending,
-        invited_by: actor.user_id().to_owned(),
+        invited_by: actor.user_id().to_string(),
         created_at: now,
         expires_at: now.checked_add(INVITATION_LIFETIME).unwrap_or(now),
     };
@@ -227,7 +229,8 @@ pub async fn accept(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Member {
     /// User id.
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     /// Name.
     pub name: String,
     /// Email.
@@ -280,7 +283,7 @@ pub struct RoleChange {
 }
 
 /// The write keeping the owner count right for a role change, guarded so it never reaches 0.
-fn owners_delta(studio_id: &str, from: Role, to: Option<Role>) -> Option<WriteOp> {
+fn owners_delta(studio_id: &StudioId, from: Role, to: Option<Role>) -> Option<WriteOp> {
     match (from == Role::Owner, to == Some(Role::Owner)) {
         (true, false) => Some(WriteOp::Update {
             key: owners_key(studio_id),
@@ -296,7 +299,7 @@ fn owners_delta(studio_id: &str, from: Role, to: Option<Role>) -> Option<WriteOp
 pub async fn change_role(
     platform: &Platform,
     actor: Actor<'_>,
-    user_id: &str,
+    user_id: &UserId,
     change: RoleChange,
 ) -> Result<Membership, AppError> {
     let key = member_key(actor.studio_id(), user_id);
@@ -331,7 +334,7 @@ pub async fn change_role(
 }
 
 /// Removes a member (or lets a member leave). Only owners remove owners; the last owner stays.
-pub async fn remove(platform: &Platform, actor: Actor<'_>, user_id: &str) -> Result<(), AppError> {
+pub async fn remove(platform: &Platform, actor: Actor<'_>, user_id: &UserId) -> Result<(), AppError> {
     let key = member_key(actor.studio_id(), user_id);
     let current: Membership = load(platform, &key).await?.ok_or(AppError::NotFound("member"))?;
     let leaving = user_id == actor.user_id();
@@ -376,7 +379,8 @@ pub async fn remove(platform: &Platform, actor: Actor<'_>, user_id: &str) -> Res
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Professional {
     /// User id.
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     /// The profile.
     #[serde(flatten)]
     pub profile: ProfessionalProfile,
@@ -385,12 +389,12 @@ pub struct Professional {
 }
 
 /// Key of a professional's profile.
-pub fn professional_key(studio_id: &str, user_id: &str) -> Key {
+pub fn professional_key(studio_id: &StudioId, user_id: &UserId) -> Key {
     studio_item(studio_id, format!("PRO#{user_id}"))
 }
 
 /// A professional may edit their own profile; managers edit anyone's.
-fn check_self_or_manager(actor: &Actor<'_>, user_id: &str) -> Result<(), AppError> {
+fn check_self_or_manager(actor: &Actor<'_>, user_id: &UserId) -> Result<(), AppError> {
     if actor.user_id() == user_id {
         actor.access.require(Role::Professional)
     } else {
@@ -402,7 +406,7 @@ fn check_self_or_manager(actor: &Actor<'_>, user_id: &str) -> Result<(), AppErro
 pub async fn put_professional(
     platform: &Platform,
     actor: Actor<'_>,
-    user_id: &str,
+    user_id: &UserId,
     profile: ProfessionalProfile,
     expected: Option<i64>,
 ) -> Result<Professional, AppError> {
@@ -435,14 +439,14 @@ pub async fn put_professional(
 /// One professional.
 pub async fn professional(
     platform: &Platform,
-    studio_id: &str,
-    user_id: &str,
+    studio_id: &StudioId,
+    user_id: &UserId,
 ) -> Result<Professional, AppError> {
     load(platform, &professional_key(studio_id, user_id)).await?.ok_or(AppError::NotFound("professional"))
 }
 
 /// Every professional of a studio (active or not).
-pub async fn professionals(platform: &Platform, studio_id: &str) -> Result<Vec<Professional>, AppError> {
+pub async fn professionals(platform: &Platform, studio_id: &StudioId) -> Result<Vec<Professional>, AppError> {
     let query = Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("PRO#".into()));
     let items = platform.store.query_all(query, 10_000).await?;
     Ok(items.iter().map(Item::to_record).collect::<Result<_, _>>()?)
@@ -453,8 +457,8 @@ pub async fn professionals(platform: &Platform, studio_id: &str) -> Result<Vec<P
 /// meanwhile fails the write.
 pub(crate) async fn check_professionals(
     platform: &Platform,
-    studio_id: &str,
-    ids: &[String],
+    studio_id: &StudioId,
+    ids: &[UserId],
     field: &str,
 ) -> Result<Vec<WriteOp>, AppError> {
     let keys: Vec<Key> = ids.iter().map(|id| professional_key(studio_id, id)).collect();
@@ -462,7 +466,7 @@ pub(crate) async fn check_professionals(
         platform.store.get_many(&keys).await?.iter().map(Item::to_record).collect::<Result<_, _>>()?;
     let mut errors = Invalid::default();
     for (i, id) in ids.iter().enumerate() {
-        let active = found.iter().any(|p| &p.user_id == id && p.profile.active);
+        let active = found.iter().any(|p| p.user_id == *id && p.profile.active);
         errors.check(active, &format!("{field}[{i}]"), "is not an active professional of this studio");
     }
     errors.into_result()?;
@@ -472,13 +476,13 @@ pub(crate) async fn check_professionals(
 /// Loads a professional for a versioned write of something of theirs: must exist.
 pub(crate) async fn require_professional(
     platform: &Platform,
-    studio_id: &str,
-    user_id: &str,
+    studio_id: &StudioId,
+    user_id: &UserId,
 ) -> Result<(), AppError> {
     professional(platform, studio_id, user_id).await.map(|_| ())
 }
 
 /// For handlers: may the actor manage `user_id`'s things (their own, or as a manager)?
-pub fn may_manage(actor: &Actor<'_>, user_id: &str) -> Result<(), AppError> {
+pub fn may_manage(actor: &Actor<'_>, user_id: &UserId) -> Result<(), AppError> {
     check_self_or_manager(actor, user_id)
 }

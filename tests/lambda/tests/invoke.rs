@@ -30,7 +30,8 @@ fn health_function_answers_api_gateway_events() {
 async fn notifications_worker_delivers_and_reports_failures() {
     let delivered = invoke("notifications-worker", "sqs-notice.json").response();
     assert_eq!(delivered, serde_json::json!({ "batchItemFailures": [] }));
-    let inbox = atelier_notifications::inbox_key("01JUSEREVENTS0000000000001", "01JEVENTNOTICE000000000001");
+    let inbox =
+        atelier_notifications::inbox_key(&"01JUSEREVENTS0000000000001".into(), "01JEVENTNOTICE000000000001");
     let entry =
         store().await.get(&inbox).await.expect("read the table").expect("notice delivered to the inbox");
     assert_eq!(entry.string("title").ok(), Some("Welcome to Atelier"));

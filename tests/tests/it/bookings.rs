@@ -517,7 +517,7 @@ async fn client_in_studio(
     let user = app
         .platform
         .store
-        .get(&atelier_identity::user_key(&client.user_id))
+        .get(&atelier_identity::user_key(&atelier_domain::ids::UserId::from(&client.user_id)))
         .await
         .expect("get")
         .expect("user")
@@ -525,11 +525,11 @@ async fn client_in_studio(
         .expect("record");
     let access = atelier_platform::access::StudioAccess {
         caller: atelier_platform::access::Caller {
-            user_id: client.user_id.clone(),
+            user_id: client.user_id.clone().into(),
             session_id: "s".into(),
             is_admin: false,
         },
-        studio_id: studio.to_owned(),
+        studio_id: studio.to_owned().into(),
         role: None,
     };
     (user, access)
@@ -1358,7 +1358,10 @@ async fn claims_on_the_store_follow_the_model(app: TestApp) {
                 let (window_from, window_to) = (start(-2, 0), start(3, 0));
                 let commit = |release: Vec<Hold>, claim: Vec<Hold>| {
                     let ops =
-                        occupancy::moves(&studio, &release, &claim).into_iter().map(|(op, _)| op).collect();
+                        occupancy::moves(&atelier_domain::ids::StudioId::from(&studio), &release, &claim)
+                            .into_iter()
+                            .map(|(op, _)| op)
+                            .collect();
                     let store = app.platform.store.clone();
                     async move {
                         match store.transact(ops).await {
@@ -1384,7 +1387,7 @@ async fn claims_on_the_store_follow_the_model(app: TestApp) {
                         Op::Book { pro, day, quarter, minutes, after } => {
                             let s = start(day, quarter);
                             let hold = Hold {
-                                owner: Owner::Professional(format!("p{pro}")),
+                                owner: Owner::Professional(format!("p{pro}").into()),
                                 start: s,
                                 end: s + SignedDuration::from_mins(minutes + after),
                                 capacity: CAPACITY[pro],
@@ -1421,11 +1424,16 @@ async fn claims_on_the_store_follow_the_model(app: TestApp) {
                     }
                     if every_step || step + 1 == steps {
                         for (pro, capacity) in CAPACITY.iter().enumerate() {
-                            let owner = Owner::Professional(format!("p{pro}"));
-                            let stored =
-                                occupancy::load(&app.platform, &studio, &owner, window_from, window_to)
-                                    .await
-                                    .map_err(|e| TestCaseError::fail(format!("load: {e}")))?;
+                            let owner = Owner::Professional(format!("p{pro}").into());
+                            let stored = occupancy::load(
+                                &app.platform,
+                                &atelier_domain::ids::StudioId::from(&studio),
+                                &owner,
+                                window_from,
+                                window_to,
+                            )
+                            .await
+                            .map_err(|e| TestCaseError::fail(format!("load: {e}")))?;
                             let expected: BTreeMap<i64, u32> = model_of(&booked, &owner, None)
                                 .0
                                 .into_iter()
@@ -1614,12 +1622,12 @@ async fn dynamodb_calls_per_operation() {
     assert_eq!(reads(&booking), 2, "one batch read and the exceptions query: {booking:?}");
 
     let query = |n: u8| slots::SlotQuery {
-        service_id: s.cut.clone(),
-        professional_id: Some(s.pro.user_id.clone()),
+        service_id: s.cut.clone().into(),
+        professional_id: Some(s.pro.user_id.clone().into()),
         from: format!("2026-06-{n:02}").parse().expect("date"),
         to: "2026-06-30".parse().expect("date"),
     };
-    slots::free(&platform, &s.studio, &query(1)).await.expect("slots");
+    slots::free(&platform, &atelier_domain::ids::StudioId::from(&s.studio), &query(1)).await.expect("slots");
     let quiet = record("free slots, one professional, a month (2 bookings)", counter.take());
     for day in 4..=20 {
         create::create(&platform, booker, request(&format!("2026-06-{day:02}T15:00:00+01:00")), None)
@@ -1627,7 +1635,7 @@ async fn dynamodb_calls_per_operation() {
             .expect("booked");
     }
     counter.take();
-    slots::free(&platform, &s.studio, &query(1)).await.expect("slots");
+    slots::free(&platform, &atelier_domain::ids::StudioId::from(&s.studio), &query(1)).await.expect("slots");
     let busy = record("free slots, one professional, a month (19 bookings)", counter.take());
     assert_eq!(quiet, busy, "a constant number of calls, however booked the month is");
     assert_eq!(reads(&busy), 3, "one batch read, the exceptions query, the counters query: {busy:?}");
@@ -1644,12 +1652,24 @@ async fn dynamodb_calls_per_operation() {
     let target: Value = booked[0].to_record().expect("booking");
     counter.take();
     let moved = changes::RescheduleRequest { start: at("2026-06-24T09:00:00Z"), professional_id: None };
-    changes::reschedule(&platform, actor, target["id"].as_str().expect("id"), &moved).await.expect("moved");
+    changes::reschedule(
+        &platform,
+        actor,
+        &atelier_domain::ids::BookingId::from(&target["id"].as_str().expect("id")),
+        &moved,
+    )
+    .await
+    .expect("moved");
     let reschedule = record("reschedule", counter.take());
     assert_eq!(reschedule.get("TransactWriteItems"), Some(&1), "{reschedule:?}");
-    changes::cancel(&platform, actor, target["id"].as_str().expect("id"), &changes::CancelRequest::default())
-        .await
-        .expect("cancelled");
+    changes::cancel(
+        &platform,
+        actor,
+        &atelier_domain::ids::BookingId::from(&target["id"].as_str().expect("id")),
+        &changes::CancelRequest::default(),
+    )
+    .await
+    .expect("cancelled");
     let cancel = record("cancel", counter.take());
     assert_eq!(cancel.get("TransactWriteItems"), Some(&1), "{cancel:?}");
     assert_eq!(reads(&cancel), 1, "{cancel:?}");

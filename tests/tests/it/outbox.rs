@@ -109,7 +109,12 @@ async fn double_sends_deliver_once(app: TestApp) {
     assert_eq!(app.run_workers().await, 2, "two messages");
     let entries = inbox(&app, "u4").await;
     assert_eq!(entries.len(), 1, "one notice");
-    let marker = app.platform.store.get(&inbox_key("u4", &event.id)).await.expect("get");
+    let marker = app
+        .platform
+        .store
+        .get(&inbox_key(&atelier_domain::ids::UserId::from(&"u4"), &event.id))
+        .await
+        .expect("get");
     assert!(marker.is_some());
 }
 

@@ -664,9 +664,13 @@ async fn cancellation_policies_and_overbooking(app: TestApp) {
     )
     .await;
     assert_eq!(pro.json()["vip_priority"], true);
-    let effective = atelier_studios::policies::effective_overbooking(&app.platform, &studio, &rita.user_id)
-        .await
-        .expect("config");
+    let effective = atelier_studios::policies::effective_overbooking(
+        &app.platform,
+        &studio.as_str().into(),
+        &rita.user_id.as_str().into(),
+    )
+    .await
+    .expect("config");
     assert_eq!(effective.capacity(1), 2);
 }
 
@@ -744,7 +748,7 @@ async fn clients_crm(app: TestApp) {
     let user: atelier_identity::UserRecord = app
         .platform
         .store
-        .get(&atelier_identity::user_key(&booker.user_id))
+        .get(&atelier_identity::user_key(&atelier_domain::ids::UserId::from(booker.user_id)))
         .await
         .expect("get")
         .expect("user")
@@ -754,10 +758,14 @@ async fn clients_crm(app: TestApp) {
     for _ in 0..10 {
         let (app, studio, user) = (app.clone(), studio.clone(), user.clone());
         racers.push(tokio::spawn(async move {
-            atelier_studios::clients::for_user(&app.platform, &studio, &user.profile())
-                .await
-                .expect("client")
-                .id
+            atelier_studios::clients::for_user(
+                &app.platform,
+                &atelier_domain::ids::StudioId::from(studio),
+                &user.profile(),
+            )
+            .await
+            .expect("client")
+            .id
         }));
     }
     let mut ids = std::collections::BTreeSet::new();
