@@ -3,6 +3,7 @@
 //! client and the idempotency record. Exceptions are the one query on top.
 
 use atelier_domain::ids::{ServiceId, StudioId, UserId};
+use atelier_domain::money::Currency;
 use std::collections::HashMap;
 
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
@@ -74,6 +75,8 @@ pub struct StudioPart {
     pub studio: Studio,
     /// Its overbooking default.
     pub overbooking: OverbookingConfig,
+    /// The currency of its prices.
+    pub currency: Currency,
     /// Capacity totals by `type:<kind>` attribute.
     totals: Option<Item>,
 }
@@ -87,7 +90,12 @@ impl StudioPart {
         let overbooking = loaded
             .record::<StoredOverbooking>(&policies::overbooking_key(studio_id, None))?
             .map_or_else(OverbookingConfig::default, |o| o.config);
+        // Checked when the profile was saved; a stored code that no longer parses is a bug.
+        let currency = Currency::parse(&studio.profile.currency, "currency").map_err(|_| {
+            AppError::Internal(format!("studio {studio_id} has currency {}", studio.profile.currency))
+        })?;
         Ok(Some(StudioPart {
+            currency,
             studio,
             overbooking,
             totals: loaded.item(&catalog::resource_capacity_key(studio_id)).cloned(),

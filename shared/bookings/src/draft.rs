@@ -6,7 +6,7 @@ use atelier_domain::ids::{ClientId, StudioId, UserId};
 use std::collections::HashSet;
 
 use atelier_domain::bookings::{BookingStatus, PendingReason, Timers};
-use atelier_domain::money::apply_bps;
+use atelier_domain::money::Money;
 use atelier_domain::scheduling::{self, Calendar, Occupancy, Refusal};
 use atelier_platform::store::{Condition, WriteOp};
 use atelier_platform::{AppError, Platform};
@@ -61,11 +61,9 @@ pub fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result
     };
     scheduling::check_start(&rules, slots::shape(basis.service), &calendar, None, start)?;
     let settings = &studio.profile.settings;
-    let deposit_minor = if definition.deposit_required {
-        apply_bps(definition.price_minor, definition.deposit_bps)
-    } else {
-        0
-    };
+    let price = Money::new(definition.price_minor, basis.studio.currency.clone());
+    let deposit_minor =
+        if definition.deposit_required { price.share_bps(definition.deposit_bps).minor } else { 0 };
     let (status, pending_reason, hold_until) = if deposit_minor > 0 {
         let hold = (basis.now + SignedDuration::from_mins(i64::from(settings.hold_minutes))).min(start);
         (BookingStatus::Pending, Some(PendingReason::Deposit), Some(hold))
@@ -92,7 +90,7 @@ pub fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result
         resource_type: definition.resource_type.clone(),
         price_minor: definition.price_minor,
         deposit_minor,
-        currency: studio.profile.currency.clone(),
+        currency: basis.studio.currency.clone(),
         cancellation_policy: basis.service.policy.clone(),
         notes: basis.notes.to_owned(),
         timers: Timers::new(

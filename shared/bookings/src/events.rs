@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{Booking, local_time};
-use atelier_domain::money::format_amount as money_text;
+use atelier_domain::money::{Currency, Money};
 use atelier_notifications::{Notice, deliver};
 use atelier_platform::Platform;
 use atelier_platform::events::Event;
@@ -94,7 +94,7 @@ pub struct BookingEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee_minor: Option<i64>,
     /// Currency of amounts.
-    pub currency: String,
+    pub currency: Currency,
     /// Deposit due.
     pub deposit_minor: i64,
     /// Loyalty points earned (+) or taken (−).
@@ -202,8 +202,10 @@ impl BookingNotices {
 /// Who hears about an event, and what.
 fn notices(kind: &str, e: &BookingEvent) -> Vec<Notice> {
     let when = format!("{} with {} on {}", e.service_name, e.professional_name, e.start_local);
-    let fee =
-        e.fee_minor.filter(|f| *f > 0).map(|f| format!(" A fee of {} applies.", money_text(f, &e.currency)));
+    let fee = e
+        .fee_minor
+        .filter(|f| *f > 0)
+        .map(|f| format!(" A fee of {} applies.", Money::new(f, e.currency.clone())));
     let client = |topic: &str, title: &str, body: String| {
         e.client_user_id.clone().map(|user_id| Notice {
             user_id,
@@ -228,7 +230,7 @@ fn notices(kind: &str, e: &BookingEvent) -> Vec<Notice> {
                 format!(
                     "{when} is held for you until {}; it is confirmed once the deposit of {} is paid.",
                     e.hold_until.map(|t| local_time(t, &e.time_zone)).unwrap_or_default(),
-                    money_text(e.deposit_minor, &e.currency)
+                    Money::new(e.deposit_minor, e.currency.clone())
                 ),
             ),
             staff("booking_created", "New booking", format!("{} booked {when}.", e.client_name)),

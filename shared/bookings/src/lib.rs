@@ -26,6 +26,7 @@ pub mod waitlist;
 
 use atelier_domain::bookings::{BookingStatus, DueKind, Lifecycle, PendingReason, Timers};
 use atelier_domain::identity::Role;
+use atelier_domain::money::{Currency, Money};
 use atelier_domain::policies::CancellationPolicy;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -149,7 +150,8 @@ pub struct Booking {
     /// Deposit due, copied from the service.
     pub deposit_minor: i64,
     /// Currency.
-    pub currency: String,
+    #[schema(value_type = String)]
+    pub currency: Currency,
     /// The cancellation policy that applies, copied when booked.
     pub cancellation_policy: CancellationPolicy,
     /// The client's notes.
@@ -259,7 +261,8 @@ pub struct BookingView {
     /// Deposit due, copied from the service.
     pub deposit_minor: i64,
     /// Currency.
-    pub currency: String,
+    #[schema(value_type = String)]
+    pub currency: Currency,
     /// The cancellation policy that applies, copied when booked.
     pub cancellation_policy: CancellationPolicy,
     /// The client's notes.
@@ -360,6 +363,16 @@ impl Booking {
             updated_at: self.updated_at,
             version: self.version,
         }
+    }
+
+    /// The price, copied from the service when booked.
+    pub fn price(&self) -> Money {
+        Money::new(self.price_minor, self.currency.clone())
+    }
+
+    /// The deposit due, copied from the service when booked.
+    pub fn deposit(&self) -> Money {
+        Money::new(self.deposit_minor, self.currency.clone())
     }
 
     /// What the status machine needs.

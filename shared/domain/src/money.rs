@@ -163,10 +163,59 @@ const CURRENCIES: &[(&str, u8)] = &[
     ("ZWG", 2),
 ];
 
-/// An ISO 4217 currency code.
+/// An ISO 4217 currency code, known to be one: read back from the store or a request, it is
+/// checked again, so a `Currency` in hand is always valid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Currency(String);
+
+impl TryFrom<String> for Currency {
+    type Error = Invalid;
+    fn try_from(code: String) -> Result<Currency, Invalid> {
+        Currency::parse(&code, "currency")
+    }
+}
+
+impl From<Currency> for String {
+    fn from(currency: Currency) -> String {
+        currency.0
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An amount of money: minor units of a currency (cents of EUR, yen of JPY). Amounts of
+/// different currencies are different things; arithmetic stays in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Money {
+    /// Minor units (may be negative for refunds and adjustments).
+    pub minor: i64,
+    /// Its currency.
+    pub currency: Currency,
+}
+
+impl Money {
+    /// `minor` units of `currency`.
+    pub fn new(minor: i64, currency: Currency) -> Money {
+        Money { minor, currency }
+    }
+
+    /// `bps` basis points of this amount, rounded half up (see [`apply_bps`]).
+    pub fn share_bps(&self, bps: u32) -> Money {
+        Money { minor: apply_bps(self.minor, bps), currency: self.currency.clone() }
+    }
+}
+
+impl std::fmt::Display for Money {
+    /// For people: `EUR 12.50`, `JPY 1200`, `KWD 1.250`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_amount(self.minor, self.currency.code()))
+    }
+}
 
 impl Currency {
     /// Parses a code (case-insensitive) known to ISO 4217.
@@ -237,6 +286,21 @@ pub fn check_amount(amount_minor: i64, field: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_keeps_its_currency_and_prints_for_people() {
+        let eur = Currency::parse("eur", "c").expect("EUR");
+        let price = Money::new(2545, eur.clone());
+        assert_eq!(price.share_bps(5000), Money::new(1273, eur), "half up");
+        assert_eq!(price.to_string(), "EUR 25.45");
+        let yen = Money::new(1200, Currency::parse("JPY", "c").expect("JPY"));
+        assert_eq!(yen.to_string(), "JPY 1200");
+        assert!(serde_json::from_str::<Currency>("\"EURO\"").is_err(), "a stored currency is checked");
+        assert_eq!(
+            serde_json::to_string(&Currency::parse("kwd", "c").expect("KWD")).expect("json"),
+            "\"KWD\""
+        );
+    }
 
     #[test]
     fn amounts_for_people() {
