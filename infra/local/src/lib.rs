@@ -222,7 +222,7 @@ impl LocalApp {
                 loop {
                     tick.tick().await;
                     if let Err(e) = jobs::run(job, &platform).await {
-                        tracing::error!(error = %e, ?job, "scheduled job failed");
+                        tracing::error!(error = %atelier_platform::error::chain(&e), ?job, "scheduled job failed");
                     }
                 }
             });

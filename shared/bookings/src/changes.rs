@@ -37,7 +37,11 @@ fn refused(e: ChangeRefused) -> AppError {
 
 /// Staff may do this; the client may not.
 fn staff_only(relation: Relation, what: &str) -> Result<(), AppError> {
-    if relation.is_staff() { Ok(()) } else { Err(AppError::Forbidden(format!("only the studio can {what}"))) }
+    if relation.is_staff() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(crate::conflicts::STAFF_ONLY, format!("only the studio can {what}")))
+    }
 }
 
 /// A change ready to commit.
@@ -132,7 +136,10 @@ pub async fn cancel(
     let before = load(platform, actor.studio_id(), booking_id).await?;
     let relation = relation(actor.access, &before)?;
     if request.waive_fee && !relation.is_staff() {
-        return Err(AppError::Forbidden("only the studio can waive a cancellation fee".into()));
+        return Err(AppError::Forbidden(
+            crate::conflicts::STAFF_ONLY,
+            "only the studio can waive a cancellation fee".into(),
+        ));
     }
     let by_kind = relation.actor_kind();
     cancel_as(platform, By::Caller(actor), &before, by_kind, reason, request.waive_fee).await
@@ -222,7 +229,10 @@ pub async fn reschedule(
     before.lifecycle().apply(Change::Reschedule, now).map_err(refused)?;
     let professional_id = request.professional_id.clone().unwrap_or_else(|| before.professional_id.clone());
     if relation == Relation::OwnAgenda && professional_id != actor.user_id() {
-        return Err(AppError::Forbidden("professionals move bookings within their own agenda only".into()));
+        return Err(AppError::Forbidden(
+            crate::conflicts::OWN_AGENDA_ONLY,
+            "professionals move bookings within their own agenda only".into(),
+        ));
     }
     if professional_id == before.professional_id && request.start == before.start {
         return Ok(before.view());
@@ -328,7 +338,10 @@ pub async fn confirm(
     }
     let offer = before.pending_reason == Some(PendingReason::Offer);
     if !relation.is_staff() && !offer {
-        return Err(AppError::Forbidden("the studio confirms this booking once the deposit is paid".into()));
+        return Err(AppError::Forbidden(
+            crate::conflicts::STAFF_ONLY,
+            "the studio confirms this booking once the deposit is paid".into(),
+        ));
     }
     let mut plan = Plan::new(&before, now);
     if offer && !relation.is_staff() && before.deposit_minor > 0 {

@@ -1,7 +1,15 @@
-//! The reasons a booking request conflicts with the current state, each its own problem type.
+//! The reasons a booking request is refused or conflicts with the current state, each its own
+//! problem type.
 
 use atelier_platform::error::Reason;
 
+/// 403: a client asked for what only the studio does (confirm a deposit booking, waive a fee).
+pub const STAFF_ONLY: Reason = Reason { slug: "staff-only", title: "Only the studio can do this" };
+/// 403: a professional acting on another professional's agenda.
+pub const OWN_AGENDA_ONLY: Reason =
+    Reason { slug: "own-agenda-only", title: "Professionals act on their own agenda only" };
+/// 422: a series whose writes do not fit in one transaction.
+pub const SERIES_TOO_LARGE: Reason = Reason { slug: "series-too-large", title: "Series too large" };
 /// 409: the professional is booked then (at capacity).
 pub const SLOT_TAKEN: Reason = Reason { slug: "slot-taken", title: "The professional is booked then" };
 /// 409: no resource of the type the service needs is free then.

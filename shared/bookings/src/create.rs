@@ -222,7 +222,10 @@ fn check_booker(
     access.require(Role::Professional)?;
     let manager = access.caller.is_admin || access.role.is_some_and(|r| r.includes(Role::Manager));
     if !manager && professional_id.is_some_and(|p| *p != access.caller.user_id) {
-        return Err(AppError::Forbidden("professionals book into their own agenda only".into()));
+        return Err(AppError::Forbidden(
+            crate::conflicts::OWN_AGENDA_ONLY,
+            "professionals book into their own agenda only".into(),
+        ));
     }
     Ok(())
 }
@@ -567,7 +570,7 @@ pub async fn create_series(
             // Refused up front rather than by the store: say why and what to do.
             let needed = build(&drafts, &HashSet::new())?.len();
             if needed > atelier_platform::store::limits::TRANSACTION_ACTIONS {
-                return Err(AppError::Unprocessable(format!(
+                return Err(AppError::Unprocessable(crate::conflicts::SERIES_TOO_LARGE, format!(
                     "this series needs {needed} writes in one transaction; the limit is {}: book fewer occurrences",
                     atelier_platform::store::limits::TRANSACTION_ACTIONS
                 )));

@@ -145,7 +145,7 @@ where
             Ok(true) => report.done += 1,
             Ok(false) => report.skipped += 1,
             Err(e) => {
-                tracing::warn!(error = %e, kind, sk = %key.sk, "due step failed; it stays for the next run");
+                tracing::warn!(error = %atelier_platform::error::chain(&e), kind, sk = %key.sk, "due step failed; it stays for the next run");
                 report.failed += 1;
             }
         }

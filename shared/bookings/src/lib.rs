@@ -666,7 +666,10 @@ pub async fn list(
         (Some(p), true) => Some(p.clone()),
         (None, true) => None,
         (Some(p), false) if *p != access.caller.user_id => {
-            return Err(AppError::Forbidden("professionals see their own agenda only".into()));
+            return Err(AppError::Forbidden(
+                crate::conflicts::OWN_AGENDA_ONLY,
+                "professionals see their own agenda only".into(),
+            ));
         }
         _ => Some(access.caller.user_id.clone()),
     };

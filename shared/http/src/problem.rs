@@ -134,7 +134,9 @@ impl ApiError {
             }
             AppError::BadRequest(m) => Problem::new(StatusCode::BAD_REQUEST, Some(m.clone())),
             AppError::Unauthenticated(m) => Problem::new(StatusCode::UNAUTHORIZED, Some(m.clone())),
-            AppError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, Some(m.clone())),
+            AppError::Forbidden(reason, m) => {
+                Problem::typed(StatusCode::FORBIDDEN, reason.slug, reason.title, Some(m.clone()))
+            }
             AppError::NotFound(what) => {
                 Problem::new(StatusCode::NOT_FOUND, Some(format!("{what} not found")))
             }
@@ -144,7 +146,9 @@ impl ApiError {
             AppError::PreconditionFailed => {
                 Problem::new(StatusCode::PRECONDITION_FAILED, Some(self.0.to_string()))
             }
-            AppError::Unprocessable(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, Some(m.clone())),
+            AppError::Unprocessable(reason, m) => {
+                Problem::typed(StatusCode::UNPROCESSABLE_ENTITY, reason.slug, reason.title, Some(m.clone()))
+            }
             AppError::RateLimited { retry_after } => {
                 let mut p =
                     Problem::new(StatusCode::TOO_MANY_REQUESTS, Some("rate limit exceeded".to_owned()));

@@ -11,7 +11,7 @@ use crate::{
     UserRecord, UserView, email_key, user_key,
 };
 use atelier_notifications::{Notice, notice_event};
-use atelier_platform::access::Authenticated;
+use atelier_platform::access::{Authenticated, UserProfile};
 use atelier_platform::access::{Membership, memberships_partition};
 use atelier_platform::audit::{self, AuditEvent, RequestMeta};
 use atelier_platform::error::CHANGED_MEANWHILE;
@@ -185,6 +185,14 @@ pub async fn login(
 pub async fn me(platform: &Platform, who: &Authenticated) -> Result<UserView, AppError> {
     let user = load(platform, &who.caller.user_id).await?;
     Ok(UserView::of(&user, memberships(platform, &user.id).await?))
+}
+
+/// The profiles of `users` (those that exist), in one batch read: what other capabilities may
+/// know of people, never their stored record.
+pub async fn profiles(platform: &Platform, users: &[UserId]) -> Result<Vec<UserProfile>, AppError> {
+    let keys: Vec<_> = users.iter().map(user_key).collect();
+    let found = platform.store.get_many(&keys).await?;
+    Ok(found.iter().map(|i| i.to_record::<UserRecord>().map(|u| u.profile())).collect::<Result<_, _>>()?)
 }
 
 /// The caller's own record, for the use cases that change it: the authenticated profile other

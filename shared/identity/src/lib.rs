@@ -18,7 +18,7 @@ use atelier_platform::error::Reason;
 use atelier_platform::rate_limit::RateLimits;
 use atelier_platform::store::{Item, Key, StoreError};
 
-pub use accounts::{change_password, login, make_admin, me, register, update_profile};
+pub use accounts::{change_password, login, make_admin, me, profiles, register, update_profile};
 pub use passwords::{HashCost, PasswordHasher};
 pub use sessions::{authenticate, logout, refresh};
 pub use tokens::{KeyRing, KeySource, SecretKeys, StaticKeys, TokenError};

@@ -78,7 +78,10 @@ impl StudioAccess {
         match self.role {
             _ if self.caller.is_admin => Ok(()),
             Some(role) if role.includes(needed) => Ok(()),
-            Some(_) => Err(AppError::Forbidden(format!("this needs the {} role", needed.as_str()))),
+            Some(_) => Err(AppError::Forbidden(
+                crate::error::ROLE_REQUIRED,
+                format!("this needs the {} role", needed.as_str()),
+            )),
             None => Err(AppError::NotFound("studio")),
         }
     }
@@ -183,7 +186,7 @@ mod tests {
         assert!(access(Some(Role::Owner), false).require(Role::Manager).is_ok());
         assert!(matches!(
             access(Some(Role::Professional), false).require(Role::Manager),
-            Err(AppError::Forbidden(_))
+            Err(AppError::Forbidden(..))
         ));
         assert!(matches!(access(None, false).require(Role::Professional), Err(AppError::NotFound(_))));
         assert!(access(None, true).require(Role::Owner).is_ok(), "admins act on any studio");

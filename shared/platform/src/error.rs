@@ -21,6 +21,16 @@ pub struct Reason {
 /// retry.
 pub const CHANGED_MEANWHILE: Reason = Reason { slug: "changed-meanwhile", title: "Changed meanwhile" };
 
+/// 403: the caller's role in the studio is not enough for this.
+pub const ROLE_REQUIRED: Reason = Reason { slug: "role-required", title: "A higher role is needed" };
+
+/// 422: the request would make an item or a transaction larger than the store takes.
+pub const TOO_LARGE: Reason = Reason { slug: "too-large", title: "Too large to store" };
+
+/// 422: an `Idempotency-Key` sent again with a different request.
+pub const IDEMPOTENCY_KEY_REUSED: Reason =
+    Reason { slug: "idempotency-key-reused", title: "Idempotency key used for another request" };
+
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -33,9 +43,9 @@ pub enum AppError {
     /// No credentials, or bad ones (401).
     #[error("{0}")]
     Unauthenticated(String),
-    /// Authenticated but not allowed (403).
-    #[error("{0}")]
-    Forbidden(String),
+    /// Authenticated but not allowed (403), for a reason with its own problem type.
+    #[error("{1}")]
+    Forbidden(Reason, String),
     /// Absent, or not visible to the caller (404).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -46,9 +56,10 @@ pub enum AppError {
     /// `If-Match` names a version that is no longer current (412).
     #[error("the resource changed since it was read")]
     PreconditionFailed,
-    /// A request that cannot be processed as sent (422), beyond field rules.
-    #[error("{0}")]
-    Unprocessable(String),
+    /// A request that cannot be processed as sent (422), beyond field rules, for a reason with
+    /// its own problem type.
+    #[error("{1}")]
+    Unprocessable(Reason, String),
     /// Too many requests; retry after this many seconds (429).
     #[error("rate limit exceeded")]
     RateLimited {
@@ -100,7 +111,7 @@ impl From<StoreError> for AppError {
             StoreError::InvalidCursor => AppError::BadRequest("invalid cursor".into()),
             StoreError::TooManyActions(_)
             | StoreError::TransactionTooLarge(_)
-            | StoreError::ItemTooLarge { .. } => AppError::Unprocessable(e.to_string()),
+            | StoreError::ItemTooLarge { .. } => AppError::Unprocessable(TOO_LARGE, e.to_string()),
             StoreError::Throttled | StoreError::TransactionConflict | StoreError::Unavailable(_) => {
                 AppError::StoreUnavailable(e)
             }

@@ -48,6 +48,7 @@ impl IdempotencyKey {
         let stored: Record = item.to_record()?;
         if stored.request_hash != self.request_hash {
             return Err(AppError::Unprocessable(
+                crate::error::IDEMPOTENCY_KEY_REUSED,
                 "this Idempotency-Key was used for a different request; use a new key".into(),
             ));
         }
@@ -101,6 +102,6 @@ mod tests {
         let WriteOp::Put { item, .. } = op else { panic!("a put") };
         assert_eq!(a.replay(Some(&item)).expect("same request"), Some(response));
         let other = IdempotencyKey::new("s1", "u1", "key-1", b"POST /x {\"a\":1}").expect("valid");
-        assert!(matches!(other.replay(Some(&item)), Err(AppError::Unprocessable(_))));
+        assert!(matches!(other.replay(Some(&item)), Err(AppError::Unprocessable(..))));
     }
 }

@@ -27,6 +27,9 @@ use atelier_platform::store::{
 };
 use atelier_platform::{AppError, Platform};
 
+/// 422: a merge patch (RFC 7396) that is not a JSON object.
+pub const NOT_A_PATCH: Reason = Reason { slug: "not-a-patch", title: "Not a merge patch" };
+
 /// 409: the invitation was accepted or revoked already.
 pub const INVITATION_NOT_PENDING: Reason =
     Reason { slug: "invitation-not-pending", title: "Invitation no longer pending" };
@@ -123,7 +126,7 @@ pub fn patched<T: Serialize + DeserializeOwned>(
     patch: &serde_json::Value,
 ) -> Result<T, AppError> {
     if !patch.is_object() {
-        return Err(AppError::Unprocessable("a patch must be a JSON object".into()));
+        return Err(AppError::Unprocessable(NOT_A_PATCH, "a patch must be a JSON object".into()));
     }
     let mut value = serde_json::to_value(current).map_err(|e| AppError::failed("encoding a view", e))?;
     merge_patch(&mut value, patch);

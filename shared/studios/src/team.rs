@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{Actor, load, owners_key, studio_item, studio_partition};
-use atelier_identity::{UserRecord, user_key};
 use atelier_platform::access::UserProfile;
 use atelier_platform::access::{Membership, member_key};
 use atelier_platform::store::{
@@ -255,9 +254,8 @@ pub async fn members(platform: &Platform, actor: Actor<'_>) -> Result<Vec<Member
         .iter()
         .map(Item::to_record)
         .collect::<Result<_, _>>()?;
-    let keys: Vec<Key> = memberships.iter().map(|m| user_key(&m.user_id)).collect();
-    let users: Vec<UserRecord> =
-        platform.store.get_many(&keys).await?.iter().map(Item::to_record).collect::<Result<_, _>>()?;
+    let ids: Vec<UserId> = memberships.iter().map(|m| m.user_id.clone()).collect();
+    let users = atelier_identity::profiles(platform, &ids).await?;
     Ok(memberships
         .into_iter()
         .filter_map(|m| {

@@ -91,7 +91,7 @@ async fn roles_are_enforced_per_studio(app: TestApp) {
     anonymous.assert_problem(401, "unauthenticated");
     let forbidden =
         TestRequest::new_for(router, Method::GET, "/v1/studios/A/owner").bearer(&pro_a.access).send().await;
-    forbidden.assert_problem(403, "forbidden");
+    forbidden.assert_problem(403, "role-required");
 
     // /v1/me lists memberships.
     let me = app.request(Method::GET, "/v1/me").bearer(&manager_a.access).send().await.json();

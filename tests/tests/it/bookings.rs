@@ -284,7 +284,7 @@ async fn staff_book_for_a_client_complete_and_mark_no_shows(app: TestApp) {
     let colleague = app.join(&s.studio, &s.owner, "colleague@staff.example", "professional").await;
     send(&app, Method::POST, &path(&s.studio, "/bookings"), &colleague, Some(request))
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(403, "own-agenda-only");
 
     s.act(&app, &s.pro, &first, "complete", None).await.assert_problem(409, "invalid-transition");
     app.clock.set(at("2026-06-02T09:05:00Z"));
@@ -484,7 +484,7 @@ async fn idempotency_keys_make_retries_safe(app: TestApp) {
     assert_eq!(again.status, 201, "a retry gets the same answer");
     assert_eq!(again.json(), first.json());
     assert_eq!(again.header("location"), first.header("location"));
-    with_key("k-1", "2026-06-02T11:00:00+01:00").await.assert_problem(422, "unprocessable");
+    with_key("k-1", "2026-06-02T11:00:00+01:00").await.assert_problem(422, "idempotency-key-reused");
 
     // Ten concurrent retries of one request: one booking, ten identical answers.
     let mut tasks = Vec::new();
@@ -583,7 +583,7 @@ async fn overbooking_capacity_and_review(app: TestApp) {
     assert_eq!(second["status"], "pending", "beyond the base capacity: staff review it");
     assert_eq!(second["pending_reason"], "review");
     s.book(&app, &callers[2], "2026-06-02T10:00:00+01:00").await.assert_problem(409, "slot-taken");
-    s.act(&app, &callers[1], &id(&second), "confirm", None).await.assert_problem(403, "forbidden");
+    s.act(&app, &callers[1], &id(&second), "confirm", None).await.assert_problem(403, "staff-only");
     let accepted = s.act(&app, &s.owner, &id(&second), "confirm", None).await;
     assert_eq!(accepted.json()["status"], "confirmed");
 }
@@ -679,7 +679,7 @@ async fn series_all_or_nothing_or_what_is_free(app: TestApp) {
     let mut long = series("all_or_nothing", "2026-08-03T09:00:00+01:00", 6);
     long["service_id"] = json!(day);
     let problem =
-        send(&app, Method::POST, &uri, &client, Some(long)).await.assert_problem(422, "unprocessable");
+        send(&app, Method::POST, &uri, &client, Some(long)).await.assert_problem(422, "series-too-large");
     assert!(problem["detail"].as_str().is_some_and(|d| d.contains("limit is 100")), "{problem}");
     let list =
         send(&app, Method::GET, &path(&s.studio, "/bookings?from=2026-08-01"), &s.owner, None).await.json();
@@ -701,7 +701,7 @@ async fn deposits_hold_the_slot_until_the_hold_expires(app: TestApp) {
     send(&app, Method::POST, &path(&s.studio, "/bookings"), &other, Some(body.clone()))
         .await
         .assert_problem(409, "slot-taken");
-    s.act(&app, &client, &id(&held), "confirm", None).await.assert_problem(403, "forbidden");
+    s.act(&app, &client, &id(&held), "confirm", None).await.assert_problem(403, "staff-only");
 
     app.clock.advance(SignedDuration::from_mins(14));
     assert_eq!(run(&app, Job::ExpireHolds).await, JobReport::ExpireHolds(Default::default()), "not yet");
@@ -908,7 +908,7 @@ async fn lists_by_professional_client_and_status(app: TestApp) {
     assert_eq!(own["items"].as_array().map(Vec::len), Some(1));
     get(path(&s.studio, &format!("/bookings?professional_id={}", s.pro.user_id)), &colleague)
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(403, "own-agenda-only");
     get(path(&s.studio, "/bookings"), &ana).await.assert_problem(404, "not-found");
 
     // Pages of two, following cursors, give everything once, in order.
@@ -1474,7 +1474,7 @@ async fn any_professional_retries_and_odd_input(app: TestApp) {
     let again = keyed("any-1", anyone("2026-06-02T10:00:00+01:00")).await;
     assert_eq!(again.status, 201, "the retry replays: {:?}", again.body);
     assert_eq!(again.json(), first.json());
-    keyed("any-1", anyone("2026-06-02T12:00:00+01:00")).await.assert_problem(422, "unprocessable");
+    keyed("any-1", anyone("2026-06-02T12:00:00+01:00")).await.assert_problem(422, "idempotency-key-reused");
     let other = app.register("bruno@edges.example").await;
     send(
         &app,

@@ -1,6 +1,6 @@
-//! Problem types machines can tell apart: the conflict table of `docs/api.md` held against the
-//! reasons the crates declare and against the tests that assert them; and, on both adapters,
-//! the conflicts no other module provokes.
+//! Problem types machines can tell apart: the refusal and conflict table of `docs/api.md` held
+//! against the reasons the crates declare and against the tests that assert them; and, on both
+//! adapters, the refusals and conflicts no other module provokes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -41,12 +41,14 @@ fn quoted_after(text: &str, marker: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn every_conflict_reason_is_documented_declared_and_asserted() {
+fn every_refusal_and_conflict_reason_is_documented_declared_and_asserted() {
     let root = workspace();
     let api = std::fs::read_to_string(root.join("docs/api.md")).expect("docs/api.md");
-    let documented: BTreeSet<String> = api
+    let table = api.split("Each refusal and conflict has its own type").nth(1).expect("the reasons table");
+    let table = table.split("\n## ").next().unwrap_or(table);
+    let documented: BTreeSet<String> = table
         .lines()
-        .filter(|l| l.starts_with("| 409 | `"))
+        .filter(|l| ["| 403 | `", "| 409 | `", "| 422 | `"].iter().any(|p| l.starts_with(p)))
         .filter_map(|l| l.split('`').nth(1).map(str::to_owned))
         .collect();
 
@@ -61,14 +63,49 @@ fn every_conflict_reason_is_documented_declared_and_asserted() {
     rust_files(&root.join("tests/tests/it"), &mut tests);
     let asserted: BTreeSet<String> = tests
         .iter()
-        .flat_map(|p| quoted_after(&std::fs::read_to_string(p).expect("test"), "assert_problem(409, "))
+        .flat_map(|p| {
+            let text = std::fs::read_to_string(p).expect("test");
+            ["assert_problem(403, ", "assert_problem(409, ", "assert_problem(422, "]
+                .iter()
+                .flat_map(|marker| quoted_after(&text, marker))
+                .collect::<Vec<_>>()
+        })
         .collect();
 
-    assert!(declared.len() >= 10, "the scan found the reasons: {declared:?}");
-    assert_eq!(documented, declared, "docs/api.md lists exactly the conflict reasons the code declares");
+    assert!(declared.len() >= 20, "the scan found the reasons: {declared:?}");
+    assert_eq!(documented, declared, "docs/api.md lists exactly the reasons the code declares");
     let unasserted: Vec<_> = documented.difference(&asserted).collect();
     assert!(unasserted.is_empty(), "no test asserts these problem types: {unasserted:?}");
-    assert!(!asserted.contains("conflict"), "no generic conflict type is left");
+    for generic in ["conflict", "forbidden", "unprocessable"] {
+        assert!(!asserted.contains(generic), "no generic `{generic}` type is left");
+    }
+}
+
+/// The store's own limits reach the caller as `too-large`, through the same edge as every
+/// other failure (no route can exceed them today: bodies are capped far below 400 KB, and a
+/// series is refused before it reaches the store).
+#[tokio::test]
+async fn store_limits_are_too_large() {
+    use atelier_platform::store::StoreError;
+    async fn over_the_limit() -> Result<(), atelier_http::problem::ApiError> {
+        Err(atelier_platform::AppError::from(StoreError::TooManyActions(101)).into())
+    }
+    let router = atelier_http::with_layers(
+        axum::Router::new().route("/v1/over", axum::routing::post(over_the_limit)),
+        &atelier_http::HttpConfig::default(),
+    );
+    atelier_tests::TestRequest::new_for(router, Method::POST, "/v1/over")
+        .send()
+        .await
+        .assert_problem(422, "too-large");
+}
+
+async fn a_patch_must_be_an_object(app: TestApp) {
+    let owner = app.register("owner@patch.example").await;
+    let studio = app.create_studio(&owner, "patch").await;
+    send(&app, Method::PATCH, &path(&studio, ""), &owner, Some(json!(["not", "an", "object"])))
+        .await
+        .assert_problem(422, "not-a-patch");
 }
 
 async fn a_concurrent_change_is_changed_meanwhile_or_booking_changed(app: TestApp) {
@@ -189,4 +226,5 @@ atelier_tests::on_both_backends!(
     a_deactivated_studio_takes_no_bookings,
     invitations_expire_and_members_cannot_join_twice,
     only_a_waiting_entry_can_leave,
+    a_patch_must_be_an_object,
 );

@@ -161,7 +161,7 @@ async fn team_invitations_roles_and_the_last_owner(app: TestApp) {
     let invite_owner = json!({ "email": "co-owner@team.example", "role": "owner" });
     send(&app, Method::POST, &path(&studio, "/invitations"), &manager, Some(invite_owner.clone()))
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(403, "role-required");
     let co_owner = app.join(&studio, &owner, "co-owner@team.example", "owner").await;
 
     // An invitation is only for its addressee.
@@ -199,7 +199,7 @@ async fn team_invitations_roles_and_the_last_owner(app: TestApp) {
         Some(demote_owner.clone()),
     )
     .await
-    .assert_problem(403, "forbidden");
+    .assert_problem(403, "role-required");
     let promoted = send(
         &app,
         Method::PATCH,
@@ -280,7 +280,7 @@ async fn professionals_and_the_catalog(app: TestApp) {
         Some(profile),
     )
     .await
-    .assert_problem(403, "forbidden");
+    .assert_problem(403, "role-required");
     app.make_professional(&studio, &owner, &ines).await;
 
     // Services need real professionals and sane numbers.
@@ -306,7 +306,7 @@ async fn professionals_and_the_catalog(app: TestApp) {
     }
     send(&app, Method::POST, &path(&studio, "/services"), &rita, Some(cut(&rita.user_id)))
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(403, "role-required");
 
     let created =
         send(&app, Method::POST, &path(&studio, "/services"), &owner, Some(cut(&rita.user_id))).await;
@@ -507,7 +507,7 @@ async fn availability_rules_and_exceptions(app: TestApp) {
     )
     .await
     .assert_problem(422, "invalid-body");
-    send(&app, Method::PUT, &uri, &ines, Some(week.clone())).await.assert_problem(403, "forbidden");
+    send(&app, Method::PUT, &uri, &ines, Some(week.clone())).await.assert_problem(403, "role-required");
     let stale = app
         .request(Method::PUT, &uri)
         .bearer(&owner.access)
@@ -603,7 +603,7 @@ async fn cancellation_policies_and_overbooking(app: TestApp) {
         .assert_problem(422, "validation-failed");
     send(&app, Method::PUT, &path(&studio, "/cancellation-policy"), &rita, Some(json!({ "tiers": [] })))
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(403, "role-required");
 
     let public = || {
         app.request(
@@ -706,7 +706,7 @@ async fn clients_crm(app: TestApp) {
     .assert_problem(422, "validation-failed");
     send(&app, Method::POST, &path(&studio, "/clients"), &pro, Some(json!({ "name": "X" })))
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(403, "role-required");
 
     let search =
         |query: &str| send(&app, Method::GET, &path(&studio, &format!("/clients{query}")), &pro, None);
