@@ -24,7 +24,7 @@ pub use calls::CallCounter;
 pub use dynamodb::DynamoStore;
 pub use lambda::handle_sqs_batch;
 pub use s3::S3Blobs;
-pub use secrets::{REFRESH_EVERY, SecretsManagerSecret, jwt_keys_from_env};
+pub use secrets::{REFRESH_EVERY, SecretsManagerSecret, jwt_keys_secret_from_env};
 pub use sqs::SqsQueue;
 
 /// A required setting is missing or malformed.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use atelier_platform::AppError;
-use atelier_platform::secrets::{FixedSecret, SecretSource};
+use atelier_platform::secrets::SecretSource;
 use tokio::sync::RwLock;
 
 /// How long a fetched secret is used before it is read again.
@@ -81,14 +81,10 @@ impl SecretSource for SecretsManagerSecret {
     }
 }
 
-/// The token key ring's secret as the environment names it: `ATELIER_JWT_KEYS` (the ring itself,
-/// for local runs) or `ATELIER_JWT_KEYS_SECRET` (a Secrets Manager secret, on AWS).
-pub fn jwt_keys_from_env(
+/// The Secrets Manager secret holding the token key ring (`ATELIER_JWT_KEYS_SECRET`).
+pub fn jwt_keys_secret_from_env(
     config: &aws_config::SdkConfig,
 ) -> Result<Arc<dyn SecretSource>, crate::ConfigError> {
-    if let Ok(json) = std::env::var("ATELIER_JWT_KEYS") {
-        return Ok(Arc::new(FixedSecret(Arc::from(json))));
-    }
     let secret = std::env::var("ATELIER_JWT_KEYS_SECRET")
         .map_err(|_| crate::ConfigError("set ATELIER_JWT_KEYS_SECRET (or ATELIER_JWT_KEYS)".into()))?;
     let client = aws_sdk_secretsmanager::Client::new(config);

@@ -183,8 +183,9 @@ pub async fn login(
 
 /// The caller's profile and memberships.
 pub async fn me(platform: &Platform, who: &Authenticated) -> Result<UserView, AppError> {
-    let user = load(platform, &who.caller.user_id).await?;
-    Ok(UserView::of(&user, memberships(platform, &user.id).await?))
+    // The authentication already read the user: only the memberships are left to read.
+    let memberships = memberships(platform, &who.user.id).await?;
+    Ok(UserView::of_profile(&who.user, who.caller.is_admin, memberships))
 }
 
 /// The profiles of `users` (those that exist), in one batch read: what other capabilities may
@@ -195,8 +196,8 @@ pub async fn profiles(platform: &Platform, users: &[UserId]) -> Result<Vec<UserP
     Ok(found.iter().map(|i| i.to_record::<UserRecord>().map(|u| u.profile())).collect::<Result<_, _>>()?)
 }
 
-/// The caller's own record, for the use cases that change it: the authenticated profile other
-/// capabilities see carries neither the password hash nor the version.
+/// The caller's own record, for the use cases that change it (profile, password): the
+/// authenticated profile carries neither the password hash nor the version.
 async fn load(platform: &Platform, user_id: &UserId) -> Result<UserRecord, AppError> {
     let item = platform
         .store

@@ -164,6 +164,7 @@ impl UserRecord {
             email: self.email.clone(),
             name: self.name.clone(),
             phone: self.phone.clone(),
+            created_at: self.created_at,
         }
     }
 }
@@ -216,12 +217,16 @@ pub struct MembershipView {
 
 impl UserView {
     fn of(user: &UserRecord, memberships: Vec<MembershipView>) -> UserView {
+        UserView::of_profile(&user.profile(), user.is_admin, memberships)
+    }
+
+    fn of_profile(user: &UserProfile, is_admin: bool, memberships: Vec<MembershipView>) -> UserView {
         UserView {
             id: user.id.clone(),
             email: user.email.clone(),
             name: user.name.clone(),
             phone: user.phone.clone(),
-            is_admin: user.is_admin,
+            is_admin,
             created_at: user.created_at,
             memberships,
         }

@@ -35,11 +35,18 @@ pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
 /// Secrets Manager.
 #[cfg(feature = "identity")]
 fn with_identity(state: AppState, config: &aws_config::SdkConfig) -> Result<AppState, Error> {
-    use atelier_identity::{AuthSettings, PasswordHasher, SecretKeys, hash_cost_from_env};
+    use atelier_identity::{
+        AuthSettings, KeyRing, KeySource, PasswordHasher, SecretKeys, StaticKeys, hash_cost_from_env,
+    };
     let hasher = PasswordHasher::new(hash_cost_from_env()?)?;
     let issuer = std::env::var("ATELIER_JWT_ISSUER").unwrap_or_else(|_| "atelier".into());
-    let keys = SecretKeys::new(atelier_aws::jwt_keys_from_env(config)?, &issuer);
-    Ok(atelier_app::with_identity(state, Arc::new(AuthSettings::with_keys(Arc::new(keys), hasher))))
+    // A ring given in the environment is checked at start-up (a bad one fails the cold start,
+    // not the first request); one in Secrets Manager is read on first use and re-read.
+    let keys: Arc<dyn KeySource> = match std::env::var("ATELIER_JWT_KEYS") {
+        Ok(json) => Arc::new(StaticKeys(Arc::new(KeyRing::from_json(&json, &issuer)?))),
+        Err(_) => Arc::new(SecretKeys::new(atelier_aws::jwt_keys_secret_from_env(config)?, &issuer)),
+    };
+    Ok(atelier_app::with_identity(state, Arc::new(AuthSettings::with_keys(keys, hasher))))
 }
 
 /// Without identity no group that authenticates can be served: the router refuses to start.

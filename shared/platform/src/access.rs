@@ -36,6 +36,8 @@ pub struct UserProfile {
     pub name: String,
     /// International phone number.
     pub phone: Option<String>,
+    /// When the account was created.
+    pub created_at: Timestamp,
 }
 
 /// An authenticated request: who, as of this request, and their role in the route's studio.

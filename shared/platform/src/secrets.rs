@@ -1,6 +1,6 @@
 //! Secrets a capability reads at run time (the token key ring, later provider keys): a port, so
 //! the capability parses and caches what it reads while the adapter decides where it lives
-//! (Secrets Manager on AWS, the environment or the data directory locally).
+//! (Secrets Manager on AWS).
 
 use std::sync::Arc;
 
@@ -14,15 +14,4 @@ pub trait SecretSource: Send + Sync {
     /// The text as of now. Adapters may cache it; a new `Arc` means the text may have changed,
     /// the same `Arc` that it has not (callers cache what they parse from it on that basis).
     async fn current(&self) -> Result<Arc<str>, AppError>;
-}
-
-/// A secret fixed for the life of the process.
-#[derive(Debug, Clone)]
-pub struct FixedSecret(pub Arc<str>);
-
-#[async_trait]
-impl SecretSource for FixedSecret {
-    async fn current(&self) -> Result<Arc<str>, AppError> {
-        Ok(self.0.clone())
-    }
 }
