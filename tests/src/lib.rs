@@ -63,7 +63,7 @@ impl SwitchableQueue {
 impl QueueBackend for SwitchableQueue {
     async fn send_batch(
         &self,
-        queue: QueueName,
+        queue: &QueueName,
         messages: &[QueueMessage],
     ) -> Result<Vec<String>, QueueError> {
         if self.down.load(Ordering::SeqCst) {
@@ -276,7 +276,7 @@ impl TestApp {
         atelier_aws::provision::create_bucket(&clients.s3, &bucket).await.expect("bucket created");
         let settings = AwsSettings {
             table: table.clone(),
-            queue_urls: [(QueueName::Notifications, queue_url)].into_iter().collect(),
+            queue_urls: [(atelier_notifications::QUEUE, queue_url)].into_iter().collect(),
             bucket: bucket.clone(),
             s3_path_style: true,
         };
@@ -439,24 +439,24 @@ impl TestApp {
     }
 
     /// The worker for a queue, as its host would build it.
-    pub fn worker(&self, queue: QueueName) -> Worker {
+    pub fn worker(&self, queue: &QueueName) -> Worker {
         atelier_app::worker(queue, &self.platform, Duration::from_secs(30))
     }
 
     /// Delivers every message waiting on the notifications queue to its worker, as the host's
     /// event source would (embedded poller, or SQS → Lambda glue). Returns messages received.
     pub async fn run_workers(&self) -> usize {
-        self.deliver(QueueName::Notifications, &self.worker(QueueName::Notifications)).await
+        self.deliver(&atelier_notifications::QUEUE, &self.worker(&atelier_notifications::QUEUE)).await
     }
 
     /// Delivers waiting messages of `queue` to `worker` until none are visible.
-    pub async fn deliver(&self, queue: QueueName, worker: &Worker) -> usize {
+    pub async fn deliver(&self, queue: &QueueName, worker: &Worker) -> usize {
         let mut received = 0;
         loop {
             let n = match &self.host {
                 Host::Embedded { app, .. } => app.queue.poll_once(queue, worker).await.expect("poll"),
                 Host::Aws { clients, settings } => {
-                    let url = settings.queue_urls.get(&queue).expect("queue URL");
+                    let url = settings.queue_urls.get(queue).expect("queue URL");
                     sqs_poll_once(clients, url, worker).await
                 }
             };

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    atelier_lambda::serve_queue(atelier_platform::queue::QueueName::Notifications).await
+    atelier_lambda::serve_queue(atelier_notifications::QUEUE).await
 }

@@ -16,7 +16,6 @@ use atelier_identity::{AuthSettings, HashCost, KeyRing, PasswordHasher};
 use atelier_platform::Platform;
 use atelier_platform::clock::{Clock, SystemClock};
 use atelier_platform::ids::{IdGenerator, UlidGenerator};
-use atelier_platform::queue::QueueName;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -206,8 +205,8 @@ impl LocalApp {
     /// Starts the queue workers and scheduled jobs in the background.
     pub fn spawn_background(&self, options: &LocalOptions) {
         // Only queues with consumers are polled; the exports queue gets one with exports.
-        let queue = QueueName::Notifications;
-        let consumer = atelier_app::worker(queue, &self.platform, QueueOptions::default().visibility);
+        let queue = atelier_notifications::QUEUE;
+        let consumer = atelier_app::worker(&queue, &self.platform, QueueOptions::default().visibility);
         tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
 
         // The scheduler's jobs, on the same kind of timers as the deployed schedules.
@@ -238,7 +237,9 @@ impl LocalApp {
                 let now = clock.now().as_second();
                 match tokio::task::spawn_blocking(move || store.purge_expired(now)).await {
                     Ok(Ok(n)) if n > 0 => tracing::info!(purged = n, "expired items purged"),
-                    Ok(Err(e)) => tracing::error!(error = %e, "TTL purge failed"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %atelier_platform::error::chain(&e), "TTL purge failed")
+                    }
                     _ => {}
                 }
             }

@@ -10,7 +10,6 @@
 
 use atelier_aws::provision::{create_bucket, create_queue, create_table};
 use atelier_aws::{Clients, sdk_config};
-use atelier_platform::queue::QueueName;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,7 +34,7 @@ async fn provision(prefix: &str) -> Result<(), Box<dyn std::error::Error>> {
     let clients = Clients::new(&sdk_config().await, true);
     create_table(&clients.dynamodb, prefix).await?;
     println!("ATELIER_TABLE={prefix}");
-    for queue in QueueName::ALL {
+    for queue in atelier_app::QUEUES {
         let url = create_queue(&clients.sqs, &format!("{prefix}-{}", queue.as_str())).await?;
         println!("ATELIER_{}_QUEUE_URL={url}", queue.as_str().to_uppercase());
     }

@@ -94,22 +94,39 @@ pub fn router(state: AppState, groups: &[Group]) -> Router {
     atelier_http::with_layers(router.fallback(atelier_http::middleware::not_found).with_state(state), &config)
 }
 
+/// Every queue the deployment has (the template declares one source queue, with its dead-letter
+/// queue, for each). Capabilities name the queue they send to; it must be one of these.
+pub const QUEUES: [QueueName; 2] = [QueueName::named("notifications"), QueueName::named("exports")];
+
 /// The worker for `queue`, with every capability's handler for the event kinds that travel on
 /// it. `lease` bounds how long a crashed run blocks a redelivery: the queue's visibility timeout.
-pub fn worker(queue: QueueName, platform: &Platform, lease: Duration) -> Worker {
+pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker {
     // Which capabilities fill it depends on the build (see the features).
     #[allow(unused_mut)]
     let mut handlers = Vec::new();
-    match queue {
-        QueueName::Notifications => {
-            #[cfg(feature = "notifications")]
-            handlers.extend(atelier_notifications::handlers(platform));
-            #[cfg(feature = "bookings")]
-            handlers.extend(atelier_bookings::handlers::handlers(platform));
-        }
-        // No capability consumes exports yet.
-        QueueName::Exports => {}
+    #[cfg(feature = "notifications")]
+    if *queue == atelier_notifications::QUEUE {
+        handlers.extend(atelier_notifications::handlers(platform));
+        #[cfg(feature = "bookings")]
+        handlers.extend(atelier_bookings::handlers::handlers(platform));
     }
+    // No capability consumes the exports queue yet; a worker for it refuses every kind.
     let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
     handlers.into_iter().fold(worker, |worker, (kind, handler)| worker.on(kind, handler))
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(feature = "notifications")]
+    #[test]
+    fn every_queue_a_capability_sends_to_is_deployed() {
+        assert!(super::QUEUES.contains(&atelier_notifications::QUEUE));
+    }
+
+    #[test]
+    fn deployed_queue_names_are_valid_configuration_names() {
+        for queue in super::QUEUES {
+            assert_eq!(atelier_platform::queue::QueueName::parse(queue.as_str()), Some(queue));
+        }
+    }
 }

@@ -266,14 +266,15 @@ fn sort_condition(expr: &mut Expr, sk_attr: &str, sort: &SortKey) -> String {
 fn classify<E, R>(error: SdkError<E, R>) -> Result<E, StoreError>
 where
     E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match error {
         SdkError::ServiceError(e) => Ok(e.into_err()),
         SdkError::TimeoutError(_) => Err(StoreError::Unavailable("timeout".into())),
-        SdkError::DispatchFailure(e) => Err(StoreError::Unavailable(format!("dispatch failure: {e:?}"))),
-        SdkError::ResponseError(e) => Err(StoreError::Unavailable(format!("bad response: {e:?}"))),
-        other => Err(StoreError::Internal(format!("{other:?}"))),
+        other @ (SdkError::DispatchFailure(_) | SdkError::ResponseError(_)) => {
+            Err(StoreError::Unavailable(Box::new(other)))
+        }
+        other => Err(StoreError::Internal(Box::new(other))),
     }
 }
 
@@ -286,14 +287,14 @@ fn common(code: Option<&str>, message: String) -> StoreError {
         Some("TransactionConflictException") => StoreError::TransactionConflict,
         // A transaction with our token is still running: it may yet commit, so its outcome is
         // unknown, and resending it under a new token could apply it twice.
-        Some("TransactionInProgressException") => StoreError::Unavailable(message),
+        Some("TransactionInProgressException") => StoreError::Unavailable(message.into()),
         // An update that would grow an item past 400 KB: only DynamoDB can tell.
         Some("ValidationException") if message.contains("Item size") => {
             StoreError::ItemTooLarge { index: 0, size: 0 }
         }
         Some("ValidationException") => StoreError::Invalid(message),
-        Some("ResourceNotFoundException") => StoreError::Unavailable(message),
-        _ => StoreError::Internal(message),
+        Some("ResourceNotFoundException") => StoreError::Unavailable(message.into()),
+        _ => StoreError::Internal(message.into()),
     }
 }
 
@@ -364,12 +365,12 @@ fn cancellation(reasons: &[CancellationReason], now: i64) -> StoreError {
     } else if codes.iter().any(|c| matches!(*c, "ThrottlingError" | "ProvisionedThroughputExceeded")) {
         StoreError::Throttled
     } else {
-        StoreError::Internal(format!("transaction cancelled: {codes:?}"))
+        StoreError::Internal(format!("transaction cancelled: {codes:?}").into())
     }
 }
 
-pub(crate) fn build_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(format!("request build failed: {e}"))
+pub(crate) fn build_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Internal(Box::new(e))
 }
 
 // ---------------------------------------------------------------------------------------------

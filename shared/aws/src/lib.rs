@@ -37,7 +37,7 @@ pub struct ConfigError(pub String);
 pub struct AwsSettings {
     /// `ATELIER_TABLE`: the single table.
     pub table: String,
-    /// `ATELIER_NOTIFICATIONS_QUEUE_URL`, `ATELIER_EXPORTS_QUEUE_URL`.
+    /// `ATELIER_<NAME>_QUEUE_URL` for each queue (`ATELIER_NOTIFICATIONS_QUEUE_URL`, …).
     pub queue_urls: HashMap<QueueName, String>,
     /// `ATELIER_EXPORTS_BUCKET`.
     pub bucket: String,
@@ -52,9 +52,12 @@ impl AwsSettings {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let table = var("ATELIER_TABLE").ok_or_else(|| ConfigError("ATELIER_TABLE is not set".into()))?;
         let mut queue_urls = HashMap::new();
-        for queue in QueueName::ALL {
-            let name = format!("ATELIER_{}_QUEUE_URL", queue.as_str().to_uppercase());
-            if let Some(url) = var(&name) {
+        // Every `ATELIER_<NAME>_QUEUE_URL`: the template gives each function the queues it uses.
+        for (key, url) in std::env::vars() {
+            let name = key.strip_prefix("ATELIER_").and_then(|k| k.strip_suffix("_QUEUE_URL"));
+            if let Some(queue) = name.and_then(|n| QueueName::parse(&n.to_lowercase().replace('_', "-")))
+                && !url.is_empty()
+            {
                 queue_urls.insert(queue, url);
             }
         }

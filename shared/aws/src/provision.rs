@@ -57,7 +57,7 @@ pub const QUEUE_SPEC: QueueSpec = QueueSpec {
 };
 
 fn unavailable(what: &str, e: impl std::error::Error) -> StoreError {
-    StoreError::Unavailable(format!("{what}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+    StoreError::Unavailable(format!("{what}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)).into())
 }
 
 /// Creates the table (on-demand, with its indexes and TTL) as `template.yaml` declares it.

@@ -72,7 +72,7 @@ impl SecretSource for SecretsManagerSecret {
             // A passing outage of Secrets Manager must not sign everyone out: keep the last text.
             Err(e) => match &*cache {
                 Some((text, _)) => {
-                    tracing::warn!(error = %e, secret = %self.secret_id, "secret refresh failed; using the cached value");
+                    tracing::warn!(error = %atelier_platform::error::chain(&e), secret = %self.secret_id, "secret refresh failed; using the cached value");
                     Ok(text.clone())
                 }
                 None => Err(e),

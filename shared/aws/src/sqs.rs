@@ -25,10 +25,10 @@ impl SqsQueue {
 impl QueueBackend for SqsQueue {
     async fn send_batch(
         &self,
-        queue: QueueName,
+        queue: &QueueName,
         messages: &[QueueMessage],
     ) -> Result<Vec<String>, QueueError> {
-        let url = self.urls.get(&queue).ok_or_else(|| {
+        let url = self.urls.get(queue).ok_or_else(|| {
             QueueError::Unavailable(format!("no URL configured for queue {}", queue.as_str()))
         })?;
         let entries = messages

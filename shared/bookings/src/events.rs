@@ -17,7 +17,6 @@ use atelier_notifications::{Notice, deliver};
 use atelier_platform::Platform;
 use atelier_platform::events::Event;
 use atelier_platform::outbox::{self, OutboxEntry};
-use atelier_platform::queue::QueueName;
 use atelier_platform::store::{Store, StoreError, WriteOp};
 use atelier_platform::worker::{EventHandler, HandlerError};
 
@@ -173,7 +172,7 @@ pub fn stage(
         occurred_at: platform.clock.now(),
         payload: serde_json::to_value(payload).map_err(|e| StoreError::Encode(e.to_string()))?,
     };
-    outbox::record(&event, QueueName::Notifications)
+    outbox::record(&event, &atelier_notifications::QUEUE)
 }
 
 /// The slot-freed event for a booking's time (before it changed).

@@ -62,7 +62,7 @@ pub struct FeedLink {
 /// Issues a new feed URL for `subject`, revoking the previous one.
 pub async fn issue(platform: &Platform, subject: FeedSubject) -> Result<FeedLink, AppError> {
     let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut secret).map_err(|e| AppError::failed("drawing a feed secret", e))?;
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
     let hash = atelier_platform::sha256_hex(token.as_bytes());
     let current = platform.store.get(&subject.current_key()).await?;

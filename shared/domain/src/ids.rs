@@ -134,6 +134,14 @@ id_type!(
     /// A waitlist entry.
     WaitlistEntryId
 );
+id_type!(
+    /// An invitation to join a studio's team.
+    InvitationId
+);
+id_type!(
+    /// An exception to a professional's weekly availability (time off, extra hours).
+    ExceptionId
+);
 
 #[cfg(test)]
 mod tests {

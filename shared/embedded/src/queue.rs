@@ -89,10 +89,11 @@ impl EmbeddedQueue {
 
     /// Takes up to `max` visible messages, hiding them for the visibility timeout. Messages
     /// received `max_receives` times already go to the dead-letter table instead.
-    pub async fn receive(&self, queue: QueueName, max: usize) -> Result<Vec<Delivery>, QueueError> {
+    pub async fn receive(&self, queue: &QueueName, max: usize) -> Result<Vec<Delivery>, QueueError> {
         let now = now_ms(self.clock.as_ref());
         let hide_until = now + u64::try_from(self.options.visibility.as_millis()).unwrap_or(u64::MAX / 2);
         let max_receives = self.options.max_receives;
+        let queue = queue.clone();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             let mut deliveries = Vec::new();
@@ -137,7 +138,8 @@ impl EmbeddedQueue {
     }
 
     /// Deletes delivered messages (the worker is done with them).
-    pub async fn delete(&self, queue: QueueName, deliveries: Vec<Delivery>) -> Result<(), QueueError> {
+    pub async fn delete(&self, queue: &QueueName, deliveries: Vec<Delivery>) -> Result<(), QueueError> {
+        let queue = queue.clone();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             {
@@ -155,7 +157,8 @@ impl EmbeddedQueue {
     }
 
     /// Bodies of the messages in the dead-letter table.
-    pub async fn dead_letters(&self, queue: QueueName) -> Result<Vec<String>, QueueError> {
+    pub async fn dead_letters(&self, queue: &QueueName) -> Result<Vec<String>, QueueError> {
+        let queue = queue.clone();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
             let dead = txn.open_table(DEAD).map_err(unavailable)?;
@@ -173,7 +176,7 @@ impl EmbeddedQueue {
 
     /// Receives one batch and runs it through `worker`, deleting what succeeded; failures
     /// reappear after the visibility timeout. Returns how many messages were received.
-    pub async fn poll_once(&self, queue: QueueName, worker: &Worker) -> Result<usize, QueueError> {
+    pub async fn poll_once(&self, queue: &QueueName, worker: &Worker) -> Result<usize, QueueError> {
         let deliveries = self.receive(queue, atelier_platform::queue::MAX_BATCH).await?;
         if deliveries.is_empty() {
             return Ok(0);
@@ -190,7 +193,7 @@ impl EmbeddedQueue {
     /// Polls forever, as the SQS event source would: a batch at a time, pausing when idle.
     pub async fn run(self, queue: QueueName, worker: Worker, idle: Duration) {
         loop {
-            match self.poll_once(queue, &worker).await {
+            match self.poll_once(&queue, &worker).await {
                 Ok(0) => tokio::time::sleep(idle).await,
                 Ok(_) => {}
                 Err(e) => {
@@ -206,7 +209,7 @@ impl EmbeddedQueue {
 impl QueueBackend for EmbeddedQueue {
     async fn send_batch(
         &self,
-        queue: QueueName,
+        queue: &QueueName,
         messages: &[QueueMessage],
     ) -> Result<Vec<String>, QueueError> {
         let now = now_ms(self.clock.as_ref());
@@ -215,6 +218,7 @@ impl QueueBackend for EmbeddedQueue {
         // commits after this send in the same file: a send lost in a crash is sent again by
         // the sweep, so the send need not wait for its own fsync.
         let durability = self.relaxed.next();
+        let queue = queue.clone();
         self.blocking(move |db| {
             let mut txn = db.begin_write().map_err(unavailable)?;
             txn.set_durability(durability).map_err(unavailable)?;

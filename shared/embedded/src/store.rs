@@ -29,8 +29,8 @@ fn index_table(index: Index) -> TableDefinition<'static, IndexKey<'static>, ()> 
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(e.to_string())
+fn internal(e: impl Into<atelier_platform::store::Cause>) -> StoreError {
+    StoreError::Internal(e.into())
 }
 
 /// The embedded store.

@@ -318,7 +318,7 @@ pub async fn change_password(
             body: "Your password was changed and your other sessions were signed out. If this was not you, contact support.".into(),
         },
     );
-    let (notice_op, entry) = outbox::record(&notice, queue)?;
+    let (notice_op, entry) = outbox::record(&notice, &queue)?;
     let write = WriteOp::update(
         user_key(&user.id),
         vec![

@@ -15,7 +15,6 @@ use utoipa::ToSchema;
 
 use atelier_platform::access::{Authenticated, Authenticator, UserProfile};
 use atelier_platform::error::Reason;
-use atelier_platform::rate_limit::RateLimits;
 use atelier_platform::store::{Item, Key, StoreError};
 
 pub use accounts::{change_password, login, make_admin, me, profiles, register, update_profile};
@@ -25,6 +24,26 @@ pub use tokens::{KeyRing, KeySource, SecretKeys, StaticKeys, TokenError};
 
 /// 409: the email is registered already.
 pub const EMAIL_TAKEN: Reason = Reason { slug: "email-taken", title: "Email already registered" };
+
+/// Identity's rate limits: requests allowed per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Logins per (IP, email).
+    pub login_per_ip_email: u32,
+    /// Logins per IP.
+    pub login_per_ip: u32,
+    /// Registrations per IP.
+    pub register_per_ip: u32,
+    /// Authenticated API requests per caller.
+    pub api_per_caller: u32,
+}
+
+impl Default for RateLimits {
+    /// The seed's limits.
+    fn default() -> Self {
+        RateLimits { login_per_ip_email: 5, login_per_ip: 20, register_per_ip: 10, api_per_caller: 100 }
+    }
+}
 
 /// How identity works in this deployment.
 pub struct AuthSettings {

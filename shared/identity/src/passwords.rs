@@ -139,7 +139,7 @@ impl PasswordHasher {
         self.pool
             .run(move || argon2.hash_password(password.as_bytes()).map(|h| h.to_string()))
             .await?
-            .map_err(|e| AppError::Internal(format!("hashing failed: {e}")))
+            .map_err(|e| AppError::failed("hashing a password", e))
     }
 
     /// Whether `password` matches `hash`. The hash's own parameters are used.
@@ -149,7 +149,7 @@ impl PasswordHasher {
         self.pool
             .run(move || {
                 let parsed = PasswordHash::new(&hash)
-                    .map_err(|e| AppError::Internal(format!("stored hash unreadable: {e}")))?;
+                    .map_err(|e| AppError::failed("reading a stored password hash", e))?;
                 Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
             })
             .await?

@@ -79,7 +79,7 @@ fn unauthenticated(message: &str) -> AppError {
 }
 
 fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, AppError> {
-    keys.sign(claims).map_err(|e| AppError::Internal(format!("signing failed: {e}")))
+    keys.sign(claims).map_err(|e| AppError::failed("signing a token", e))
 }
 
 /// A new access token for the session, with a new refresh token's claims as given.
@@ -336,7 +336,7 @@ async fn rotated(
             body: "An old sign-in token was used again, so we signed that session out. If this was not you, change your password.".into(),
         },
     );
-    let (notice_op, entry) = outbox::record(&notice, queue)?;
+    let (notice_op, entry) = outbox::record(&notice, &queue)?;
     let ops =
         vec![revoke(&claims.sub, &claims.fam, "refresh_token_reuse"), audit::record(&event)?, notice_op];
     match platform.store.transact(ops).await {

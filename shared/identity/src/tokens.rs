@@ -159,6 +159,17 @@ pub enum TokenError {
     NotYetValid,
 }
 
+/// Why a token could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    /// The ring has no active key (configuration is checked at start-up, so this is a bug).
+    #[error("no active signing key")]
+    NoActiveKey,
+    /// The encoder refused.
+    #[error("encoding the token")]
+    Encoding(#[source] jsonwebtoken::errors::Error),
+}
+
 impl KeyRing {
     /// A ring from configuration: exactly one active key, secrets of 32+ bytes.
     pub fn new(keys: Vec<KeyConfig>, issuer: &str) -> Result<KeyRing, String> {
@@ -214,11 +225,12 @@ impl KeyRing {
     }
 
     /// Signs claims with the active key.
-    pub fn sign(&self, claims: &Claims) -> Result<String, String> {
-        let key = self.keys.iter().find(|k| k.status == KeyStatus::Active).ok_or("no active key")?;
+    pub fn sign(&self, claims: &Claims) -> Result<String, SigningError> {
+        let key =
+            self.keys.iter().find(|k| k.status == KeyStatus::Active).ok_or(SigningError::NoActiveKey)?;
         let mut header = Header::new(key.algorithm);
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(SigningError::Encoding)
     }
 
     /// Verifies a token for `audience` at `now`, returning its claims.

@@ -73,7 +73,7 @@ pub async fn serve_queue(queue: QueueName) -> Result<(), Error> {
     logging::init(LogFormat::Json);
     let platform = atelier_aws::platform_from_env().await?;
     let lease = Duration::from_secs(atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into());
-    let worker = atelier_app::worker(queue, &platform, lease);
+    let worker = atelier_app::worker(&queue, &platform, lease);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();
         async move { Ok::<_, Error>(atelier_aws::handle_sqs_batch(&worker, event.payload).await) }

@@ -21,6 +21,9 @@ pub fn handlers(platform: &atelier_platform::Platform) -> Vec<(&'static str, Arc
 
 /// Event kind of a notice.
 pub const NOTICE: &str = "notice";
+
+/// The queue notices and the domain events that lead to notices travel on.
+pub const QUEUE: QueueName = QueueName::named("notifications");
 /// Notices leave the inbox after this long.
 pub const INBOX_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 
@@ -51,7 +54,7 @@ pub fn notice_event(
         occurred_at,
         payload: serde_json::to_value(notice).unwrap_or_default(),
     };
-    (event, QueueName::Notifications)
+    (event, QUEUE)
 }
 
 /// An inbox entry as stored.

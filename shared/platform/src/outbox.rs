@@ -35,7 +35,7 @@ impl OutboxEntry {
 }
 
 /// The outbox write for `event` (add it to the transaction) and the entry to relay after it.
-pub fn record(event: &Event, queue: QueueName) -> Result<(WriteOp, OutboxEntry), StoreError> {
+pub fn record(event: &Event, queue: &QueueName) -> Result<(WriteOp, OutboxEntry), StoreError> {
     let body = serde_json::to_string(event).map_err(|e| StoreError::Encode(e.to_string()))?;
     let key = Key::new(
         format!("{PARTITION}{}", shard_of(&event.id)),
@@ -45,7 +45,8 @@ pub fn record(event: &Event, queue: QueueName) -> Result<(WriteOp, OutboxEntry),
         .with("queue", queue.as_str())
         .with("event_id", event.id.as_str())
         .with("body", body.as_str());
-    let entry = OutboxEntry { key, queue, message: QueueMessage { id: event.id.clone(), body } };
+    let entry =
+        OutboxEntry { key, queue: queue.clone(), message: QueueMessage { id: event.id.clone(), body } };
     Ok((WriteOp::create(item), entry))
 }
 
@@ -109,12 +110,12 @@ impl Outbox {
     pub async fn relay(&self, entries: Vec<OutboxEntry>) -> RelayReport {
         let mut by_queue: HashMap<QueueName, Vec<OutboxEntry>> = HashMap::new();
         for entry in entries {
-            by_queue.entry(entry.queue).or_default().push(entry);
+            by_queue.entry(entry.queue.clone()).or_default().push(entry);
         }
         let mut report = RelayReport::default();
         for (queue, entries) in by_queue {
             let messages: Vec<QueueMessage> = entries.iter().map(|e| e.message.clone()).collect();
-            let failed: Vec<String> = match self.queue.send(queue, &messages).await {
+            let failed: Vec<String> = match self.queue.send(&queue, &messages).await {
                 Ok(()) => Vec::new(),
                 Err(crate::queue::QueueError::Partial { failed }) => failed,
                 Err(e) => {
@@ -132,7 +133,7 @@ impl Outbox {
                     Ok(_) => report.sent += 1,
                     Err(e) => {
                         // Sent but not cleared: the sweep sends it again, consumers dedupe.
-                        tracing::warn!(error = %e, event_id = entry.event_id(), "outbox clear failed");
+                        tracing::warn!(error = %crate::error::chain(&e), event_id = entry.event_id(), "outbox clear failed");
                         report.sent += 1;
                     }
                 }
@@ -165,11 +166,8 @@ impl Outbox {
 
 fn entry_of(item: &Item) -> Result<OutboxEntry, StoreError> {
     let key = item.key().ok_or_else(|| StoreError::Decode("outbox item without key".into()))?;
-    let queue = match item.string("queue")? {
-        "notifications" => QueueName::Notifications,
-        "exports" => QueueName::Exports,
-        other => return Err(StoreError::Decode(format!("unknown queue {other}"))),
-    };
+    let name = item.string("queue")?;
+    let queue = QueueName::parse(name).ok_or_else(|| StoreError::Decode(format!("unknown queue {name}")))?;
     Ok(OutboxEntry {
         key,
         queue,
@@ -201,8 +199,8 @@ mod tests {
             occurred_at: jiff::Timestamp::from_millisecond(ms).expect("valid"),
             payload: serde_json::Value::Null,
         };
-        let (_, a) = record(&event("a", 999), QueueName::Notifications).expect("records");
-        let (_, b) = record(&event("b", 1000), QueueName::Notifications).expect("records");
+        let (_, a) = record(&event("a", 999), &QueueName::named("notifications")).expect("records");
+        let (_, b) = record(&event("b", 1000), &QueueName::named("notifications")).expect("records");
         assert!(a.key.sk < b.key.sk);
         let item = Item::new(&a.key)
             .with("queue", "notifications")

@@ -2,30 +2,41 @@
 //! the host's job (the Lambda event source, or the embedded poller), which hands batches to
 //! [`crate::worker::Worker`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-/// Atelier's queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum QueueName {
-    /// Notifications to deliver (in-app, email, SMS, webhooks).
-    Notifications,
-    /// Export and import jobs.
-    Exports,
-}
+/// A queue, by its stable name (letters, digits and `-`). The platform names none: each
+/// capability declares the queues it sends to (`atelier_notifications::QUEUE`), and the app
+/// wires each queue to its consumers. Deployment finds a queue's URL in
+/// `ATELIER_<NAME>_QUEUE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueName(Cow<'static, str>);
 
 impl QueueName {
-    /// Every queue.
-    pub const ALL: [QueueName; 2] = [QueueName::Notifications, QueueName::Exports];
+    /// A queue named in code.
+    pub const fn named(name: &'static str) -> QueueName {
+        QueueName(Cow::Borrowed(name))
+    }
+
+    /// A queue named at run time (configuration, a stored outbox entry).
+    pub fn parse(name: &str) -> Option<QueueName> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        valid.then(|| QueueName(Cow::Owned(name.to_owned())))
+    }
 
     /// Stable name, used for configuration and local queue names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueueName::Notifications => "notifications",
-            QueueName::Exports => "exports",
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for QueueName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -73,7 +84,7 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// Sends one batch (1 to 10 messages); returns the ids that failed.
     async fn send_batch(
         &self,
-        queue: QueueName,
+        queue: &QueueName,
         messages: &[QueueMessage],
     ) -> Result<Vec<String>, QueueError>;
 }
@@ -102,7 +113,7 @@ impl Queue {
     ///
     /// Use cases send through the outbox, never directly: the embedded queue acknowledges a
     /// send before it is durable, relying on the outbox entry that outlives it (docs/architecture.md).
-    pub async fn send(&self, queue: QueueName, messages: &[QueueMessage]) -> Result<(), QueueError> {
+    pub async fn send(&self, queue: &QueueName, messages: &[QueueMessage]) -> Result<(), QueueError> {
         for m in messages {
             validate(m)?;
         }

@@ -1,38 +1,10 @@
 //! Fixed-window rate limits as atomic DynamoDB counters with TTL: one `UpdateItem ADD` per
-//! hit, returning the window's count.
+//! hit, returning the window's count. Each capability names its own buckets and limits.
 
 use sha2::{Digest, Sha256};
 
 use crate::store::{Key, UpdateAction, Value, WriteOp, attr};
 use crate::{AppError, Platform};
-
-/// Requests allowed per minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimits {
-    /// Logins per (IP, email).
-    pub login_per_ip_email: u32,
-    /// Logins per IP.
-    pub login_per_ip: u32,
-    /// Registrations per IP.
-    pub register_per_ip: u32,
-    /// Authenticated API requests per caller.
-    pub api_per_caller: u32,
-    /// Report requests per caller.
-    pub reports_per_caller: u32,
-}
-
-impl Default for RateLimits {
-    /// The seed's limits.
-    fn default() -> Self {
-        RateLimits {
-            login_per_ip_email: 5,
-            login_per_ip: 20,
-            register_per_ip: 10,
-            api_per_caller: 100,
-            reports_per_caller: 20,
-        }
-    }
-}
 
 const WINDOW_SECONDS: i64 = 60;
 

@@ -5,7 +5,7 @@
 
 use atelier_domain::Invalid;
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
-use atelier_domain::ids::{StudioId, UserId};
+use atelier_domain::ids::{ExceptionId, StudioId, UserId};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,7 +34,8 @@ pub struct Availability {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StoredException {
     /// Id (`<start date>.<ulid>`).
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ExceptionId,
     /// The professional.
     #[schema(value_type = String)]
     pub user_id: UserId,
@@ -52,7 +53,7 @@ fn exception_prefix(user_id: &UserId) -> String {
     format!("AVAILX#{user_id}#")
 }
 
-fn exception_key(studio_id: &StudioId, user_id: &UserId, exception_id: &str) -> Key {
+fn exception_key(studio_id: &StudioId, user_id: &UserId, exception_id: &ExceptionId) -> Key {
     studio_item(studio_id, format!("{}{exception_id}", exception_prefix(user_id)))
 }
 
@@ -166,7 +167,7 @@ pub async fn add_exception(
         .into());
     }
     let stored = StoredException {
-        id: format!("{}.{}", exception.start_date, platform.ids.new_id()),
+        id: ExceptionId::from(format!("{}.{}", exception.start_date, platform.ids.new_id())),
         user_id: user_id.to_owned(),
         exception,
     };
@@ -205,7 +206,7 @@ pub async fn remove_exception(
     platform: &Platform,
     actor: Actor<'_>,
     user_id: &UserId,
-    exception_id: &str,
+    exception_id: &ExceptionId,
 ) -> Result<(), AppError> {
     may_manage(&actor, user_id)?;
     let key = exception_key(actor.studio_id(), user_id, exception_id);

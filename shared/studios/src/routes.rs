@@ -11,7 +11,7 @@ use crate::{PublicStudio, Studio};
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
 use atelier_domain::catalog::{ProfessionalProfile, ResourceDefinition, ServiceDefinition};
 use atelier_domain::clients::ClientDetails;
-use atelier_domain::ids::{ClientId, ResourceId, ServiceId, StudioId, UserId};
+use atelier_domain::ids::{ClientId, ExceptionId, InvitationId, ResourceId, ServiceId, StudioId, UserId};
 use atelier_domain::policies::{CancellationPolicy, OverbookingConfig};
 use atelier_domain::studios::StudioProfile;
 use atelier_platform::access::Membership;
@@ -34,23 +34,42 @@ use atelier_http::versions::{Created, IfMatch, Tagged};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// A studio and one of its things.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct ItemPath {
-    /// The studio.
-    #[param(value_type = String)]
-    pub studio_id: StudioId,
-    /// The thing (user, service, resource, client, invitation).
-    #[serde(
-        alias = "user_id",
-        alias = "service_id",
-        alias = "resource_id",
-        alias = "client_id",
-        alias = "invitation_id"
-    )]
-    pub id: String,
+macro_rules! entity_path {
+    ($(#[$doc:meta])* $name:ident { $field:ident: $id:ty, $what:literal }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, IntoParams)]
+        #[into_params(parameter_in = Path)]
+        pub struct $name {
+            /// The studio.
+            #[param(value_type = String)]
+            pub studio_id: StudioId,
+            #[doc = $what]
+            #[param(value_type = String)]
+            pub $field: $id,
+        }
+    };
 }
+
+entity_path!(
+    /// A team member (or professional) of a studio.
+    UserPath { user_id: UserId, "The member's user id." }
+);
+entity_path!(
+    /// A service of a studio.
+    ServicePath { service_id: ServiceId, "The service." }
+);
+entity_path!(
+    /// A resource of a studio.
+    ResourcePath { resource_id: ResourceId, "The resource." }
+);
+entity_path!(
+    /// A client of a studio.
+    ClientPath { client_id: ClientId, "The client." }
+);
+entity_path!(
+    /// An invitation of a studio.
+    InvitationPath { invitation_id: InvitationId, "The invitation." }
+);
 
 /// A professional's exception.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -63,7 +82,8 @@ pub struct ExceptionPath {
     #[param(value_type = String)]
     pub user_id: UserId,
     /// The exception.
-    pub exception_id: String,
+    #[param(value_type = String)]
+    pub exception_id: ExceptionId,
 }
 
 /// A date range.
@@ -193,14 +213,14 @@ pub async fn public_professionals(
     responses((status = 200, body = StoredPolicy), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn public_service_policy(
     State(state): State<AppState>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ServicePath>,
 ) -> Result<Json<StoredPolicy>> {
     studios::public_by_id(&state.platform, &path.studio_id).await?;
-    let service = catalog::service(&state.platform, &path.studio_id, &ServiceId::from(&path.id)).await?;
+    let service = catalog::service(&state.platform, &path.studio_id, &path.service_id).await?;
     if !service.definition.active {
         return Err(atelier_platform::AppError::NotFound("service").into());
     }
-    Ok(Json(policies::effective_policy(&state.platform, &path.studio_id, &ServiceId::from(&path.id)).await?))
+    Ok(Json(policies::effective_policy(&state.platform, &path.studio_id, &path.service_id).await?))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,9 +255,9 @@ pub async fn list_invitations(
 pub async fn revoke_invitation(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<InvitationPath>,
 ) -> Result<StatusCode> {
-    team::revoke_invitation(&state.platform, member.actor(), &path.id).await?;
+    team::revoke_invitation(&state.platform, member.actor(), &path.invitation_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -248,9 +268,10 @@ pub async fn revoke_invitation(
 pub async fn accept_invitation(
     State(state): State<AppState>,
     caller: InStudio,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<InvitationPath>,
 ) -> Result<(StatusCode, Json<Membership>)> {
-    let membership = team::accept(&state.platform, caller.actor(), &caller.who.user, &path.id).await?;
+    let membership =
+        team::accept(&state.platform, caller.actor(), &caller.who.user, &path.invitation_id).await?;
     Ok((StatusCode::CREATED, Json(membership)))
 }
 
@@ -281,10 +302,10 @@ pub async fn list_members(
 pub async fn change_role(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
     Json(change): Json<RoleChange>,
 ) -> Result<Json<Membership>> {
-    Ok(Json(team::change_role(&state.platform, member.actor(), &UserId::from(&path.id), change).await?))
+    Ok(Json(team::change_role(&state.platform, member.actor(), &path.user_id, change).await?))
 }
 
 /// Removes a member, or leaves the studio (your own id). The last owner cannot go.
@@ -294,9 +315,9 @@ pub async fn change_role(
 pub async fn remove_member(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
 ) -> Result<StatusCode> {
-    team::remove(&state.platform, member.actor(), &UserId::from(&path.id)).await?;
+    team::remove(&state.platform, member.actor(), &path.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -317,10 +338,9 @@ pub async fn list_professionals(
 pub async fn get_professional(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
 ) -> Result<Tagged<Professional>> {
-    let professional =
-        team::professional(&state.platform, &member.access.studio_id, &UserId::from(&path.id)).await?;
+    let professional = team::professional(&state.platform, &member.access.studio_id, &path.user_id).await?;
     Ok(Tagged(professional.version, professional))
 }
 
@@ -331,13 +351,12 @@ pub async fn get_professional(
 pub async fn put_professional(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
     IfMatch(expected): IfMatch,
     Json(profile): Json<ProfessionalProfile>,
 ) -> Result<Tagged<Professional>> {
     let professional =
-        team::put_professional(&state.platform, member.actor(), &UserId::from(&path.id), profile, expected)
-            .await?;
+        team::put_professional(&state.platform, member.actor(), &path.user_id, profile, expected).await?;
     Ok(Tagged(professional.version, professional))
 }
 
@@ -382,10 +401,9 @@ pub async fn create_service(
 pub async fn get_service(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ServicePath>,
 ) -> Result<Tagged<Service>> {
-    let service =
-        catalog::service(&state.platform, &member.access.studio_id, &ServiceId::from(&path.id)).await?;
+    let service = catalog::service(&state.platform, &member.access.studio_id, &path.service_id).await?;
     Ok(Tagged(service.version, service))
 }
 
@@ -398,18 +416,12 @@ pub async fn get_service(
 pub async fn update_service(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ServicePath>,
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Service>> {
-    let service = catalog::update_service(
-        &state.platform,
-        member.actor(),
-        &ServiceId::from(&path.id),
-        &patch,
-        expected,
-    )
-    .await?;
+    let service =
+        catalog::update_service(&state.platform, member.actor(), &path.service_id, &patch, expected).await?;
     Ok(Tagged(service.version, service))
 }
 
@@ -446,10 +458,9 @@ pub async fn create_resource(
 pub async fn get_resource(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ResourcePath>,
 ) -> Result<Tagged<Resource>> {
-    let resource =
-        catalog::resource(&state.platform, &member.access.studio_id, &ResourceId::from(&path.id)).await?;
+    let resource = catalog::resource(&state.platform, &member.access.studio_id, &path.resource_id).await?;
     Ok(Tagged(resource.version, resource))
 }
 
@@ -461,18 +472,13 @@ pub async fn get_resource(
 pub async fn update_resource(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ResourcePath>,
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Resource>> {
-    let resource = catalog::update_resource(
-        &state.platform,
-        member.actor(),
-        &ResourceId::from(&path.id),
-        &patch,
-        expected,
-    )
-    .await?;
+    let resource =
+        catalog::update_resource(&state.platform, member.actor(), &path.resource_id, &patch, expected)
+            .await?;
     Ok(Tagged(resource.version, resource))
 }
 
@@ -486,10 +492,10 @@ pub async fn update_resource(
 pub async fn get_availability(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
 ) -> Result<Tagged<Availability>> {
     let availability =
-        availability::schedule(&state.platform, &member.access.studio_id, &UserId::from(&path.id)).await?;
+        availability::schedule(&state.platform, &member.access.studio_id, &path.user_id).await?;
     Ok(Tagged(availability.version, availability))
 }
 
@@ -500,13 +506,12 @@ pub async fn get_availability(
 pub async fn put_availability(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
     IfMatch(expected): IfMatch,
     Json(week): Json<WeeklySchedule>,
 ) -> Result<Tagged<Availability>> {
     let availability =
-        availability::put_schedule(&state.platform, member.actor(), &UserId::from(&path.id), week, expected)
-            .await?;
+        availability::put_schedule(&state.platform, member.actor(), &path.user_id, week, expected).await?;
     Ok(Tagged(availability.version, availability))
 }
 
@@ -517,14 +522,14 @@ pub async fn put_availability(
 pub async fn list_exceptions(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
     QueryParams(range): QueryParams<DateRange>,
 ) -> Result<Json<Vec<StoredException>>> {
     Ok(Json(
         availability::exceptions(
             &state.platform,
             &member.access.studio_id,
-            &UserId::from(&path.id),
+            &path.user_id,
             range.from,
             range.to,
         )
@@ -539,12 +544,11 @@ pub async fn list_exceptions(
 pub async fn add_exception(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
     Json(exception): Json<AvailabilityException>,
 ) -> Result<(StatusCode, Json<StoredException>)> {
     let stored =
-        availability::add_exception(&state.platform, member.actor(), &UserId::from(&path.id), exception)
-            .await?;
+        availability::add_exception(&state.platform, member.actor(), &path.user_id, exception).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -597,11 +601,10 @@ pub async fn put_default_policy(
 pub async fn get_service_policy(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ServicePath>,
 ) -> Result<Tagged<StoredPolicy>> {
     let policy =
-        policies::service_policy(&state.platform, &member.access.studio_id, &ServiceId::from(&path.id))
-            .await?;
+        policies::service_policy(&state.platform, &member.access.studio_id, &path.service_id).await?;
     Ok(Tagged(policy.version, policy))
 }
 
@@ -612,18 +615,13 @@ pub async fn get_service_policy(
 pub async fn put_service_policy(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ServicePath>,
     IfMatch(expected): IfMatch,
     Json(policy): Json<CancellationPolicy>,
 ) -> Result<Tagged<StoredPolicy>> {
-    let policy = policies::put_service_policy(
-        &state.platform,
-        member.actor(),
-        &ServiceId::from(&path.id),
-        policy,
-        expected,
-    )
-    .await?;
+    let policy =
+        policies::put_service_policy(&state.platform, member.actor(), &path.service_id, policy, expected)
+            .await?;
     Ok(Tagged(policy.version, policy))
 }
 
@@ -634,9 +632,9 @@ pub async fn put_service_policy(
 pub async fn remove_service_policy(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ServicePath>,
 ) -> Result<StatusCode> {
-    policies::remove_service_policy(&state.platform, member.actor(), &ServiceId::from(&path.id)).await?;
+    policies::remove_service_policy(&state.platform, member.actor(), &path.service_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -672,9 +670,9 @@ pub async fn put_studio_overbooking(
 pub async fn get_professional_overbooking(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
 ) -> Result<Tagged<StoredOverbooking>> {
-    let professional = UserId::from(&path.id);
+    let professional = path.user_id.clone();
     team::professional(&state.platform, &member.access.studio_id, &professional).await?;
     let config =
         policies::overbooking(&state.platform, &member.access.studio_id, Some(&professional)).await?;
@@ -688,18 +686,13 @@ pub async fn get_professional_overbooking(
 pub async fn put_professional_overbooking(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<UserPath>,
     IfMatch(expected): IfMatch,
     Json(config): Json<OverbookingConfig>,
 ) -> Result<Tagged<StoredOverbooking>> {
-    let config = policies::put_overbooking(
-        &state.platform,
-        member.actor(),
-        Some(&UserId::from(&path.id)),
-        config,
-        expected,
-    )
-    .await?;
+    let config =
+        policies::put_overbooking(&state.platform, member.actor(), Some(&path.user_id), config, expected)
+            .await?;
     Ok(Tagged(config.version, config))
 }
 
@@ -743,9 +736,9 @@ pub async fn create_client(
 pub async fn get_client(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ClientPath>,
 ) -> Result<Tagged<Client>> {
-    let client = clients::get(&state.platform, &member.access.studio_id, &ClientId::from(&path.id)).await?;
+    let client = clients::get(&state.platform, &member.access.studio_id, &path.client_id).await?;
     Ok(Tagged(client.version, client))
 }
 
@@ -757,12 +750,11 @@ pub async fn get_client(
 pub async fn update_client(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ClientPath>,
     IfMatch(expected): IfMatch,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Tagged<Client>> {
-    let client =
-        clients::update(&state.platform, member.actor(), &ClientId::from(&path.id), &patch, expected).await?;
+    let client = clients::update(&state.platform, member.actor(), &path.client_id, &patch, expected).await?;
     Ok(Tagged(client.version, client))
 }
 
@@ -773,9 +765,9 @@ pub async fn update_client(
 pub async fn delete_client(
     State(state): State<AppState>,
     member: Member<Manager>,
-    Path(path): Path<ItemPath>,
+    Path(path): Path<ClientPath>,
 ) -> Result<StatusCode> {
-    clients::delete(&state.platform, member.actor(), &ClientId::from(&path.id)).await?;
+    clients::delete(&state.platform, member.actor(), &path.client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,7 +4,7 @@
 use atelier_domain::Invalid;
 use atelier_domain::catalog::ProfessionalProfile;
 use atelier_domain::identity::{Email, Role};
-use atelier_domain::ids::{StudioId, UserId};
+use atelier_domain::ids::{InvitationId, StudioId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,7 +36,8 @@ pub enum InvitationStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Invitation {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: InvitationId,
     /// The studio.
     #[schema(value_type = String)]
     pub studio_id: StudioId,
@@ -69,7 +70,7 @@ pub struct NewInvitation {
     pub role: Role,
 }
 
-fn invitation_key(studio_id: &StudioId, id: &str) -> Key {
+fn invitation_key(studio_id: &StudioId, id: &InvitationId) -> Key {
     studio_item(studio_id, format!("INVITE#{id}"))
 }
 
@@ -96,7 +97,7 @@ pub async fn invite(
     let email = Email::parse(&request.email, "email")?;
     let now = platform.clock.now();
     let invitation = Invitation {
-        id: platform.ids.new_id(),
+        id: InvitationId::from(platform.ids.new_id()),
         studio_id: actor.studio_id().to_owned(),
         email: email.clone(),
         role: request.role,
@@ -141,7 +142,7 @@ pub async fn invitations_for(platform: &Platform, email: &Email) -> Result<Vec<I
 pub async fn revoke_invitation(
     platform: &Platform,
     actor: Actor<'_>,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<(), AppError> {
     let key = invitation_key(actor.studio_id(), invitation_id);
     let invitation: Invitation = load(platform, &key).await?.ok_or(AppError::NotFound("invitation"))?;
@@ -172,7 +173,7 @@ pub async fn accept(
     platform: &Platform,
     actor: Actor<'_>,
     user: &UserProfile,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Membership, AppError> {
     let key = invitation_key(actor.studio_id(), invitation_id);
     let invitation: Invitation = match load::<Invitation>(platform, &key).await? {

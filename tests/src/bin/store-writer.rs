@@ -12,7 +12,7 @@ use std::sync::Arc;
 use atelier_platform::clock::{Clock, SystemClock};
 use atelier_platform::events::Event;
 use atelier_platform::outbox::{self, Outbox};
-use atelier_platform::queue::{Queue, QueueName};
+use atelier_platform::queue::Queue;
 use atelier_platform::store::{Item, Key, Store, UpdateAction, WriteOp};
 
 #[tokio::main(flavor = "current_thread")]
@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 occurred_at: clock.now(),
                 payload: serde_json::json!({ "n": n }),
             };
-            let (op, entry) = outbox::record(&event, QueueName::Notifications)?;
+            let (op, entry) = outbox::record(&event, &atelier_notifications::QUEUE)?;
             ops.push(op);
             entries.push(entry);
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use atelier_platform::clock::SystemClock;
 use atelier_platform::events::Event;
 use atelier_platform::outbox::Outbox;
-use atelier_platform::queue::{Queue, QueueName};
+use atelier_platform::queue::Queue;
 use atelier_platform::store::{Key, Query, Store};
 
 #[tokio::test]
@@ -95,7 +95,7 @@ async fn killed_relays_lose_no_event() {
     assert_eq!(swept.failed, 0);
     let mut delivered = HashSet::new();
     loop {
-        let batch = queue.receive(QueueName::Notifications, 10).await.expect("receive");
+        let batch = queue.receive(&atelier_notifications::QUEUE, 10).await.expect("receive");
         if batch.is_empty() {
             break;
         }

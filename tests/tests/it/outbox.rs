@@ -44,7 +44,7 @@ async fn inbox(app: &TestApp, user: &str) -> Vec<InboxEntry> {
 
 async fn events_reach_the_worker_after_commit(app: TestApp) {
     let (event, queue) = notice(&app, "u1");
-    let (op, entry) = outbox::record(&event, queue).expect("record");
+    let (op, entry) = outbox::record(&event, &queue).expect("record");
     let change = WriteOp::create(Item::new(&Key::new("THING#1", "THING")));
     app.platform.store.transact(vec![change, op]).await.expect("commit");
     assert_eq!(outbox_items(&app).await, 1, "the event is stored with the change");
@@ -62,7 +62,7 @@ async fn events_reach_the_worker_after_commit(app: TestApp) {
 
 async fn a_failed_commit_sends_nothing(app: TestApp) {
     let (event, queue) = notice(&app, "u2");
-    let (op, _entry) = outbox::record(&event, queue).expect("record");
+    let (op, _entry) = outbox::record(&event, &queue).expect("record");
     app.platform.store.write(WriteOp::put(Item::new(&Key::new("THING#2", "THING")))).await.expect("seed");
     let clash = WriteOp::create(Item::new(&Key::new("THING#2", "THING")));
     assert!(app.platform.store.transact(vec![clash, op]).await.is_err());
@@ -71,7 +71,7 @@ async fn a_failed_commit_sends_nothing(app: TestApp) {
 
 async fn lost_relays_are_swept(app: TestApp) {
     let (event, queue) = notice(&app, "u3");
-    let (op, entry) = outbox::record(&event, queue).expect("record");
+    let (op, entry) = outbox::record(&event, &queue).expect("record");
     app.platform.store.transact(vec![op]).await.expect("commit");
 
     app.queue_switch.set_down(true);
@@ -97,12 +97,12 @@ async fn lost_relays_are_swept(app: TestApp) {
 
 async fn double_sends_deliver_once(app: TestApp) {
     let (event, queue) = notice(&app, "u4");
-    let (op, entry) = outbox::record(&event, queue).expect("record");
+    let (op, entry) = outbox::record(&event, &queue).expect("record");
     app.platform.store.transact(vec![op]).await.expect("commit");
     // The relay succeeds at sending but dies before clearing; the sweep sends again.
     let lost_clear = app.platform.outbox.relay(vec![entry.clone()]).await;
     assert_eq!(lost_clear.sent, 1);
-    let (op, _) = outbox::record(&event, queue).expect("record again");
+    let (op, _) = outbox::record(&event, &queue).expect("record again");
     app.platform.store.transact(vec![op]).await.expect("the item is back, as if never cleared");
     app.clock.advance(SignedDuration::from_secs(61));
     jobs::run(Job::OutboxSweep, &app.platform).await.expect("sweep");
@@ -121,7 +121,7 @@ async fn double_sends_deliver_once(app: TestApp) {
 /// The local server relays after the response, on a task of its own: the event still arrives.
 async fn background_relays_still_deliver(app: TestApp) {
     let (event, queue) = notice(&app, "u5");
-    let (op, entry) = outbox::record(&event, queue).expect("record");
+    let (op, entry) = outbox::record(&event, &queue).expect("record");
     app.platform.store.transact(vec![op]).await.expect("commit");
     let outbox = app.platform.outbox.clone().relaying_in_background();
     outbox.relay_committed(vec![entry]).await;
@@ -150,7 +150,7 @@ async fn notices_keep_the_recipients_apart() {
     let mut entries = Vec::new();
     let mut ops = Vec::new();
     for (event, queue) in &events {
-        let (op, entry) = outbox::record(event, *queue).expect("record");
+        let (op, entry) = outbox::record(event, queue).expect("record");
         ops.push(op);
         entries.push(entry);
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use atelier_platform::events::Event;
-use atelier_platform::queue::{QueueError, QueueMessage, QueueName};
+use atelier_platform::queue::{QueueError, QueueMessage};
 use atelier_platform::worker::{EventHandler, HandlerError, IncomingMessage, Worker};
 use atelier_tests::{Backend, TestApp};
 use jiff::SignedDuration;
@@ -48,9 +48,13 @@ fn worker(app: &TestApp, recorder: Arc<Recorder>) -> Worker {
 
 async fn batches_deliver_everything(app: TestApp) {
     let messages: Vec<QueueMessage> = (0..25).map(|i| event(&app, &format!("e{i:02}"), false)).collect();
-    app.platform.queue.send(QueueName::Notifications, &messages).await.expect("send 25 in three batches");
+    app.platform
+        .queue
+        .send(&atelier_notifications::QUEUE, &messages)
+        .await
+        .expect("send 25 in three batches");
     let recorder = Arc::new(Recorder::default());
-    let received = app.deliver(QueueName::Notifications, &worker(&app, recorder.clone())).await;
+    let received = app.deliver(&atelier_notifications::QUEUE, &worker(&app, recorder.clone())).await;
     assert_eq!(received, 25);
     let mut seen = recorder.seen.lock().expect("lock").clone();
     seen.sort();
@@ -60,21 +64,21 @@ async fn batches_deliver_everything(app: TestApp) {
 async fn invalid_messages_send_nothing(app: TestApp) {
     let mut messages = vec![event(&app, "ok-1", false), event(&app, "ok-2", false)];
     messages.push(QueueMessage { id: "bad id!".into(), body: "{}".into() });
-    match app.platform.queue.send(QueueName::Notifications, &messages).await {
+    match app.platform.queue.send(&atelier_notifications::QUEUE, &messages).await {
         Err(QueueError::Invalid { id, .. }) => assert_eq!(id, "bad id!"),
         other => panic!("expected the batch to be refused, got {other:?}"),
     }
-    let received = app.deliver(QueueName::Notifications, &worker(&app, Arc::default())).await;
+    let received = app.deliver(&atelier_notifications::QUEUE, &worker(&app, Arc::default())).await;
     assert_eq!(received, 0, "nothing of a refused batch was sent");
 }
 
 async fn partial_batch_failures_are_delivered_again(app: TestApp) {
     let messages =
         vec![event(&app, "good-1", false), event(&app, "bad-1", true), event(&app, "good-2", false)];
-    app.platform.queue.send(QueueName::Notifications, &messages).await.expect("send");
+    app.platform.queue.send(&atelier_notifications::QUEUE, &messages).await.expect("send");
     let recorder = Arc::new(Recorder::default());
     let w = worker(&app, recorder.clone());
-    assert_eq!(app.deliver(QueueName::Notifications, &w).await, 3);
+    assert_eq!(app.deliver(&atelier_notifications::QUEUE, &w).await, 3);
     let mut seen = recorder.seen.lock().expect("lock").clone();
     seen.sort();
     assert_eq!(seen, ["good-1", "good-2"]);
@@ -82,26 +86,30 @@ async fn partial_batch_failures_are_delivered_again(app: TestApp) {
     match app.backend {
         Backend::Embedded => {
             // Invisible until the visibility timeout passes, then back, until dead-lettered.
-            assert_eq!(app.deliver(QueueName::Notifications, &w).await, 0);
+            assert_eq!(app.deliver(&atelier_notifications::QUEUE, &w).await, 0);
             for _ in 0..4 {
                 app.clock.advance(SignedDuration::from_secs(31));
                 assert_eq!(
-                    app.deliver(QueueName::Notifications, &w).await,
+                    app.deliver(&atelier_notifications::QUEUE, &w).await,
                     1,
                     "the failed message comes back"
                 );
             }
             app.clock.advance(SignedDuration::from_secs(31));
-            assert_eq!(app.deliver(QueueName::Notifications, &w).await, 0, "fifth failure: dead-lettered");
+            assert_eq!(
+                app.deliver(&atelier_notifications::QUEUE, &w).await,
+                0,
+                "fifth failure: dead-lettered"
+            );
             let local = app.local_app().expect("embedded host");
-            let dead = local.queue.dead_letters(QueueName::Notifications).await.expect("dead letters");
+            let dead = local.queue.dead_letters(&atelier_notifications::QUEUE).await.expect("dead letters");
             assert_eq!(dead.len(), 1);
             assert!(dead[0].contains("bad-1"));
         }
         Backend::Aws => {
             // The failed message was reported, so the glue left it on the queue (in flight).
             let (clients, settings) = app.aws_parts().expect("aws host");
-            let url = &settings.queue_urls[&QueueName::Notifications];
+            let url = &settings.queue_urls[&atelier_notifications::QUEUE];
             let attributes = clients
                 .sqs
                 .get_queue_attributes()
@@ -126,11 +134,11 @@ async fn partial_batch_failures_are_delivered_again(app: TestApp) {
 async fn each_event_is_handled_once(app: TestApp) {
     // The same event sent twice (a relay and a sweep, say) is two messages, one effect.
     let messages = vec![event(&app, "dup", false)];
-    app.platform.queue.send(QueueName::Notifications, &messages).await.expect("send");
-    app.platform.queue.send(QueueName::Notifications, &messages).await.expect("send again");
+    app.platform.queue.send(&atelier_notifications::QUEUE, &messages).await.expect("send");
+    app.platform.queue.send(&atelier_notifications::QUEUE, &messages).await.expect("send again");
     let recorder = Arc::new(Recorder::default());
     let w = worker(&app, recorder.clone());
-    assert_eq!(app.deliver(QueueName::Notifications, &w).await, 2);
+    assert_eq!(app.deliver(&atelier_notifications::QUEUE, &w).await, 2);
     assert_eq!(recorder.seen.lock().expect("lock").as_slice(), ["dup"]);
 }
 

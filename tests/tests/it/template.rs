@@ -84,11 +84,7 @@ fn queues_have_dead_letter_queues_and_safe_timeouts() {
     let queues = resources_of_type(&doc, "AWS::SQS::Queue");
     let sources: Vec<_> =
         queues.iter().filter(|(_, q)| !q["Properties"]["RedrivePolicy"].is_badvalue()).collect();
-    assert_eq!(
-        sources.len(),
-        atelier_platform::queue::QueueName::ALL.len(),
-        "one source queue per queue name"
-    );
+    assert_eq!(sources.len(), atelier_app::QUEUES.len(), "one source queue per queue name");
     for (name, queue) in sources {
         let props = &queue["Properties"];
         let redrive = &props["RedrivePolicy"];
@@ -141,6 +137,19 @@ fn queues_have_dead_letter_queues_and_safe_timeouts() {
     }
 }
 
+/// The package the Makefile builds for a function (`build-<LogicalId>` runs
+/// `$(call function,<package>)`): each function is built with `-p`, so it links only its features.
+fn function_package(logical_id: &str) -> &'static str {
+    static MAKEFILE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        std::fs::read_to_string(format!("{}/../Makefile", env!("CARGO_MANIFEST_DIR"))).expect("Makefile")
+    });
+    let target = format!("build-{logical_id}:\n");
+    let at = MAKEFILE.find(&target).unwrap_or_else(|| panic!("Makefile has no {target}"));
+    let recipe = &MAKEFILE[at + target.len()..];
+    let call = recipe.strip_prefix("\t$(call function,").expect("a `$(call function,<package>)` recipe");
+    &call[..call.find(')').expect("closing parenthesis")]
+}
+
 #[test]
 fn functions_are_arm64_rust_binaries_of_this_workspace() {
     let doc = template();
@@ -150,8 +159,8 @@ fn functions_are_arm64_rust_binaries_of_this_workspace() {
     let functions = resources_of_type(&doc, "AWS::Serverless::Function");
     assert!(!functions.is_empty());
     for (name, f) in functions {
-        assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
-        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().expect("binary");
+        assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("makefile"), "{name}");
+        let binary = function_package(name);
         let manifest = format!("{}/../functions/{binary}/Cargo.toml", env!("CARGO_MANIFEST_DIR"));
         assert!(std::path::Path::new(&manifest).exists(), "{name}: functions/{binary} exists");
         let policies = f["Properties"]["Policies"].as_vec().expect("explicit policies");
@@ -209,8 +218,8 @@ fn every_route_reaches_the_function_of_its_group() {
     let doc = template();
     let functions = resources_of_type(&doc, "AWS::Serverless::Function");
     let mut routes: Vec<(String, String, &str)> = Vec::new();
-    for (_, f) in &functions {
-        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().expect("binary");
+    for (name, f) in &functions {
+        let binary = function_package(name);
         for (_, event) in f["Properties"]["Events"].as_hash().into_iter().flatten() {
             if event["Type"].as_str() == Some("HttpApi") {
                 let path = event["Properties"]["Path"].as_str().expect("path").to_owned();

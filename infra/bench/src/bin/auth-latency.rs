@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use atelier_bench::{bench_keys, call, embedded_platform, summarise};
+use atelier_identity::RateLimits;
 use atelier_identity::{AuthSettings, PasswordHasher};
 use atelier_local::{LocalApp, LocalOptions};
-use atelier_platform::rate_limit::RateLimits;
 use axum::body::Body;
 use http::Request;
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use atelier_bench::{bench_keys, call, embedded_platform, summarise};
+use atelier_identity::RateLimits;
 use atelier_identity::{AuthSettings, HashCost, PasswordHasher};
 use atelier_local::{LocalApp, LocalOptions};
-use atelier_platform::rate_limit::RateLimits;
 use axum::Router;
 use axum::body::Body;
 use http::Request;

@@ -2,6 +2,10 @@
 
 use super::Item;
 
+/// What lies under a store failure: the SDK's or database's own error, or a description
+/// (`"timeout".into()`).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,11 +57,11 @@ pub enum StoreError {
     #[error("cannot decode item: {0}")]
     Decode(String),
     /// The store could not be reached or did not answer; the outcome of a write is unknown.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] Cause),
     /// Anything else.
-    #[error("store failure: {0}")]
-    Internal(String),
+    #[error("store failure")]
+    Internal(#[source] Cause),
 }
 
 impl StoreError {

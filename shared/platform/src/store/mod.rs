@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use error::StoreError;
+pub use error::{Cause, StoreError};
 pub use expr::{Condition, UpdateAction, apply_update, compare_values};
 pub use faults::{Fault, FaultyStore};
 pub use item::{Item, Value};
@@ -352,7 +352,7 @@ impl Store {
             match attempt().await {
                 Err(e) if e.is_retryable() && tries + 1 < self.retry.attempts => {
                     let wait = self.retry.backoff(tries);
-                    tracing::debug!(error = %e, tries, ?wait, "retrying store call");
+                    tracing::debug!(error = %crate::error::chain(&e), tries, ?wait, "retrying store call");
                     tries += 1;
                     tokio::time::sleep(wait).await;
                 }
