@@ -156,7 +156,7 @@ async fn cancel_as(
     let now = platform.clock.now();
     before.lifecycle().apply(Change::Cancel, now).map_err(refused)?;
     let fee_minor = if before.status == BookingStatus::Confirmed && !waive_fee {
-        cancellation_fee(&before.cancellation_policy, before.start, now, before.price_minor)
+        cancellation_fee(&before.cancellation_policy, before.start, now, &before.price()).minor
     } else {
         0
     };
@@ -466,7 +466,7 @@ async fn no_show_as(platform: &Platform, by: By<'_>, before: Booking) -> Result<
             .map_or(0, |s| s.profile.settings.no_show_penalty_points);
         let balance = loaded.record::<loyalty::LoyaltyBalance>(&keys[1])?.map_or(0, |b| b.points);
         let deducted = points_deducted(balance, penalty);
-        let fee_minor = no_show_fee(&before.cancellation_policy, before.price_minor);
+        let fee_minor = no_show_fee(&before.cancellation_policy, &before.price()).minor;
         let mut plan = Plan::new(&before, now);
         plan.after.status = BookingStatus::NoShow;
         plan.after.no_show = Some(NoShow {

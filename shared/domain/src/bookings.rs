@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::Invalid;
-use crate::money::apply_bps;
+use crate::money::{Money, apply_bps};
 use crate::policies::CancellationPolicy;
 
 /// Where a booking is in its life.
@@ -160,14 +160,14 @@ pub fn cancellation_fee(
     policy: &CancellationPolicy,
     start: Timestamp,
     now: Timestamp,
-    price_minor: i64,
-) -> i64 {
-    policy.fee(minutes_before(start, now), price_minor)
+    price: &Money,
+) -> Money {
+    policy.fee(minutes_before(start, now), price)
 }
 
 /// The no-show fee: what cancelling at the last moment would cost.
-pub fn no_show_fee(policy: &CancellationPolicy, price_minor: i64) -> i64 {
-    policy.fee(0, price_minor)
+pub fn no_show_fee(policy: &CancellationPolicy, price: &Money) -> Money {
+    policy.fee(0, price)
 }
 
 /// Points a completed booking earns at the studio's rate.
@@ -312,6 +312,10 @@ mod tests {
         text.parse().expect("instant")
     }
 
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, crate::money::Currency::parse("EUR", "currency").expect("EUR"))
+    }
+
     fn booking(status: BookingStatus) -> Lifecycle {
         Lifecycle {
             status,
@@ -362,15 +366,15 @@ mod tests {
             ],
         };
         let start = at("2026-03-10T10:00:00Z");
-        assert_eq!(cancellation_fee(&policy, start, at("2026-03-07T10:00:00Z"), 4000), 0);
+        assert_eq!(cancellation_fee(&policy, start, at("2026-03-07T10:00:00Z"), &eur(4000)).minor, 0);
         assert_eq!(
-            cancellation_fee(&policy, start, at("2026-03-08T10:00:00Z"), 4000),
+            cancellation_fee(&policy, start, at("2026-03-08T10:00:00Z"), &eur(4000)).minor,
             0,
             "48 h is outside 24-48"
         );
-        assert_eq!(cancellation_fee(&policy, start, at("2026-03-09T09:00:00Z"), 4000), 1000);
-        assert_eq!(cancellation_fee(&policy, start, at("2026-03-10T09:59:30Z"), 4000), 2000);
-        assert_eq!(no_show_fee(&policy, 4000), 2000);
+        assert_eq!(cancellation_fee(&policy, start, at("2026-03-09T09:00:00Z"), &eur(4000)).minor, 1000);
+        assert_eq!(cancellation_fee(&policy, start, at("2026-03-10T09:59:30Z"), &eur(4000)).minor, 2000);
+        assert_eq!(no_show_fee(&policy, &eur(4000)).minor, 2000);
         assert_eq!(minutes_before(start, at("2026-03-10T10:00:30Z")), -1, "after the start rounds down");
     }
 

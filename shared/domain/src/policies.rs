@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::Invalid;
-use crate::money::{apply_bps, check_amount, check_bps};
+use crate::money::{Money, check_amount, check_bps};
 
 /// A fee: a share of the price, or a fixed amount (never more than the price).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -24,11 +24,12 @@ pub enum Fee {
 }
 
 impl Fee {
-    /// The fee on `price_minor`.
-    pub fn on(self, price_minor: i64) -> i64 {
+    /// The fee on `price`, in its currency (a fixed amount is in the studio's currency, which
+    /// every price of the studio is in).
+    pub fn on(self, price: &Money) -> Money {
         match self {
-            Fee::Percent { bps } => apply_bps(price_minor, bps),
-            Fee::Fixed { amount_minor } => amount_minor.min(price_minor),
+            Fee::Percent { bps } => price.share_bps(bps),
+            Fee::Fixed { amount_minor } => Money::new(amount_minor.min(price.minor), price.currency.clone()),
         }
     }
 }
@@ -91,8 +92,8 @@ impl CancellationPolicy {
     }
 
     /// The fee for cancelling `minutes_before` the start (negative: after it started) a booking
-    /// priced `price_minor`. Late cancellations fall in the tier that starts at 0 hours.
-    pub fn fee(&self, minutes_before: i64, price_minor: i64) -> i64 {
+    /// priced `price`. Late cancellations fall in the tier that starts at 0 hours.
+    pub fn fee(&self, minutes_before: i64, price: &Money) -> Money {
         let minutes = minutes_before.max(0);
         self.tiers
             .iter()
@@ -100,7 +101,7 @@ impl CancellationPolicy {
                 let from = i64::from(t.min_hours) * 60;
                 minutes >= from && t.max_hours.is_none_or(|max| minutes < i64::from(max) * 60)
             })
-            .map_or(0, |t| t.fee.on(price_minor))
+            .map_or_else(|| Money::new(0, price.currency.clone()), |t| t.fee.on(price))
     }
 }
 
@@ -152,7 +153,12 @@ impl OverbookingConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Currency;
     use proptest::prelude::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("EUR", "currency").expect("EUR"))
+    }
 
     fn seed_policy() -> CancellationPolicy {
         // Free more than 48 h before; 25 % between 24 and 48 h; 50 % below 24 h.
@@ -167,12 +173,12 @@ mod tests {
     #[test]
     fn fees_by_tier() {
         let policy = seed_policy().validate().expect("valid");
-        assert_eq!(policy.fee(49 * 60, 10_000), 0);
-        assert_eq!(policy.fee(48 * 60, 10_000), 0, "48 h is outside the 24-48 tier");
-        assert_eq!(policy.fee(48 * 60 - 1, 10_000), 2500);
-        assert_eq!(policy.fee(24 * 60, 10_000), 2500);
-        assert_eq!(policy.fee(60, 10_000), 5000);
-        assert_eq!(policy.fee(-30, 10_000), 5000, "after the start: the last tier");
+        assert_eq!(policy.fee(49 * 60, &eur(10_000)).minor, 0);
+        assert_eq!(policy.fee(48 * 60, &eur(10_000)).minor, 0, "48 h is outside the 24-48 tier");
+        assert_eq!(policy.fee(48 * 60 - 1, &eur(10_000)).minor, 2500);
+        assert_eq!(policy.fee(24 * 60, &eur(10_000)).minor, 2500);
+        assert_eq!(policy.fee(60, &eur(10_000)).minor, 5000);
+        assert_eq!(policy.fee(-30, &eur(10_000)).minor, 5000, "after the start: the last tier");
         let fixed = CancellationPolicy {
             tiers: vec![CancellationTier {
                 min_hours: 0,
@@ -180,7 +186,7 @@ mod tests {
                 fee: Fee::Fixed { amount_minor: 3000 },
             }],
         };
-        assert_eq!(fixed.fee(0, 2000), 2000, "never more than the price");
+        assert_eq!(fixed.fee(0, &eur(2000)).minor, 2000, "never more than the price");
     }
 
     #[test]
@@ -232,7 +238,9 @@ mod tests {
                     CancellationTier { min_hours: cut, max_hours: None, fee: Fee::Fixed { amount_minor: price / 3 } },
                 ],
             };
-            let fee = policy.validate().expect("valid").fee(minutes, price);
+            let fee = policy.validate().expect("valid").fee(minutes, &eur(price));
+            prop_assert_eq!(fee.currency.code(), "EUR");
+            let fee = fee.minor;
             prop_assert!((0..=price).contains(&fee));
         }
     }
