@@ -1,6 +1,8 @@
 //! The local host: every endpoint group on one port over the embedded store, with the queue
 //! workers and scheduled jobs running in-process. Same routers and handlers as on Lambda.
 
+pub mod demo;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,6 +99,16 @@ pub fn build(
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 ) -> Result<LocalApp, LocalError> {
+    build_with(options, clock, ids, |_| {})
+}
+
+/// [`build`], with the identity settings adjusted first (the demo lifts the per-caller limit).
+pub fn build_with(
+    options: &LocalOptions,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    adjust: impl FnOnce(&mut AuthSettings),
+) -> Result<LocalApp, LocalError> {
     let parts = EmbeddedParts::open(&options.data_dir, clock.clone())?;
     let platform = Platform::new(
         Arc::new(parts.store.clone()),
@@ -106,10 +118,11 @@ pub fn build(
         ids,
     )
     .relaying_in_background();
-    let auth = AuthSettings::new(
+    let mut auth = AuthSettings::new(
         local_key_ring(&options.data_dir)?,
         PasswordHasher::new(options.hash_cost).map_err(LocalError::Config)?,
     );
+    adjust(&mut auth);
     Ok(LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth)))
 }
 

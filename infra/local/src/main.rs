@@ -1,4 +1,5 @@
 //! `cargo run -p atelier-local`: Atelier on this machine, no cloud account needed.
+//! `cargo run -p atelier-local -- demo`: fills the local data directory with a demo studio.
 //! `cargo run -p atelier-local -- make-admin <email>`: makes an existing account a platform
 //! administrator.
 
@@ -14,11 +15,18 @@ async fn main() -> std::process::ExitCode {
     };
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => atelier_local::serve(options).await,
+        ["demo"] => match atelier_local::demo::seed(&options).await {
+            Ok(report) => {
+                println!("{}", atelier_local::demo::instructions(&report));
+                Ok(())
+            }
+            Err(e) => return fail(&e),
+        },
         ["make-admin", email] => atelier_local::make_admin(&options, email).await.map(|user_id| {
             println!("{email} ({user_id}) is now a platform administrator");
         }),
         _ => {
-            eprintln!("usage: atelier-local [make-admin <email>]");
+            eprintln!("usage: atelier-local [demo | make-admin <email>]");
             return std::process::ExitCode::from(2);
         }
     };

@@ -6,6 +6,7 @@ mod auth;
 mod blobs;
 mod bookings;
 mod crash;
+mod demo;
 mod http_platform;
 mod outbox;
 mod problems;

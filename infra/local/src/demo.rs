@@ -1,0 +1,593 @@
+//! `atelier-local demo`: fills the local data directory with a believable studio, through the
+//! same HTTP API a client uses (in-process, no port). Running it again finds what is there by
+//! its natural keys (emails, slug, names) and adds only what is missing.
+//!
+//! Bookings in the past are made with the clock moved back two weeks, as they were made back
+//! then; the clock then returns to now to complete them and mark the no-shows.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use atelier_platform::clock::Clock;
+use atelier_platform::ids::UlidGenerator;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode, header};
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::{LocalError, LocalOptions};
+
+/// The demo studio's public handle.
+pub const SLUG: &str = "atelier-demo";
+/// Every demo account's password.
+pub const PASSWORD: &str = "atelier demo passphrase";
+/// The owner's sign-in.
+pub const OWNER_EMAIL: &str = "olivia@demo.atelier.test";
+const MANAGER_EMAIL: &str = "mateus@demo.atelier.test";
+/// A client who has an account (the others are the studio's records only); joining the
+/// waitlist makes the studio's thirtieth client record.
+const CLIENT_ACCOUNT: &str = "bruno@demo.atelier.test";
+const PROFESSIONALS: [(&str, &str, &[&str]); 3] = [
+    ("rita@demo.atelier.test", "Rita Sousa", &["balayage", "colour"]),
+    ("joana@demo.atelier.test", "Joana Lima", &["cuts", "styling"]),
+    ("tiago@demo.atelier.test", "Tiago Reis", &["beards", "fades"]),
+];
+const CLIENT_NAMES: [&str; 30] = [
+    "João Silva",
+    "Marta Costa",
+    "Inês Ferreira",
+    "Pedro Santos",
+    "Ana Rodrigues",
+    "Luís Martins",
+    "Beatriz Almeida",
+    "Tomás Pereira",
+    "Carolina Gomes",
+    "Diogo Carvalho",
+    "Mariana Lopes",
+    "Rui Marques",
+    "Sofia Ribeiro",
+    "Miguel Pinto",
+    "Catarina Fernandes",
+    "Francisco Teixeira",
+    "Leonor Moreira",
+    "Gonçalo Correia",
+    "Matilde Mendes",
+    "Rafael Nunes",
+    "Madalena Cardoso",
+    "André Rocha",
+    "Helena Dias",
+    "Vasco Monteiro",
+    "Clara Batista",
+    "Duarte Vieira",
+    "Alice Fonseca",
+    "Henrique Morais",
+    "Laura Antunes",
+    "Bruno Matos",
+];
+
+/// What the demo left in the data directory, for the summary and the tests.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DemoReport {
+    /// The studio's id.
+    pub studio_id: String,
+    /// Whether this run made the bookings (false: they were there already).
+    pub booked: bool,
+    /// Bookings in the studio's two-week window either side of today, by status.
+    pub by_status: std::collections::BTreeMap<String, usize>,
+}
+
+/// A clock that can be moved, so that past bookings are made when they would have been.
+#[derive(Debug, Default)]
+struct MovableClock {
+    offset_ms: AtomicI64,
+}
+
+impl MovableClock {
+    fn set_offset(&self, offset: SignedDuration) {
+        self.offset_ms.store(offset.as_millis() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for MovableClock {
+    fn now(&self) -> Timestamp {
+        let offset = SignedDuration::from_millis(self.offset_ms.load(Ordering::SeqCst));
+        Timestamp::now().checked_add(offset).unwrap_or_else(|_| Timestamp::now())
+    }
+}
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The data directory could not be opened (is the local server running on it?).
+    #[error(transparent)]
+    Local(#[from] LocalError),
+    /// A call the demo makes was refused.
+    #[error("{method} {path} answered {status}: {body}")]
+    Refused {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// Status.
+        status: StatusCode,
+        /// The problem document.
+        body: String,
+    },
+}
+
+/// The API, called in-process.
+struct Api {
+    router: Router,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request =
+            Request::builder().method(method).uri(path).header(header::USER_AGENT, "atelier-demo");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut request = request.body(body).unwrap_or_default();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        };
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A call that must succeed.
+    async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, DemoError> {
+        let (status, value) = self.call(method.clone(), path, Some(token), body).await;
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(DemoError::Refused { method, path: path.to_owned(), status, body: value.to_string() })
+        }
+    }
+
+    /// Signs `email` in, registering the account first if it does not exist.
+    async fn account(&self, email: &str, name: &str) -> Result<Account, DemoError> {
+        let credentials = json!({ "email": email, "password": PASSWORD, "name": name });
+        let (status, body) = self.call(Method::POST, "/v1/auth/register", None, Some(&credentials)).await;
+        let body = if status == StatusCode::CREATED {
+            body
+        } else {
+            let login = json!({ "email": email, "password": PASSWORD });
+            let (status, body) = self.call(Method::POST, "/v1/auth/login", None, Some(&login)).await;
+            if !status.is_success() {
+                return Err(DemoError::Refused {
+                    method: Method::POST,
+                    path: "/v1/auth/login".into(),
+                    status,
+                    body: body.to_string(),
+                });
+            }
+            body
+        };
+        Ok(Account {
+            id: text(&body["user"]["id"]),
+            email: email.to_owned(),
+            token: text(&body["tokens"]["access_token"]),
+        })
+    }
+
+    /// Every item of a paginated list.
+    async fn all(&self, path: &str, token: &str) -> Result<Vec<Value>, DemoError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let page = match &cursor {
+                Some(c) => format!("{path}{separator}limit=100&cursor={c}"),
+                None => format!("{path}{separator}limit=100"),
+            };
+            let body = self.expect(Method::GET, &page, token, None).await?;
+            if let Value::Array(all) = body {
+                return Ok(all);
+            }
+            items.extend(body["items"].as_array().cloned().unwrap_or_default());
+            match body["next_cursor"].as_str() {
+                Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Account {
+    id: String,
+    email: String,
+    token: String,
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Fills `options.data_dir` with the demo studio (or completes it) and reports what is there.
+pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
+    let clock = Arc::new(MovableClock::default());
+    let app = crate::build_with(options, clock.clone(), Arc::new(UlidGenerator), |auth| {
+        // The demo makes a few hundred calls as the owner in seconds.
+        auth.limits.api_per_caller = u32::MAX;
+    })?;
+    let api = Api { router: app.router.clone() };
+
+    let owner = api.account(OWNER_EMAIL, "Olivia Owner").await?;
+    let (status, found) = api.call(Method::GET, &format!("/v1/public/slugs/{SLUG}"), None, None).await;
+    let studio = if status == StatusCode::OK {
+        text(&found["id"])
+    } else {
+        let profile = json!({
+            "name": "Atelier Demo",
+            "slug": SLUG,
+            "description": "Hair and beard studio in Lisbon: the demo of Atelier.",
+            "contact_email": "hello@demo.atelier.test",
+            "contact_phone": "+351 210 000 000",
+            "address": { "line1": "Rua Augusta 100", "city": "Lisboa", "postal_code": "1100-053", "country": "PT" },
+            "time_zone": "Europe/Lisbon",
+            "currency": "EUR",
+            "tax_rate_bps": 2300,
+            "settings": {
+                "min_notice_minutes": 60, "horizon_days": 60, "slot_step_minutes": 15,
+                "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 1000, "hold_minutes": 1440,
+                "reminder_hours": 24, "waitlist_offer_minutes": 120, "no_show_penalty_points": 50,
+                "loyalty_expiry_days": 365
+            }
+        });
+        text(&api.expect(Method::POST, "/v1/studios", &owner.token, Some(&profile)).await?["id"])
+    };
+    let base = format!("/v1/studios/{studio}");
+
+    // The team: a manager and three professionals, each through a real invitation.
+    let manager = api.account(MANAGER_EMAIL, "Mateus Manager").await?;
+    join(&api, &base, &owner, &manager, "manager").await?;
+    let mut professionals = Vec::new();
+    for (email, name, specialties) in PROFESSIONALS {
+        let account = api.account(email, name).await?;
+        join(&api, &base, &owner, &account, "professional").await?;
+        let profile = json!({ "display_name": name, "specialties": specialties, "bio": format!("{name} at Atelier Demo.") });
+        api.expect(
+            Method::PUT,
+            &format!("{base}/professionals/{}", account.id),
+            &owner.token,
+            Some(&profile),
+        )
+        .await?;
+        professionals.push(account);
+    }
+    // Weekly hours: Rita Tuesday to Saturday, Joana Monday to Friday, Tiago Monday to Saturday.
+    let weeks: [&[&str]; 3] = [
+        &["tuesday", "wednesday", "thursday", "friday", "saturday"],
+        &["monday", "tuesday", "wednesday", "thursday", "friday"],
+        &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday"],
+    ];
+    for (account, days) in professionals.iter().zip(weeks) {
+        let ranges: Vec<Value> = days
+            .iter()
+            .flat_map(|day| {
+                [
+                    json!({"day": day, "start": "09:00", "end": "13:00"}),
+                    json!({"day": day, "start": "14:00", "end": "19:00"}),
+                ]
+            })
+            .collect();
+        let path = format!("{base}/professionals/{}/availability", account.id);
+        api.expect(Method::PUT, &path, &owner.token, Some(&json!({ "ranges": ranges }))).await?;
+    }
+    // One exception: Joana is off for a day in ten days' time.
+    let zone = jiff::tz::TimeZone::get("Europe/Lisbon").unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = zone.to_datetime(Timestamp::now()).date();
+    let exceptions = format!("{base}/professionals/{}/availability/exceptions", professionals[1].id);
+    let range = format!("{exceptions}?from={today}&to={}", today.checked_add(60.days()).unwrap_or(today));
+    let listed = api.expect(Method::GET, &range, &owner.token, None).await?;
+    if listed.as_array().is_none_or(Vec::is_empty) {
+        let off = today.checked_add(10.days()).unwrap_or(today);
+        let exception =
+            json!({ "kind": "time_off", "start_date": off, "end_date": off, "note": "Training course" });
+        api.expect(Method::POST, &exceptions, &owner.token, Some(&exception)).await?;
+    }
+
+    // A pool of three chairs.
+    let resources = api.all(&format!("{base}/resources"), &owner.token).await?;
+    for chair in ["Chair 1", "Chair 2", "Chair 3"] {
+        if !resources.iter().any(|r| r["name"] == chair) {
+            let body = json!({ "name": chair, "resource_type": "chair" });
+            api.expect(Method::POST, &format!("{base}/resources"), &owner.token, Some(&body)).await?;
+        }
+    }
+
+    // Services with buffers; colour needs a 30 % deposit.
+    let pro_ids: Vec<&str> = professionals.iter().map(|p| p.id.as_str()).collect();
+    let catalog = [
+        json!({ "name": "Haircut", "category": "hair", "description": "Wash, cut and style.", "duration_minutes": 45,
+                "price_minor": 2500, "buffer_after_minutes": 15, "professional_ids": [pro_ids[0], pro_ids[1]], "resource_type": "chair" }),
+        json!({ "name": "Colour", "category": "hair", "description": "Full colour or balayage.", "duration_minutes": 120,
+                "price_minor": 8000, "buffer_before_minutes": 10, "buffer_after_minutes": 20, "deposit_required": true,
+                "deposit_bps": 3000, "professional_ids": [pro_ids[0]], "resource_type": "chair" }),
+        json!({ "name": "Beard trim", "category": "beard", "description": "Shape and hot towel.", "duration_minutes": 30,
+                "price_minor": 1500, "buffer_after_minutes": 10, "professional_ids": [pro_ids[2]], "resource_type": "chair" }),
+        json!({ "name": "Cut and beard", "category": "beard", "description": "Haircut and beard trim.", "duration_minutes": 60,
+                "price_minor": 3500, "buffer_after_minutes": 15, "professional_ids": [pro_ids[2]], "resource_type": "chair" }),
+    ];
+    let existing = api.all(&format!("{base}/services"), &owner.token).await?;
+    let mut services = Vec::new();
+    for definition in &catalog {
+        let id = match existing.iter().find(|s| s["name"] == definition["name"]) {
+            Some(service) => text(&service["id"]),
+            None => text(
+                &api.expect(Method::POST, &format!("{base}/services"), &owner.token, Some(definition))
+                    .await?["id"],
+            ),
+        };
+        services.push(id);
+    }
+    let [haircut, colour, beard, cut_and_beard] = [&services[0], &services[1], &services[2], &services[3]];
+
+    // Cancellation: half the price within 24 hours, a quarter within 48.
+    let policy = json!({ "tiers": [
+        { "min_hours": 0, "max_hours": 24, "fee": { "kind": "percent", "bps": 5000 } },
+        { "min_hours": 24, "max_hours": 48, "fee": { "kind": "percent", "bps": 2500 } },
+    ]});
+    api.expect(Method::PUT, &format!("{base}/cancellation-policy"), &owner.token, Some(&policy)).await?;
+
+    // Thirty clients.
+    let known = api.all(&format!("{base}/clients"), &owner.token).await?;
+    let mut clients = Vec::new();
+    for (i, name) in CLIENT_NAMES[..CLIENT_NAMES.len() - 1].iter().enumerate() {
+        let id = match known.iter().find(|c| c["name"] == *name) {
+            Some(client) => text(&client["id"]),
+            None => {
+                let email = format!("client{:02}@demo.atelier.test", i + 1);
+                let body = json!({ "name": name, "email": email, "phone": format!("+351 91{:07}", 2_345_600 + i),
+                                   "marketing_consent": i % 3 == 0, "tags": if i % 5 == 0 { vec!["vip"] } else { vec![] } });
+                text(
+                    &api.expect(Method::POST, &format!("{base}/clients"), &owner.token, Some(&body)).await?["id"],
+                )
+            }
+        };
+        clients.push(id);
+    }
+
+    // Two weeks of bookings either side of today, made once.
+    let window = format!(
+        "{base}/bookings?from={}&to={}",
+        today.checked_sub(14.days()).unwrap_or(today),
+        today.checked_add(15.days()).unwrap_or(today)
+    );
+    let booked = api.all(&window, &owner.token).await?.is_empty();
+    if booked {
+        let plan =
+            BookingPlan { api: &api, base: &base, token: owner.token.clone().into(), clock: &clock, today };
+        plan.run(&professionals, [haircut, colour, beard, cut_and_beard], &clients).await?;
+    }
+
+    let mut by_status = std::collections::BTreeMap::new();
+    for booking in api.all(&window, &owner.token).await? {
+        *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
+    }
+    Ok(DemoReport { studio_id: studio, booked, by_status })
+}
+
+/// Invites `who` to the studio with `role` and accepts, unless they are a member already.
+async fn join(api: &Api, base: &str, owner: &Account, who: &Account, role: &str) -> Result<(), DemoError> {
+    let members = api.expect(Method::GET, &format!("{base}/members"), &owner.token, None).await?;
+    if members.as_array().is_some_and(|m| m.iter().any(|m| m["user_id"] == who.id.as_str())) {
+        return Ok(());
+    }
+    let invitation = json!({ "email": who.email, "role": role });
+    let (status, sent) =
+        api.call(Method::POST, &format!("{base}/invitations"), Some(&owner.token), Some(&invitation)).await;
+    let id = if status == StatusCode::CREATED {
+        text(&sent["id"])
+    } else {
+        // Sent by an earlier run that stopped before the acceptance.
+        let pending = api.expect(Method::GET, &format!("{base}/invitations"), &owner.token, None).await?;
+        let found = pending.as_array().and_then(|all| {
+            all.iter()
+                .find(|i| i["email"] == who.email.as_str() && i["status"] == "pending")
+                .map(|i| text(&i["id"]))
+        });
+        found.ok_or_else(|| DemoError::Refused {
+            method: Method::POST,
+            path: format!("{base}/invitations"),
+            status,
+            body: sent.to_string(),
+        })?
+    };
+    api.expect(Method::POST, &format!("{base}/invitations/{id}/accept"), &who.token, None).await?;
+    Ok(())
+}
+
+struct BookingPlan<'a> {
+    api: &'a Api,
+    base: &'a str,
+    /// The owner's token, issued again whenever the clock moves (tokens carry their time).
+    token: std::cell::RefCell<String>,
+    clock: &'a MovableClock,
+    today: Date,
+}
+
+impl BookingPlan<'_> {
+    /// The first free start for `service` with `professional` on `date`, after `skip` others.
+    async fn slot(
+        &self,
+        service: &str,
+        professional: &str,
+        date: Date,
+        skip: usize,
+    ) -> Result<Option<String>, DemoError> {
+        let studio = self.base.trim_start_matches("/v1/studios/");
+        let path = format!(
+            "/v1/public/studios/{studio}/slots?service_id={service}&professional_id={professional}&from={date}&to={date}"
+        );
+        let (status, body) = self.api.call(Method::GET, &path, None, None).await;
+        if !status.is_success() {
+            return Err(DemoError::Refused { method: Method::GET, path, status, body: body.to_string() });
+        }
+        let slots = body["slots"].as_array().cloned().unwrap_or_default();
+        Ok(slots.get(skip * 4).or(slots.last().filter(|_| skip == 0)).map(|s| text(&s["start"])))
+    }
+
+    async fn book(
+        &self,
+        service: &str,
+        professional: &str,
+        client: &str,
+        start: &str,
+        notes: &str,
+    ) -> Result<Value, DemoError> {
+        let body = json!({ "service_id": service, "professional_id": professional, "client_id": client, "start": start, "notes": notes });
+        self.api.expect(Method::POST, &format!("{}/bookings", self.base), &self.token(), Some(&body)).await
+    }
+
+    async fn change(&self, booking: &Value, action: &str, body: Option<&Value>) -> Result<Value, DemoError> {
+        let path = format!("{}/bookings/{}/{action}", self.base, text(&booking["id"]));
+        self.api.expect(Method::POST, &path, &self.token(), body).await
+    }
+
+    fn token(&self) -> String {
+        self.token.borrow().clone()
+    }
+
+    /// Moves the clock by `offset` from now and signs the owner in again at that time.
+    async fn move_clock(&self, offset: SignedDuration) -> Result<(), DemoError> {
+        self.clock.set_offset(offset);
+        let owner = self.api.account(OWNER_EMAIL, "Olivia Owner").await?;
+        *self.token.borrow_mut() = owner.token;
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        professionals: &[Account],
+        services: [&String; 4],
+        clients: &[String],
+    ) -> Result<(), DemoError> {
+        let [haircut, colour, beard, cut_and_beard] = services;
+        let mut next_client = clients.iter().cycle();
+        let mut client = || next_client.next().map(String::as_str).unwrap_or_default();
+
+        // The past fortnight, booked as it was then.
+        self.move_clock(SignedDuration::from_hours(-14 * 24)).await?;
+        let mut past = Vec::new();
+        for day in (1..=13).rev() {
+            let date = self.today.checked_sub(day.days()).unwrap_or(self.today);
+            for (i, pro) in professionals.iter().enumerate() {
+                let service = if i == 2 { if day % 2 == 0 { beard } else { cut_and_beard } } else { haircut };
+                for skip in 0..2 {
+                    if let Some(start) = self.slot(service, &pro.id, date, skip).await? {
+                        past.push(self.book(service, &pro.id, client(), &start, "").await?);
+                    }
+                }
+            }
+        }
+        self.move_clock(SignedDuration::ZERO).await?;
+        // Most came and are done (earning loyalty points); every seventh did not show.
+        for (i, booking) in past.iter().enumerate() {
+            let action = if i % 7 == 3 { "no-show" } else { "complete" };
+            self.change(booking, action, None).await?;
+        }
+
+        // The coming fortnight.
+        let mut upcoming = Vec::new();
+        for day in 1..=14 {
+            let date = self.today.checked_add(day.days()).unwrap_or(self.today);
+            for (i, pro) in professionals.iter().enumerate() {
+                let service = if i == 2 { beard } else { haircut };
+                if let Some(start) = self.slot(service, &pro.id, date, usize::from(day % 2 == 0)).await? {
+                    upcoming.push(self.book(service, &pro.id, client(), &start, "").await?);
+                }
+            }
+            // Colour with Rita twice a week: pending until the deposit is paid.
+            if day % 4 == 1
+                && let Some(start) = self.slot(colour, &professionals[0].id, date, 2).await?
+            {
+                self.book(colour, &professionals[0].id, client(), &start, "Balayage, deposit due").await?;
+            }
+        }
+        // Two called off: one by the studio, fee waived; one by the client's call, at the policy's fee.
+        if let Some(booking) = upcoming.get(1) {
+            self.change(
+                booking,
+                "cancel",
+                Some(&json!({ "reason": "Professional unwell", "waive_fee": true })),
+            )
+            .await?;
+        }
+        if let Some(booking) = upcoming.get(4) {
+            self.change(booking, "cancel", Some(&json!({ "reason": "Client phoned to cancel" }))).await?;
+        }
+
+        // A regular: a haircut with Joana every two weeks, four times.
+        let start = self.today.checked_add(21.days()).unwrap_or(self.today);
+        if let Some(first) = self.slot(haircut, &professionals[1].id, start, 0).await? {
+            let series = json!({ "service_id": haircut, "professional_id": professionals[1].id, "client_id": client(),
+                                 "start": first, "recurrence": { "every_weeks": 2, "count": 4 }, "mode": "available_only" });
+            self.api
+                .expect(Method::POST, &format!("{}/bookings/series", self.base), &self.token(), Some(&series))
+                .await?;
+        }
+        // A client with an account waits for a colour slot with Rita next week.
+        let bruno = self.api.account(CLIENT_ACCOUNT, CLIENT_NAMES[29]).await?;
+        let from = self.today.checked_add(7.days()).unwrap_or(self.today);
+        let to = self.today.checked_add(13.days()).unwrap_or(self.today);
+        let entry =
+            json!({ "service_id": colour, "professional_id": professionals[0].id, "from": from, "to": to });
+        self.api.expect(Method::POST, &format!("{}/waitlist", self.base), &bruno.token, Some(&entry)).await?;
+        Ok(())
+    }
+}
+
+/// What to print after seeding: the logins and three requests to try.
+pub fn instructions(report: &DemoReport) -> String {
+    let studio = &report.studio_id;
+    let statuses: Vec<String> = report.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let mut out = format!(
+        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
+        if report.booked { "" } else { " (it was there already; nothing duplicated)" },
+        statuses.join(", ")
+    );
+    out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));
+    for (email, name, _) in PROFESSIONALS {
+        out.push_str(&format!("  professional  {email} ({name})\n"));
+    }
+    out.push_str(&format!("  client        {CLIENT_ACCOUNT} ({})\n", CLIENT_NAMES[29]));
+    out.push_str(&format!(
+        "\nStart the server (`cargo run -p atelier-local`), then try:\n\
+         API=http://127.0.0.1:3000\n\
+         curl -s $API/v1/public/slugs/{SLUG}\n\
+         TOKEN=$(curl -s -X POST $API/v1/auth/login -H 'content-type: application/json' \\\n  \
+           -d '{{\"email\":\"{OWNER_EMAIL}\",\"password\":\"{PASSWORD}\"}}' | jq -r .tokens.access_token)\n\
+         curl -s \"$API/v1/studios/{studio}/bookings?from=$(date +%F)&to=$(date -d '+7 days' +%F)\" -H \"authorization: Bearer $TOKEN\"\n"
+    ));
+    out
+}

@@ -1,0 +1,125 @@
+//! The demo studio (`atelier-local demo`): believable, complete, and seeded only once.
+
+use std::sync::Arc;
+
+use atelier_local::demo::{self, DemoReport};
+use atelier_local::{LocalApp, LocalOptions};
+use atelier_platform::clock::SystemClock;
+use atelier_platform::ids::UlidGenerator;
+use atelier_tests::http::TestRequest;
+use http::Method;
+use serde_json::Value;
+
+fn options(dir: &std::path::Path) -> LocalOptions {
+    LocalOptions {
+        data_dir: dir.to_path_buf(),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        http: atelier_http::HttpConfig::default(),
+        poll_interval: std::time::Duration::from_millis(200),
+        sweep_interval: std::time::Duration::from_secs(30),
+        job_interval: std::time::Duration::from_secs(60),
+        hash_cost: atelier_identity::HashCost::FLOOR,
+    }
+}
+
+async fn get(app: &LocalApp, token: &str, path: &str) -> Value {
+    let response = TestRequest::new_for(app.router.clone(), Method::GET, path).bearer(token).send().await;
+    assert_eq!(response.status, 200, "GET {path}: {}", String::from_utf8_lossy(&response.body));
+    response.json()
+}
+
+/// Fields that belong to stored records and must never appear in a response.
+const INTERNAL: [&str; 10] =
+    ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "reminded", "due", "password_hash"];
+
+fn assert_no_internal_fields(path: &str, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                assert!(!INTERNAL.contains(&key.as_str()), "GET {path} shows the internal field `{key}`");
+                assert_no_internal_fields(path, inner);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| assert_no_internal_fields(path, item)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = options(dir.path());
+    let first: DemoReport = demo::seed(&options).await.expect("demo seeds");
+    assert!(first.booked, "the first run books");
+    for status in ["pending", "confirmed", "completed", "cancelled", "no_show"] {
+        assert!(first.by_status.get(status).copied().unwrap_or(0) > 0, "a booking {status}: {first:?}");
+    }
+    let instructions = demo::instructions(&first);
+    assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
+
+    let second = demo::seed(&options).await.expect("demo runs again");
+    assert_eq!(
+        (second.booked, &second.studio_id, &second.by_status),
+        (false, &first.studio_id, &first.by_status)
+    );
+
+    let app = atelier_local::build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator)).expect("app");
+    // The demo's own calls are not counted against the owner: the server answers at once.
+    let login = TestRequest::new_for(app.router.clone(), Method::POST, "/v1/auth/login")
+        .json(&serde_json::json!({ "email": demo::OWNER_EMAIL, "password": demo::PASSWORD }))
+        .send()
+        .await;
+    assert_eq!(login.status, 200);
+    let token = login.json()["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let base = format!("/v1/studios/{}", first.studio_id);
+    let count = |v: &Value| v["items"].as_array().or(v.as_array()).map_or(0, Vec::len);
+
+    let members = get(&app, &token, &format!("{base}/members")).await;
+    let roles: Vec<&str> =
+        members.as_array().expect("members").iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles.len(), 5, "owner, manager, three professionals: {roles:?}");
+    assert_eq!(roles.iter().filter(|r| **r == "professional").count(), 3);
+    assert_eq!(count(&get(&app, &token, &format!("{base}/clients?limit=100")).await), 30);
+    assert_eq!(count(&get(&app, &token, &format!("{base}/resources")).await), 3);
+    let services = get(&app, &token, &format!("{base}/services")).await;
+    assert_eq!(count(&services), 4);
+    assert!(services["items"].as_array().expect("items").iter().any(|s| s["deposit_required"] == true));
+    assert_eq!(count(&get(&app, &token, &format!("{base}/waitlist")).await), 1);
+    let policy = get(&app, &token, &format!("{base}/cancellation-policy")).await;
+    assert_eq!(policy["tiers"].as_array().map(Vec::len), Some(2));
+
+    // Completed bookings earned points.
+    let clients = get(&app, &token, &format!("{base}/clients?limit=100")).await;
+    let mut points = 0;
+    for client in clients["items"].as_array().expect("items") {
+        let id = client["id"].as_str().expect("id");
+        points +=
+            get(&app, &token, &format!("{base}/clients/{id}/loyalty")).await["points"].as_i64().unwrap_or(0);
+    }
+    assert!(points > 0, "loyalty points were earned");
+
+    // Every list a studio's staff reads shows views, never stored records.
+    let lisbon = jiff::tz::TimeZone::get("Europe/Lisbon").expect("zone");
+    let today = lisbon.to_datetime(jiff::Timestamp::now()).date();
+    for path in [
+        base.clone(),
+        format!("{base}/members"),
+        format!("{base}/clients?limit=100"),
+        format!("{base}/services"),
+        format!("{base}/resources"),
+        format!("{base}/professionals"),
+        format!("{base}/waitlist"),
+        format!("{base}/audit?limit=100"),
+        format!(
+            "{base}/bookings?from={}&to={}",
+            today.checked_sub(jiff::ToSpan::days(14)).expect("date"),
+            today
+        ),
+        format!(
+            "{base}/bookings?from={today}&to={}",
+            today.checked_add(jiff::ToSpan::days(14)).expect("date")
+        ),
+    ] {
+        assert_no_internal_fields(&path, &get(&app, &token, &path).await);
+    }
+}
