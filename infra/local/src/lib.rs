@@ -57,6 +57,9 @@ pub struct LocalOptions {
     pub job_interval: Duration,
     /// Password hashing cost (`ATELIER_ARGON2_*`).
     pub hash_cost: HashCost,
+    /// Authenticated requests per caller per minute (`ATELIER_API_RATE_LIMIT`, default 100;
+    /// the API fuzzing in `infra/test` raises it so its thousands of requests are not all 429).
+    pub api_rate_limit: Option<u32>,
 }
 
 impl LocalOptions {
@@ -75,6 +78,12 @@ impl LocalOptions {
             sweep_interval: Duration::from_secs(30),
             job_interval: Duration::from_secs(60),
             hash_cost: atelier_identity::hash_cost_from_env().map_err(LocalError::Config)?,
+            api_rate_limit: match std::env::var("ATELIER_API_RATE_LIMIT") {
+                Ok(n) => Some(n.parse().map_err(|_| {
+                    LocalError::Config(format!("ATELIER_API_RATE_LIMIT: `{n}` is not a number of requests"))
+                })?),
+                Err(_) => None,
+            },
         })
     }
 }
@@ -122,6 +131,9 @@ pub fn build_with(
         local_key_ring(&options.data_dir)?,
         PasswordHasher::new(options.hash_cost).map_err(LocalError::Config)?,
     );
+    if let Some(limit) = options.api_rate_limit {
+        auth.limits.api_per_caller = limit;
+    }
     adjust(&mut auth);
     Ok(LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth)))
 }
@@ -187,7 +199,9 @@ impl LocalApp {
             .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
             .with_state(parts.blobs.clone())
             .layer(axum::middleware::from_fn(atelier_http::middleware::request_context));
-        let router = atelier_app::router(state, &Group::ALL).merge(downloads);
+        let router = atelier_app::router(state, &Group::ALL)
+            .merge(downloads)
+            .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
         LocalApp { platform, router, queue: parts.queue, blobs: parts.blobs, store: parts.store }
     }
 }

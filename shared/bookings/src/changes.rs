@@ -207,6 +207,7 @@ async fn cancel_as(
 pub struct RescheduleRequest {
     /// The new start, RFC 3339 with an offset.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(deserialize_with = "atelier_domain::time::rfc3339")]
     pub start: Timestamp,
     /// Another professional (absent: the same).
     #[serde(default)]
@@ -222,6 +223,7 @@ pub async fn reschedule(
     booking_id: &BookingId,
     request: &RescheduleRequest,
 ) -> Result<BookingView, AppError> {
+    crate::create::in_range(request.start)?;
     let studio_id = actor.studio_id();
     let before = load(platform, studio_id, booking_id).await?;
     let relation = relation(actor.access, &before)?;

@@ -43,6 +43,7 @@ pub struct BookingRequest {
     pub professional_id: Option<UserId>,
     /// Start, RFC 3339 with an offset (`2026-11-24T10:00:00+00:00`).
     #[schema(value_type = String, format = DateTime)]
+    #[serde(deserialize_with = "atelier_domain::time::rfc3339")]
     pub start: Timestamp,
     /// The studio client it is for (staff only; absent: the caller books for themselves).
     #[serde(default)]
@@ -65,6 +66,7 @@ pub struct SeriesRequest {
     pub professional_id: UserId,
     /// First start, RFC 3339 with an offset; the others follow at the same local time.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(deserialize_with = "atelier_domain::time::rfc3339")]
     pub start: Timestamp,
     /// How it repeats.
     pub recurrence: Recurrence,
@@ -297,6 +299,13 @@ fn created(booking: &Booking) -> Result<Outcome, AppError> {
     })
 }
 
+/// A start in the range every instant must be in (`atelier_domain::time`), else a 422 on `start`.
+pub(crate) fn in_range(start: Timestamp) -> Result<(), Invalid> {
+    let mut errors = Invalid::default();
+    atelier_domain::time::check_instant(&mut errors, "start", start);
+    errors.into_result()
+}
+
 /// Books one appointment: what it came to, or, for a replayed key, what it came to the first time.
 pub async fn create(
     platform: &Platform,
@@ -305,6 +314,7 @@ pub async fn create(
     idem: Option<IdempotencyKey>,
 ) -> Result<Outcome, AppError> {
     let notes = check_text(&request.notes, 2000, "notes")?;
+    in_range(request.start)?;
     check_booker(&booker, request.client_id.as_ref(), request.professional_id.as_ref())?;
     match &request.professional_id {
         Some(p) => book_one(platform, &booker, &request, p, &notes, idem.as_ref()).await,
@@ -442,6 +452,7 @@ pub async fn create_series(
 ) -> Result<Outcome, AppError> {
     let notes = check_text(&request.notes, 2000, "notes")?;
     let recurrence = request.recurrence.validate()?;
+    in_range(request.start)?;
     check_booker(&booker, request.client_id.as_ref(), Some(&request.professional_id))?;
     let studio_id = booker.actor.studio_id();
     async {

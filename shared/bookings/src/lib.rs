@@ -618,7 +618,15 @@ pub struct BookingFilter {
 /// Parses a bound: an RFC 3339 instant, or a date at the studio's midnight (`end`: the next
 /// midnight, so a date includes its whole day).
 pub fn parse_bound(text: &str, zone: &TimeZone, end: bool, field: &str) -> Result<Timestamp, AppError> {
-    if let Ok(t) = text.parse::<Timestamp>() {
+    let bound = parse_instant_or_date(text, zone, end, field)?;
+    let mut errors = atelier_domain::Invalid::default();
+    atelier_domain::time::check_instant(&mut errors, field, bound);
+    errors.into_result()?;
+    Ok(bound)
+}
+
+fn parse_instant_or_date(text: &str, zone: &TimeZone, end: bool, field: &str) -> Result<Timestamp, AppError> {
+    if let Ok(t) = atelier_domain::time::parse_rfc3339(text) {
         return Ok(t);
     }
     let date: jiff::civil::Date = text.parse().map_err(|_| {
@@ -633,6 +641,13 @@ pub fn parse_bound(text: &str, zone: &TimeZone, end: bool, field: &str) -> Resul
 /// The sort-key range for `from..to` (either open); `from` after `to` is a 422.
 fn range(prefix: &str, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Option<SortKey>, AppError> {
     let at = |t: Timestamp| format!("{prefix}{}", sort_instant(t));
+    let mut errors = atelier_domain::Invalid::default();
+    for (field, bound) in [("from", from), ("to", to)] {
+        if let Some(t) = bound {
+            atelier_domain::time::check_instant(&mut errors, field, t);
+        }
+    }
+    errors.into_result()?;
     Ok(match (from, to) {
         (Some(f), Some(t)) if f > t => {
             return Err(atelier_domain::Invalid::field("to", "must not be before from").into());

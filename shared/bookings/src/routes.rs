@@ -86,9 +86,11 @@ pub struct ProfessionalPath {
 pub struct MyBookingsFilter {
     /// From this instant (RFC 3339).
     #[param(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "atelier_domain::time::rfc3339_option")]
     pub from: Option<jiff::Timestamp>,
     /// Before this instant.
     #[param(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "atelier_domain::time::rfc3339_option")]
     pub to: Option<jiff::Timestamp>,
     /// Only this status.
     pub status: Option<BookingStatus>,

@@ -215,6 +215,8 @@ pub async fn free(
     query: &SlotQuery,
 ) -> Result<FreeSlots, AppError> {
     let mut errors = Invalid::default();
+    atelier_domain::time::check_date(&mut errors, "from", query.from);
+    atelier_domain::time::check_date(&mut errors, "to", query.to);
     let days = (query.to - query.from).get_days();
     errors.check(query.from <= query.to, "to", "must not be before from");
     errors.check(i64::from(days) < MAX_DAYS, "to", format!("the range is at most {MAX_DAYS} days"));

@@ -62,7 +62,7 @@ pub struct WaitlistRequest {
     /// Earliest date, in the studio's zone.
     #[schema(value_type = String, format = Date)]
     pub from: Date,
-    /// Latest date, included (at most 90 days after `from`).
+    /// Latest date, included (at most 90 days after `from`, and within the studio's horizon).
     #[schema(value_type = String, format = Date)]
     pub to: Date,
 }
@@ -254,6 +254,11 @@ pub async fn join(
     errors.check(request.from >= today, "from", "must not be in the past");
     errors.check(request.from <= request.to, "to", "must not be before from");
     errors.check((request.to - request.from).get_days() <= 90, "to", "the window is at most 90 days");
+    // Nothing beyond the studio's horizon can be booked, so nothing there can be offered.
+    let horizon = today
+        .checked_add(jiff::Span::new().days(i64::from(studio.studio.profile.settings.horizon_days)))
+        .unwrap_or(today);
+    errors.check(request.to <= horizon, "to", format!("at most the studio's horizon ({horizon})"));
     errors.check(
         request
             .professional_id

@@ -11,6 +11,7 @@ pub mod money;
 pub mod policies;
 pub mod scheduling;
 pub mod studios;
+pub mod time;
 pub mod validation;
 
 pub use validation::{FieldError, Invalid};

@@ -9,6 +9,7 @@ use atelier_domain::identity::Role;
 use atelier_platform::AppError;
 use atelier_platform::access::{Actor, Authenticated, StudioAccess};
 use atelier_platform::audit::RequestMeta;
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -137,9 +138,14 @@ impl FromRequestParts<AppState> for InStudio {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError(AppError::Internal("studio route without path parameters".into())))?;
+        let params =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|rejection| match rejection {
+                // `%ff`: a path id that is not text once decoded; the same answer as `Path` gives.
+                RawPathParamsRejection::InvalidUtf8InPathParam(e) => {
+                    ApiError(AppError::BadRequest(e.body_text()))
+                }
+                _ => ApiError(AppError::Internal("studio route without path parameters".into())),
+            })?;
         let studio_id = params
             .iter()
             .find(|(name, _)| *name == "studio_id")

@@ -4,16 +4,74 @@
 use atelier_domain::ids::StudioId;
 use atelier_platform::AppError;
 use axum::extract::FromRequest;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 use crate::problem::{ApiError, Problem};
 
-/// A JSON request body (and response).
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(Rejection))]
+/// A JSON request body (and response). The body must be a JSON object: serde would otherwise
+/// read a struct from an array of its fields in order (`[null, null]`).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Rejection;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type(request.headers()) {
+            return Err(Rejection::from(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("expected Content-Type: application/json".to_owned()),
+            )));
+        }
+        let bytes = bytes::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| Rejection::from(Problem::new(e.status(), Some(e.body_text()))))?;
+        object_body(&bytes).map(Json)
+    }
+}
+
+/// `application/json` or any `application/*+json` (`application/merge-patch+json`).
+fn json_content_type(headers: &http::HeaderMap) -> bool {
+    let Some(mime) = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = mime.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads a JSON object into `T`: 400 if it is not JSON, 422 if it is not an object or not a `T`.
+fn object_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    let invalid = |detail: String| {
+        Rejection::from(Problem::typed(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "Invalid body",
+            Some(detail),
+        ))
+    };
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(invalid("the body must be a JSON object".to_owned()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            invalid(format!("Failed to deserialize the JSON body into the target type: {e}"))
+        } else {
+            Rejection::from(Problem::typed(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "Malformed JSON",
+                Some(format!("Failed to parse the request body as JSON: {e}")),
+            ))
+        }
+    })
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -31,9 +89,9 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(Rejection))]
 pub struct Path<T>(pub T);
 
-/// A refused request, shown as a problem.
+/// A refused request, shown as a problem (boxed: extractors return it by value).
 #[derive(Debug)]
-pub struct Rejection(Problem);
+pub struct Rejection(Box<Problem>);
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
@@ -41,34 +99,15 @@ impl IntoResponse for Rejection {
     }
 }
 
-impl From<JsonRejection> for Rejection {
-    fn from(r: JsonRejection) -> Self {
-        let problem = match &r {
-            JsonRejection::JsonDataError(e) => Problem::typed(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "Invalid body",
-                Some(e.body_text()),
-            ),
-            JsonRejection::JsonSyntaxError(e) => Problem::typed(
-                StatusCode::BAD_REQUEST,
-                "malformed-json",
-                "Malformed JSON",
-                Some(e.body_text()),
-            ),
-            JsonRejection::MissingJsonContentType(_) => Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                Some("expected Content-Type: application/json".to_owned()),
-            ),
-            other => Problem::new(other.status(), Some(other.body_text())),
-        };
-        Rejection(problem)
+impl From<Problem> for Rejection {
+    fn from(problem: Problem) -> Self {
+        Rejection(Box::new(problem))
     }
 }
 
 impl From<QueryRejection> for Rejection {
     fn from(r: QueryRejection) -> Self {
-        Rejection(Problem::typed(
+        Rejection::from(Problem::typed(
             StatusCode::BAD_REQUEST,
             "invalid-query",
             "Invalid query",
@@ -78,14 +117,15 @@ impl From<QueryRejection> for Rejection {
 }
 
 impl From<PathRejection> for Rejection {
+    /// 400, as for a studio route's `{studio_id}` (`InStudio`): the same problem either way.
     fn from(r: PathRejection) -> Self {
-        Rejection(Problem::new(StatusCode::BAD_REQUEST, Some(r.body_text())))
+        ApiError(AppError::BadRequest(r.body_text())).into()
     }
 }
 
 impl From<ApiError> for Rejection {
     fn from(e: ApiError) -> Self {
-        Rejection(e.problem())
+        Rejection::from(e.problem())
     }
 }
 
@@ -110,25 +150,11 @@ where
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = bytes::Bytes::from_request(request, state)
             .await
-            .map_err(|e| Rejection(Problem::new(e.status(), Some(e.body_text()))))?;
+            .map_err(|e| Rejection::from(Problem::new(e.status(), Some(e.body_text()))))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        match serde_json::from_slice(&bytes) {
-            Ok(value) => Ok(OptionalJson(value)),
-            Err(e) if e.is_data() => Err(Rejection(Problem::typed(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "Invalid body",
-                Some(format!("Failed to deserialize the JSON body into the target type: {e}")),
-            ))),
-            Err(e) => Err(Rejection(Problem::typed(
-                StatusCode::BAD_REQUEST,
-                "malformed-json",
-                "Malformed JSON",
-                Some(format!("Failed to parse the request body as JSON: {e}")),
-            ))),
-        }
+        object_body(&bytes).map(OptionalJson)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod middleware;
 pub mod pagination;
 pub mod problem;
+pub mod transport;
 pub mod versions;
 
 use std::any::Any;
@@ -101,6 +102,7 @@ pub fn with_layers(router: Router, config: &HttpConfig) -> Router {
     let router = router
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(transport::limits))
         .layer(axum::middleware::from_fn(middleware::request_context));
     if config.cors_origins.is_empty() { router } else { router.layer(cors(config)) }
 }

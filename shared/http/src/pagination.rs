@@ -14,10 +14,23 @@ pub const MAX_LIMIT: u32 = 100;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// Items per page, 1 to 100 (default 20).
+    /// Items per page, 1 to 100 (default 20). Checked as the query is read, so a list that
+    /// turns out empty still refuses a bad limit.
+    #[serde(default, deserialize_with = "limit_in_range")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+fn limit_in_range<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let limit = Option::<u32>::deserialize(deserializer)?;
+    match limit {
+        Some(n) if !(1..=MAX_LIMIT).contains(&n) => {
+            Err(serde::de::Error::custom(format!("limit must be between 1 and {MAX_LIMIT}")))
+        }
+        _ => Ok(limit),
+    }
 }
 
 impl PageParams {

@@ -6,7 +6,9 @@
 use atelier_domain::Invalid;
 use atelier_domain::availability::{AvailabilityException, WeeklySchedule};
 use atelier_domain::ids::{ExceptionId, StudioId, UserId};
+use atelier_domain::time::EXCEPTION_DAYS_AHEAD;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -118,6 +120,11 @@ pub async fn exceptions(
     from: Date,
     to: Date,
 ) -> Result<Vec<StoredException>, AppError> {
+    let mut errors = Invalid::default();
+    atelier_domain::time::check_date(&mut errors, "from", from);
+    atelier_domain::time::check_date(&mut errors, "to", to);
+    errors.check(from <= to, "to", "must not be before from");
+    errors.into_result()?;
     super::team::require_professional(platform, studio_id, user_id).await?;
     exceptions_between(platform, studio_id, user_id, from, to).await
 }
@@ -153,6 +160,17 @@ pub async fn add_exception(
     may_manage(&actor, user_id)?;
     let exception = exception.validate()?;
     let current = schedule(platform, actor.studio_id(), user_id).await?;
+    // Planned time off and extra hours, at most two years ahead; none before 2000.
+    let today = TimeZone::UTC.to_datetime(platform.clock.now()).date();
+    let latest = today.checked_add(jiff::Span::new().days(EXCEPTION_DAYS_AHEAD)).unwrap_or(today);
+    let mut errors = Invalid::default();
+    atelier_domain::time::check_date(&mut errors, "start_date", exception.start_date);
+    errors.check(
+        exception.end_date <= latest,
+        "end_date",
+        format!("at most {EXCEPTION_DAYS_AHEAD} days ahead (until {latest})"),
+    );
+    errors.into_result()?;
     let existing =
         exceptions_between(platform, actor.studio_id(), user_id, exception.start_date, exception.end_date)
             .await?;

@@ -27,9 +27,6 @@ use atelier_platform::store::{
 };
 use atelier_platform::{AppError, Platform};
 
-/// 422: a merge patch (RFC 7396) that is not a JSON object.
-pub const NOT_A_PATCH: Reason = Reason { slug: "not-a-patch", title: "Not a merge patch" };
-
 /// 409: the invitation was accepted or revoked already.
 pub const INVITATION_NOT_PENDING: Reason =
     Reason { slug: "invitation-not-pending", title: "Invitation no longer pending" };
@@ -120,15 +117,36 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
+/// Records every key of `patch` that `current` (a record serialized with all its fields,
+/// absent optional ones as `null`) does not have.
+fn unknown_keys(current: &serde_json::Value, patch: &serde_json::Value, prefix: &str, errors: &mut Invalid) {
+    let (Some(current), Some(patch)) = (current.as_object(), patch.as_object()) else {
+        return;
+    };
+    for (key, value) in patch {
+        let field = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match current.get(key) {
+            None => {
+                errors.check(false, &field, "is not a field that can be changed");
+            }
+            Some(inner) => unknown_keys(inner, value, &field, errors),
+        }
+    }
+}
+
 /// `current` with `patch` merged in, decoded as `T`: unknown fields and wrong types are a 422.
 pub fn patched<T: Serialize + DeserializeOwned>(
     current: &T,
     patch: &serde_json::Value,
 ) -> Result<T, AppError> {
     if !patch.is_object() {
-        return Err(AppError::Unprocessable(NOT_A_PATCH, "a patch must be a JSON object".into()));
+        return Err(Invalid::field("body", "a merge patch must be a JSON object").into());
     }
     let mut value = serde_json::to_value(current).map_err(|e| AppError::failed("encoding a view", e))?;
+    // `{"typo": null}` would otherwise remove nothing and pass: every key must be a field.
+    let mut errors = Invalid::default();
+    unknown_keys(&value, patch, "", &mut errors);
+    errors.into_result()?;
     merge_patch(&mut value, patch);
     serde_json::from_value(value).map_err(|e| AppError::Invalid(Invalid::field("body", e.to_string())))
 }

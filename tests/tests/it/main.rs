@@ -11,6 +11,7 @@ mod http_platform;
 mod outbox;
 mod problems;
 mod queue;
+mod robustness;
 mod store;
 mod studios;
 mod template;

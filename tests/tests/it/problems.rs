@@ -103,9 +103,17 @@ async fn store_limits_are_too_large() {
 async fn a_patch_must_be_an_object(app: TestApp) {
     let owner = app.register("owner@patch.example").await;
     let studio = app.create_studio(&owner, "patch").await;
-    send(&app, Method::PATCH, &path(&studio, ""), &owner, Some(json!(["not", "an", "object"])))
+    // Any body must be an object (serde would read a struct from an array of its fields).
+    let problem = send(&app, Method::PATCH, &path(&studio, ""), &owner, Some(json!(["not", "an", "object"])))
         .await
-        .assert_problem(422, "not-a-patch");
+        .assert_problem(422, "invalid-body");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("must be a JSON object")), "{problem}");
+    // Every key of a patch is a field: `null` for a field that does not exist removes nothing,
+    // so it would otherwise pass unnoticed.
+    let problem = send(&app, Method::PATCH, &path(&studio, ""), &owner, Some(json!({ "nmae": null })))
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(problem["errors"][0]["field"], "nmae");
 }
 
 async fn a_concurrent_change_is_changed_meanwhile_or_booking_changed(app: TestApp) {

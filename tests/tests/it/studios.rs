@@ -903,7 +903,7 @@ async fn seed(app: &TestApp, owner: &Account, slug: &str) -> Ids {
         Method::POST,
         &path(&studio, &format!("/professionals/{}/availability/exceptions", pro.user_id)),
         owner,
-        Some(json!({ "kind": "time_off", "start_date": "2029-01-01", "end_date": "2029-01-01" })),
+        Some(json!({ "kind": "time_off", "start_date": "2027-01-01", "end_date": "2027-01-01" })),
     )
     .await
     .json()["id"]
