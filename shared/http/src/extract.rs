@@ -59,18 +59,29 @@ fn object_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Reject
     if first != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
         return Err(invalid("the body must be a JSON object".to_owned()));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let malformed = |e: serde_json::Error| {
+        Rejection::from(Problem::typed(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "Malformed JSON",
+            Some(format!("Failed to parse the request body as JSON: {e}")),
+        ))
+    };
+    // The path of the offending field (`settings.horizon_days: invalid type…`), as axum's own
+    // extractor reports it.
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
         if e.is_data() {
-            invalid(format!("Failed to deserialize the JSON body into the target type: {e}"))
+            let at = if path == "." { String::new() } else { format!("{path}: ") };
+            invalid(format!("Failed to deserialize the JSON body into the target type: {at}{e}"))
         } else {
-            Rejection::from(Problem::typed(
-                StatusCode::BAD_REQUEST,
-                "malformed-json",
-                "Malformed JSON",
-                Some(format!("Failed to parse the request body as JSON: {e}")),
-            ))
+            malformed(e)
         }
-    })
+    })?;
+    deserializer.end().map_err(malformed)?;
+    Ok(value)
 }
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
