@@ -487,42 +487,7 @@ impl TestApp {
 /// One receive from SQS, run through the Lambda glue exactly as the function would, deleting
 /// what succeeded (what the Lambda event source does with a partial batch response).
 async fn sqs_poll_once(clients: &Clients, url: &str, worker: &Worker) -> usize {
-    use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-    let out = clients
-        .sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive from SQS");
-    let messages = out.messages();
-    if messages.is_empty() {
-        return 0;
-    }
-    let mut event = SqsEvent::default();
-    for m in messages {
-        let mut record = SqsMessage::default();
-        record.message_id = m.message_id().map(str::to_owned);
-        record.body = m.body().map(str::to_owned);
-        record.receipt_handle = m.receipt_handle().map(str::to_owned);
-        event.records.push(record);
-    }
-    let response = atelier_aws::handle_sqs_batch(worker, event).await;
-    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    for m in messages {
-        if !failed.contains(&m.message_id().unwrap_or_default()) {
-            clients
-                .sqs
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .expect("delete from SQS");
-        }
-    }
-    messages.len()
+    atelier_aws::sqs::poll_once(&clients.sqs, url, worker, Duration::ZERO).await.expect("receive from SQS")
 }
 
 /// Runs each listed async test body (`async fn name(app: TestApp)`) twice: on the embedded

@@ -235,11 +235,12 @@ fn text(value: &Value) -> String {
 /// Fills `options.data_dir` with the demo studio (or completes it) and reports what is there.
 pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let clock = Arc::new(MovableClock::default());
-    let app = crate::build_with(options, clock.clone(), Arc::new(UlidGenerator), |auth| {
+    let host = crate::open(options, clock.clone(), Arc::new(UlidGenerator), |auth| {
         // The demo makes a few hundred calls as the owner in seconds.
         auth.limits.api_per_caller = u32::MAX;
-    })?;
-    let api = Api { router: app.router.clone() };
+    })
+    .await?;
+    let api = Api { router: host.router().clone() };
 
     let owner = api.account(OWNER_EMAIL, "Olivia Owner").await?;
     let (status, found) = api.call(Method::GET, &format!("/v1/public/slugs/{SLUG}"), None, None).await;

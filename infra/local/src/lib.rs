@@ -1,5 +1,7 @@
-//! The local host: every endpoint group on one port over the embedded store, with the queue
-//! workers and scheduled jobs running in-process. Same routers and handlers as on Lambda.
+//! The local host: every endpoint group on one port, with the queue workers and scheduled jobs
+//! running in-process. Same routers and handlers as on Lambda. Over the embedded store by
+//! default; over the AWS adapters (DynamoDB, SQS, S3, configured as on Lambda) with
+//! `ATELIER_BACKEND=aws`.
 
 pub mod demo;
 
@@ -40,6 +42,18 @@ pub enum LocalError {
     Io(#[from] std::io::Error),
 }
 
+/// Which adapters the local server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// redb in the data directory: no cloud account, no Java.
+    #[default]
+    Embedded,
+    /// DynamoDB, SQS and S3, found as on Lambda (`ATELIER_TABLE`, `ATELIER_<NAME>_QUEUE_URL`,
+    /// `ATELIER_EXPORTS_BUCKET`, `AWS_ENDPOINT_URL*`): emulators (`./infra/aws-stack`) or an
+    /// account.
+    Aws,
+}
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
@@ -57,6 +71,8 @@ pub struct LocalOptions {
     pub job_interval: Duration,
     /// Password hashing cost (`ATELIER_ARGON2_*`).
     pub hash_cost: HashCost,
+    /// Which adapters (`ATELIER_BACKEND`: `embedded`, the default, or `aws`).
+    pub backend: Backend,
     /// Authenticated requests per caller per minute (`ATELIER_API_RATE_LIMIT`, default 100;
     /// the API fuzzing in `infra/test` raises it so its thousands of requests are not all 429).
     pub api_rate_limit: Option<u32>,
@@ -78,6 +94,15 @@ impl LocalOptions {
             sweep_interval: Duration::from_secs(30),
             job_interval: Duration::from_secs(60),
             hash_cost: atelier_identity::hash_cost_from_env().map_err(LocalError::Config)?,
+            backend: match std::env::var("ATELIER_BACKEND").as_deref() {
+                Err(_) | Ok("" | "embedded") => Backend::Embedded,
+                Ok("aws") => Backend::Aws,
+                Ok(other) => {
+                    return Err(LocalError::Config(format!(
+                        "ATELIER_BACKEND: `{other}` is neither `embedded` nor `aws`"
+                    )));
+                }
+            },
             api_rate_limit: match std::env::var("ATELIER_API_RATE_LIMIT") {
                 Ok(n) => Some(n.parse().map_err(|_| {
                     LocalError::Config(format!("ATELIER_API_RATE_LIMIT: `{n}` is not a number of requests"))
@@ -127,6 +152,15 @@ pub fn build_with(
         ids,
     )
     .relaying_in_background();
+    let auth = auth_settings(options, adjust)?;
+    Ok(LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth)))
+}
+
+fn auth_settings(
+    options: &LocalOptions,
+    adjust: impl FnOnce(&mut AuthSettings),
+) -> Result<AuthSettings, LocalError> {
+    std::fs::create_dir_all(&options.data_dir)?;
     let mut auth = AuthSettings::new(
         local_key_ring(&options.data_dir)?,
         PasswordHasher::new(options.hash_cost).map_err(LocalError::Config)?,
@@ -135,7 +169,98 @@ pub fn build_with(
         auth.limits.api_per_caller = limit;
     }
     adjust(&mut auth);
-    Ok(LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth)))
+    Ok(auth)
+}
+
+/// The app on the AWS adapters (`ATELIER_BACKEND=aws`).
+pub struct AwsApp {
+    /// The ports.
+    pub platform: Platform,
+    /// Every endpoint group.
+    pub router: Router,
+    /// The SDK clients (the queue poller receives with them).
+    pub clients: atelier_aws::Clients,
+    /// Where the table, queues and bucket are.
+    pub settings: atelier_aws::AwsSettings,
+}
+
+/// The local server's app on either backend.
+pub enum Host {
+    /// On the embedded store.
+    Embedded(Box<LocalApp>),
+    /// On the AWS adapters.
+    Aws(Box<AwsApp>),
+}
+
+/// Builds the app on the backend `options` name, with the given clock and ids.
+pub async fn open(
+    options: &LocalOptions,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    adjust: impl FnOnce(&mut AuthSettings),
+) -> Result<Host, LocalError> {
+    match options.backend {
+        Backend::Embedded => Ok(Host::Embedded(Box::new(build_with(options, clock, ids, adjust)?))),
+        Backend::Aws => {
+            let settings =
+                atelier_aws::AwsSettings::from_env().map_err(|e| LocalError::Config(e.to_string()))?;
+            let config = atelier_aws::sdk_config().await;
+            let clients = atelier_aws::Clients::new(&config, settings.s3_path_style);
+            let platform =
+                atelier_aws::platform_with(&clients, &settings, clock, ids).relaying_in_background();
+            let auth = auth_settings(options, adjust)?;
+            let state = atelier_app::with_identity(
+                atelier_app::state(platform.clone(), options.http.clone()),
+                Arc::new(auth),
+            );
+            let router = atelier_app::router(state, &Group::ALL)
+                .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
+            Ok(Host::Aws(Box::new(AwsApp { platform, router, clients, settings })))
+        }
+    }
+}
+
+impl Host {
+    /// Every endpoint group (and, embedded, the blob downloads).
+    pub fn router(&self) -> &Router {
+        match self {
+            Host::Embedded(app) => &app.router,
+            Host::Aws(app) => &app.router,
+        }
+    }
+
+    /// The ports.
+    pub fn platform(&self) -> &Platform {
+        match self {
+            Host::Embedded(app) => &app.platform,
+            Host::Aws(app) => &app.platform,
+        }
+    }
+
+    /// Starts the queue workers and the scheduled jobs in the background.
+    pub fn spawn_background(&self, options: &LocalOptions) {
+        match self {
+            Host::Embedded(app) => app.spawn_background(options),
+            Host::Aws(app) => {
+                // The real queue, long-polled, through the same glue as the Lambda event source.
+                let queue = atelier_notifications::QUEUE;
+                match app.settings.queue_urls.get(&queue) {
+                    Some(url) => {
+                        let lease =
+                            Duration::from_secs(atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into());
+                        let worker = atelier_app::worker(&queue, &app.platform, lease);
+                        tokio::spawn(atelier_aws::sqs::poll_forever(
+                            app.clients.sqs.clone(),
+                            url.clone(),
+                            worker,
+                        ));
+                    }
+                    None => tracing::warn!(%queue, "no queue URL: notifications stay queued"),
+                }
+                spawn_jobs(&app.platform, options);
+            }
+        }
+    }
 }
 
 /// `ATELIER_JWT_KEYS` if set; otherwise a key generated on first run and kept in the data
@@ -236,23 +361,7 @@ impl LocalApp {
         let consumer = atelier_app::worker(&queue, &self.platform, QueueOptions::default().visibility);
         tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
 
-        // The scheduler's jobs, on the same kind of timers as the deployed schedules.
-        for &job in Job::ALL {
-            let platform = self.platform.clone();
-            let every = match job {
-                Job::OutboxSweep => options.sweep_interval,
-                _ => options.job_interval,
-            };
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = jobs::run(job, &platform).await {
-                        tracing::error!(error = %atelier_platform::error::chain(&e), ?job, "scheduled job failed");
-                    }
-                }
-            });
-        }
+        spawn_jobs(&self.platform, options);
 
         let store = self.store.clone();
         let clock = self.platform.clock.clone();
@@ -274,6 +383,26 @@ impl LocalApp {
     }
 }
 
+/// The scheduler's jobs, on the same kind of timers as the deployed schedules.
+fn spawn_jobs(platform: &Platform, options: &LocalOptions) {
+    for &job in Job::ALL {
+        let platform = platform.clone();
+        let every = match job {
+            Job::OutboxSweep => options.sweep_interval,
+            _ => options.job_interval,
+        };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = jobs::run(job, &platform).await {
+                    tracing::error!(error = %atelier_platform::error::chain(&e), ?job, "scheduled job failed");
+                }
+            }
+        });
+    }
+}
+
 /// Writes a file only its owner can read (it holds a signing key).
 fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -289,20 +418,27 @@ pub async fn make_admin(
     options: &LocalOptions,
     email: &str,
 ) -> Result<atelier_domain::ids::UserId, LocalError> {
-    let app = build(options, Arc::new(SystemClock), Arc::new(UlidGenerator))?;
-    atelier_identity::make_admin(&app.platform, email).await.map_err(|e| LocalError::Config(e.to_string()))
+    let host = open(options, Arc::new(SystemClock), Arc::new(UlidGenerator), |_| {}).await?;
+    atelier_identity::make_admin(host.platform(), email).await.map_err(|e| LocalError::Config(e.to_string()))
 }
 
 /// Runs the local server until Ctrl-C.
 pub async fn serve(options: LocalOptions) -> Result<(), LocalError> {
-    let app = build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator))?;
+    let host = open(&options, Arc::new(SystemClock), Arc::new(UlidGenerator), |_| {}).await?;
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    app.blobs.set_base_url(&url);
-    app.spawn_background(&options);
-    tracing::info!(data_dir = %options.data_dir.display(), "embedded store open");
+    match &host {
+        Host::Embedded(app) => {
+            app.blobs.set_base_url(&url);
+            tracing::info!(data_dir = %options.data_dir.display(), "embedded store open");
+        }
+        Host::Aws(app) => {
+            tracing::info!(table = %app.settings.table, queues = app.settings.queue_urls.len(), "on the AWS adapters");
+        }
+    }
+    host.spawn_background(&options);
     println!("Atelier listening on {url}");
-    let service = app.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = host.router().clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -9,7 +9,7 @@ mod lambda;
 pub mod provision;
 mod s3;
 mod secrets;
-mod sqs;
+pub mod sqs;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -148,12 +148,23 @@ pub async fn platform_and_config_from_env() -> Result<(Platform, aws_config::Sdk
 
 /// The platform on AWS adapters.
 pub fn platform(clients: &Clients, settings: &AwsSettings) -> Platform {
+    platform_with(clients, settings, Arc::new(SystemClock), Arc::new(UlidGenerator))
+}
+
+/// The platform on AWS adapters with a given clock and ids (the local server's demo moves its
+/// clock).
+pub fn platform_with(
+    clients: &Clients,
+    settings: &AwsSettings,
+    clock: Arc<dyn atelier_platform::clock::Clock>,
+    ids: Arc<dyn atelier_platform::ids::IdGenerator>,
+) -> Platform {
     Platform::new(
         Arc::new(DynamoStore::new(clients.dynamodb.clone(), settings.table.clone())),
         Arc::new(SqsQueue::new(clients.sqs.clone(), settings.queue_urls.clone())),
         Arc::new(S3Blobs::new(clients.s3.clone(), settings.bucket.clone())),
-        Arc::new(SystemClock),
-        Arc::new(UlidGenerator),
+        clock,
+        ids,
     )
 }
 

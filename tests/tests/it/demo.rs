@@ -19,6 +19,7 @@ fn options(dir: &std::path::Path) -> LocalOptions {
         sweep_interval: std::time::Duration::from_secs(30),
         job_interval: std::time::Duration::from_secs(60),
         hash_cost: atelier_identity::HashCost::FLOOR,
+        backend: atelier_local::Backend::Embedded,
         api_rate_limit: None,
     }
 }

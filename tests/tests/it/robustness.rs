@@ -195,6 +195,7 @@ async fn an_early_refusal_closes_the_connection_and_says_so() {
         sweep_interval: std::time::Duration::from_secs(30),
         job_interval: std::time::Duration::from_secs(60),
         hash_cost: atelier_identity::HashCost::FLOOR,
+        backend: atelier_local::Backend::Embedded,
         api_rate_limit: None,
     };
     let app = atelier_local::build(
