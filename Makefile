@@ -22,6 +22,9 @@ build-StudiosFunction:
 build-BookingsFunction:
 	$(call function,bookings)
 
+build-NotificationsFunction:
+	$(call function,notifications)
+
 build-NotificationsWorkerFunction:
 	$(call function,notifications-worker)
 
@@ -29,5 +32,5 @@ build-SchedulerFunction:
 	$(call function,scheduler)
 
 
-.PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction \
+.PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction build-NotificationsFunction \
 	build-NotificationsWorkerFunction build-SchedulerFunction

@@ -32,11 +32,14 @@ pub enum Group {
     Studios,
     /// Free slots, bookings, waitlist, loyalty, calendar feeds.
     Bookings,
+    /// The signed-in user's inbox.
+    Notifications,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 4] = [Group::Health, Group::Auth, Group::Studios, Group::Bookings];
+    pub const ALL: [Group; 5] =
+        [Group::Health, Group::Auth, Group::Studios, Group::Bookings, Group::Notifications];
 
     /// The group's routes with their OpenAPI description.
     ///
@@ -52,6 +55,8 @@ impl Group {
             Group::Studios => atelier_studios::routes::routes(),
             #[cfg(feature = "bookings")]
             Group::Bookings => atelier_bookings::routes::routes(),
+            #[cfg(feature = "notifications")]
+            Group::Notifications => atelier_notifications::routes::routes(),
             #[allow(unreachable_patterns)]
             other => panic!("this build of atelier-app leaves out the {other:?} group (enable its feature)"),
         }

@@ -2,6 +2,9 @@
 //! notice becomes an item in the recipient's inbox. Email, SMS and webhooks join later behind
 //! the same event.
 
+pub mod inbox;
+pub mod routes;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use atelier_platform::events::Event;
 use atelier_platform::queue::QueueName;
-use atelier_platform::store::{Item, Key, Store, StoreError, WriteOp, attr};
+use atelier_platform::store::{Item, Key, Store, WriteOp, attr};
 use atelier_platform::worker::{EventHandler, HandlerError};
 
 /// The handlers this capability runs on the notifications queue, by event kind.
@@ -72,6 +75,9 @@ pub struct InboxEntry {
     pub created_at: Timestamp,
     /// Whether the recipient has read it.
     pub read: bool,
+    /// Whether the recipient has archived it.
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// Key of a user's inbox entry.
@@ -115,11 +121,15 @@ pub async fn deliver(
         body: notice.body,
         created_at: occurred_at,
         read: false,
+        archived: false,
     };
     let expires = occurred_at.as_second() + i64::try_from(INBOX_RETENTION.as_secs()).unwrap_or(0);
     let item = Item::from_record(&inbox_key(&notice.user_id, event_id), &entry)?.with(attr::TTL, expires);
-    match store.write(WriteOp::create(item)).await {
-        Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+    // The entry and its count in one transaction: a redelivered notice fails the condition
+    // and counts nothing.
+    match store.transact(vec![WriteOp::create(item), inbox::count_one_more(&notice.user_id)]).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_condition_failed_at(0) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

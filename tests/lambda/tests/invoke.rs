@@ -256,3 +256,22 @@ fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
         assert_eq!(report[job]["failed"], 0, "{event}: {report}");
     }
 }
+
+#[test]
+fn notifications_function_serves_the_inbox() {
+    let mut register = event("apigw-register.json");
+    let account = serde_json::json!({ "email": "inbox.user@example.com", "password": "correct horse battery staple", "name": "Inbox" });
+    register["body"] = serde_json::json!(account.to_string());
+    let registered = invoke_with("auth", &register).response();
+    assert_eq!(registered["statusCode"], 201, "{registered}");
+    let access = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
+
+    let mut inbox = event("apigw-inbox-unauthenticated.json");
+    let anonymous = invoke_with("notifications", &inbox).response();
+    assert_eq!(anonymous["statusCode"], 401, "{anonymous}");
+    assert_eq!(anonymous["headers"]["content-type"], "application/problem+json");
+    inbox["headers"]["authorization"] = serde_json::json!(format!("Bearer {access}"));
+    let listed = invoke_with("notifications", &inbox).response();
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    assert_eq!(body(&listed)["items"], serde_json::json!([]));
+}

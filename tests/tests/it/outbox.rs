@@ -37,8 +37,10 @@ async fn outbox_items(app: &TestApp) -> usize {
 }
 
 async fn inbox(app: &TestApp, user: &str) -> Vec<InboxEntry> {
-    let items =
-        app.platform.store.query_all(Query::partition(format!("USER#{user}")), 100).await.expect("query");
+    // The entries only: the partition also holds the user's unread counter.
+    let query = Query::partition(format!("USER#{user}"))
+        .sort(atelier_platform::store::SortKey::BeginsWith("NOTIFICATION#".into()));
+    let items = app.platform.store.query_all(query, 100).await.expect("query");
     items.iter().map(|i| i.to_record().expect("inbox entry")).collect()
 }
 

@@ -233,6 +233,7 @@ fn every_route_reaches_the_function_of_its_group() {
         Group::Auth => "auth",
         Group::Studios => "studios",
         Group::Bookings => "bookings",
+        Group::Notifications => "notifications",
     };
     let mut checked = 0;
     for group in Group::ALL {
