@@ -79,6 +79,8 @@ pub struct DemoReport {
     pub booked: bool,
     /// Bookings in the studio's two-week window either side of today, by status.
     pub by_status: std::collections::BTreeMap<String, usize>,
+    /// Unread notices in the first professional's inbox (what her bookings told her).
+    pub unread_notices: i64,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -391,11 +393,17 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         plan.run(&professionals, [haircut, colour, beard, cut_and_beard], &clients).await?;
     }
 
+    // The notices the bookings sent, delivered now (the server is not running yet).
+    host.drain_notifications().await?;
+    let rita = api.account(PROFESSIONALS[0].0, PROFESSIONALS[0].1).await?;
+    let count = api.expect(Method::GET, "/v1/me/notifications/unread-count", &rita.token, None).await?;
+    let unread_notices = count["unread"].as_i64().unwrap_or(0);
+
     let mut by_status = std::collections::BTreeMap::new();
     for booking in api.all(&window, &owner.token).await? {
         *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
     }
-    Ok(DemoReport { studio_id: studio, booked, by_status })
+    Ok(DemoReport { studio_id: studio, booked, by_status, unread_notices })
 }
 
 /// Invites `who` to the studio with `role` and accepts, unless they are a member already.
@@ -573,9 +581,11 @@ pub fn instructions(report: &DemoReport) -> String {
     let studio = &report.studio_id;
     let statuses: Vec<String> = report.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let mut out = format!(
-        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
+        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n{} unread notices in {}'s inbox.\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
         if report.booked { "" } else { " (it was there already; nothing duplicated)" },
-        statuses.join(", ")
+        statuses.join(", "),
+        report.unread_notices,
+        PROFESSIONALS[0].1,
     );
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));
     for (email, name, _) in PROFESSIONALS {
@@ -588,7 +598,9 @@ pub fn instructions(report: &DemoReport) -> String {
          curl -s $API/v1/public/slugs/{SLUG}\n\
          TOKEN=$(curl -s -X POST $API/v1/auth/login -H 'content-type: application/json' \\\n  \
            -d '{{\"email\":\"{OWNER_EMAIL}\",\"password\":\"{PASSWORD}\"}}' | jq -r .tokens.access_token)\n\
-         curl -s \"$API/v1/studios/{studio}/bookings?from=$(date +%F)&to=$(date -d '+7 days' +%F)\" -H \"authorization: Bearer $TOKEN\"\n"
+         curl -s \"$API/v1/studios/{studio}/bookings?from=$(date +%F)&to=$(date -d '+7 days' +%F)\" -H \"authorization: Bearer $TOKEN\"\n\
+         # and, signed in as {} the same way, her inbox: curl -s $API/v1/me/notifications -H \"authorization: Bearer $TOKEN\"\n",
+        PROFESSIONALS[0].0
     ));
     out
 }

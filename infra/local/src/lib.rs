@@ -237,6 +237,46 @@ impl Host {
         }
     }
 
+    /// Runs the notifications worker until the queue and the outbox are empty: what the
+    /// server's background workers would do, for commands that stop before a server runs (the
+    /// demo). Returns how many messages it handled.
+    pub async fn drain_notifications(&self) -> Result<usize, LocalError> {
+        let platform = self.platform();
+        let queue = atelier_notifications::QUEUE;
+        let worker = atelier_app::worker(&queue, platform, QueueOptions::default().visibility);
+        let failed = |e: &dyn std::fmt::Display| LocalError::Config(format!("delivering notifications: {e}"));
+        let mut handled = 0;
+        // Handlers send new events (a booking's notices): go round until a round finds nothing.
+        loop {
+            // Relays still running in the background are sent again; the worker dedupes.
+            platform.outbox.sweep(Duration::ZERO).await.map_err(|e| failed(&e))?;
+            let mut round = 0;
+            loop {
+                let n = match self {
+                    Host::Embedded(app) => {
+                        app.queue.poll_once(&queue, &worker).await.map_err(|e| failed(&e))?
+                    }
+                    Host::Aws(app) => match app.settings.queue_urls.get(&queue) {
+                        Some(url) => {
+                            atelier_aws::sqs::poll_once(&app.clients.sqs, url, &worker, Duration::ZERO)
+                                .await
+                                .map_err(|e| failed(&e))?
+                        }
+                        None => 0,
+                    },
+                };
+                if n == 0 {
+                    break;
+                }
+                round += n;
+            }
+            if round == 0 {
+                return Ok(handled);
+            }
+            handled += round;
+        }
+    }
+
     /// Starts the queue workers and the scheduled jobs in the background.
     pub fn spawn_background(&self, options: &LocalOptions) {
         match self {

@@ -56,13 +56,14 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     for status in ["pending", "confirmed", "completed", "cancelled", "no_show"] {
         assert!(first.by_status.get(status).copied().unwrap_or(0) > 0, "a booking {status}: {first:?}");
     }
+    assert!(first.unread_notices > 0, "the bookings' notices reached the professional's inbox: {first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
     let second = demo::seed(&options).await.expect("demo runs again");
     assert_eq!(
-        (second.booked, &second.studio_id, &second.by_status),
-        (false, &first.studio_id, &first.by_status)
+        (second.booked, &second.studio_id, &second.by_status, second.unread_notices),
+        (false, &first.studio_id, &first.by_status, first.unread_notices)
     );
 
     let app = atelier_local::build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator)).expect("app");
