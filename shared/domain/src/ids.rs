@@ -6,12 +6,27 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The longest id accepted anywhere (ids are ULIDs, 26 bytes, or a date and a ULID).
+pub const MAX_ID_BYTES: usize = 128;
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        impl<'de> Deserialize<'de> for $name {
+            /// Text of at most [`MAX_ID_BYTES`]: longer would not fit in a store key, and no id
+            /// Atelier hands out comes near it.
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
+                let id = String::deserialize(deserializer)?;
+                if id.len() > MAX_ID_BYTES {
+                    return Err(serde::de::Error::custom(format!("an id is at most {MAX_ID_BYTES} bytes")));
+                }
+                Ok($name(id))
+            }
+        }
 
         impl $name {
             /// The id with this text.
@@ -137,6 +152,10 @@ id_type!(
 id_type!(
     /// An invitation to join a studio's team.
     InvitationId
+);
+id_type!(
+    /// A notice in a user's inbox (the id of the event that carried it).
+    NotificationId
 );
 id_type!(
     /// An exception to a professional's weekly availability (time off, extra hours).

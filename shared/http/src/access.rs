@@ -151,6 +151,13 @@ impl FromRequestParts<AppState> for InStudio {
             .find(|(name, _)| *name == "studio_id")
             .map(|(_, value)| atelier_domain::ids::StudioId::new(value))
             .ok_or_else(|| ApiError(AppError::Internal("studio route without {studio_id}".into())))?;
+        // As the typed ids' own check (`Path` gives the same answer on public routes).
+        if studio_id.len() > atelier_domain::ids::MAX_ID_BYTES {
+            return Err(ApiError(AppError::BadRequest(format!(
+                "an id is at most {} bytes",
+                atelier_domain::ids::MAX_ID_BYTES
+            ))));
+        }
         let token = bearer(parts)?;
         let who = state.authenticator()?.authenticate(&state.platform, token, Some(&studio_id)).await?;
         let access = StudioAccess { caller: who.caller.clone(), studio_id, role: who.role };

@@ -6,7 +6,7 @@
 //! redelivered notice or a second "read" fails its condition and changes nothing, so the
 //! count stays exact under SQS redelivery and concurrent clicks.
 
-use atelier_domain::ids::UserId;
+use atelier_domain::ids::{NotificationId, UserId};
 use atelier_platform::store::{
     Condition, Cursor, Item, Key, Query, SortKey, StoreError, UpdateAction, Value, WriteOp,
 };
@@ -149,22 +149,30 @@ pub async fn unread(platform: &Platform, user_id: &UserId) -> Result<UnreadCount
     Ok(UnreadCount { unread: n.max(0) })
 }
 
-async fn entry(platform: &Platform, user_id: &UserId, id: &str) -> Result<InboxEntry, AppError> {
-    let item =
-        platform.store.get(&inbox_key(user_id, id)).await?.ok_or(AppError::NotFound("notification"))?;
+async fn entry(platform: &Platform, user_id: &UserId, id: &NotificationId) -> Result<InboxEntry, AppError> {
+    let item = platform
+        .store
+        .get(&inbox_key(user_id, id.as_str()))
+        .await?
+        .ok_or(AppError::NotFound("notification"))?;
     Ok(item.to_record()?)
 }
 
 /// Marks one unread, unarchived entry read and counts it off, in one transaction; `false` if
 /// its condition failed (read or archived meanwhile).
-async fn flip_read(platform: &Platform, user_id: &UserId, id: &str, archive: bool) -> Result<bool, AppError> {
+async fn flip_read(
+    platform: &Platform,
+    user_id: &UserId,
+    id: &NotificationId,
+    archive: bool,
+) -> Result<bool, AppError> {
     let mut actions = vec![UpdateAction::Set("read".into(), Value::Bool(true))];
     if archive {
         actions.push(UpdateAction::Set("archived".into(), Value::Bool(true)));
     }
     let ops = vec![
         WriteOp::Update {
-            key: inbox_key(user_id, id),
+            key: inbox_key(user_id, id.as_str()),
             actions,
             condition: Some(Condition::And(vec![
                 Condition::Exists,
@@ -185,7 +193,7 @@ async fn flip_read(platform: &Platform, user_id: &UserId, id: &str, archive: boo
 pub async fn mark_read(
     platform: &Platform,
     user_id: &UserId,
-    id: &str,
+    id: &NotificationId,
 ) -> Result<NotificationView, AppError> {
     entry(platform, user_id, id).await?;
     flip_read(platform, user_id, id, false).await?;
@@ -193,12 +201,16 @@ pub async fn mark_read(
 }
 
 /// Archives a notice (an unread one is counted off as read).
-pub async fn archive(platform: &Platform, user_id: &UserId, id: &str) -> Result<NotificationView, AppError> {
+pub async fn archive(
+    platform: &Platform,
+    user_id: &UserId,
+    id: &NotificationId,
+) -> Result<NotificationView, AppError> {
     let current = entry(platform, user_id, id).await?;
     if !current.archived && !flip_read(platform, user_id, id, true).await? {
         // Read already (or meanwhile): archiving changes no count.
         let op = WriteOp::Update {
-            key: inbox_key(user_id, id),
+            key: inbox_key(user_id, id.as_str()),
             actions: vec![UpdateAction::Set("archived".into(), Value::Bool(true))],
             condition: Some(Condition::Exists),
         };
@@ -227,13 +239,43 @@ pub async fn mark_all_read(platform: &Platform, user_id: &UserId) -> Result<Mark
             if marked == READ_ALL_MAX {
                 return Ok(MarkedRead { marked, more: true });
             }
-            if flip_read(platform, user_id, item.string("id")?, false).await? {
+            if flip_read(platform, user_id, &NotificationId::new(item.string("id")?), false).await? {
                 marked += 1;
             }
         }
         match page.next {
             Some(next) => cursor = Some(next),
-            None => return Ok(MarkedRead { marked, more: false }),
+            None => {
+                settle(platform, user_id).await?;
+                return Ok(MarkedRead { marked, more: false });
+            }
         }
+    }
+}
+
+/// After every unread entry was marked read, whatever the counter still holds is drift: unread
+/// entries that expired (90-day TTL) and so were never counted off. Set it to 0, unless a
+/// delivery moved it meanwhile (then it is left for the next "read all").
+async fn settle(platform: &Platform, user_id: &UserId) -> Result<(), AppError> {
+    let Some(counter) = platform.store.get(&unread_key(user_id)).await? else { return Ok(()) };
+    let n = counter.number("n")?;
+    if n == 0 {
+        return Ok(());
+    }
+    // Read after the counter: a notice delivered before that read is found here (and the count
+    // is right), one delivered after it moves `n` and fails the condition below.
+    let unread_filter = InboxFilter { status: ReadFilter::Unread, archived: false };
+    let unread = platform.store.query_filtered(entries(user_id).limit(100), keep(&unread_filter), 10).await?;
+    if !unread.items.is_empty() || unread.next.is_some() {
+        return Ok(());
+    }
+    let op = WriteOp::Update {
+        key: unread_key(user_id),
+        actions: vec![UpdateAction::Set("n".into(), Value::N(0))],
+        condition: Some(Condition::Eq("n".into(), Value::N(n))),
+    };
+    match platform.store.write(op).await {
+        Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }

@@ -11,6 +11,8 @@ use atelier_http::extract::{Json, Path, Query as QueryParams};
 use atelier_http::pagination::{Page, PageParams};
 use atelier_http::problem::{ApiError, Problem};
 
+use atelier_domain::ids::NotificationId;
+
 use crate::inbox::{self, InboxFilter, MarkedRead, NotificationView, UnreadCount};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -20,7 +22,8 @@ type Result<T> = std::result::Result<T, ApiError>;
 #[into_params(parameter_in = Path)]
 pub struct NotificationPath {
     /// The notice.
-    pub notification_id: String,
+    #[param(value_type = String)]
+    pub notification_id: NotificationId,
 }
 
 /// The caller's notices, newest first; `status=unread|read`, `archived=true` for the archive.

@@ -293,6 +293,10 @@ pub async fn get(platform: &Platform, studio_id: &StudioId) -> Result<Studio, Ap
 /// An active studio by its slug, for anyone.
 pub async fn public_by_slug(platform: &Platform, slug: &str) -> Result<PublicStudio, AppError> {
     let slug = slug.trim().to_lowercase();
+    // No slug is this long (they are validated when set); such a key would not fit the store.
+    if slug.len() > atelier_domain::ids::MAX_ID_BYTES {
+        return Err(AppError::NotFound("studio"));
+    }
     let reservation = platform.store.get(&slug_key(&slug)).await?.ok_or(AppError::NotFound("studio"))?;
     let studio = get(platform, &StudioId::new(reservation.string("studio_id")?)).await?;
     if !studio.active {
