@@ -169,6 +169,21 @@ pub fn test_auth_settings() -> atelier_identity::AuthSettings {
     atelier_identity::AuthSettings::new(test_key_ring(), hasher)
 }
 
+/// Local-server options over `dir` for tests: embedded store, cheap hashing, default limits.
+pub fn local_options(dir: &std::path::Path) -> atelier_local::LocalOptions {
+    atelier_local::LocalOptions {
+        data_dir: dir.to_path_buf(),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        http: HttpConfig::default(),
+        poll_interval: Duration::from_millis(200),
+        sweep_interval: Duration::from_secs(30),
+        job_interval: Duration::from_secs(60),
+        hash_cost: atelier_identity::HashCost::FLOOR,
+        backend: atelier_local::Backend::Embedded,
+        api_rate_limit: None,
+    }
+}
+
 /// HTTP settings of test apps: requests sent in-process have no socket, so tests stand in for a
 /// trusted proxy and say who the client is with `X-Forwarded-For`.
 pub fn test_http_config() -> HttpConfig {

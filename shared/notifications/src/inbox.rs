@@ -195,9 +195,11 @@ pub async fn mark_read(
     user_id: &UserId,
     id: &NotificationId,
 ) -> Result<NotificationView, AppError> {
-    entry(platform, user_id, id).await?;
+    let mut current = entry(platform, user_id, id).await?;
+    // Flipped now or read before (an archived notice is read too): read either way.
     flip_read(platform, user_id, id, false).await?;
-    Ok(entry(platform, user_id, id).await?.into())
+    current.read = true;
+    Ok(current.into())
 }
 
 /// Archives a notice (an unread one is counted off as read).
@@ -206,7 +208,7 @@ pub async fn archive(
     user_id: &UserId,
     id: &NotificationId,
 ) -> Result<NotificationView, AppError> {
-    let current = entry(platform, user_id, id).await?;
+    let mut current = entry(platform, user_id, id).await?;
     if !current.archived && !flip_read(platform, user_id, id, true).await? {
         // Read already (or meanwhile): archiving changes no count.
         let op = WriteOp::Update {
@@ -220,7 +222,10 @@ pub async fn archive(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(entry(platform, user_id, id).await?.into())
+    // Archived now or before, and read: archiving an unread notice reads it.
+    current.archived = true;
+    current.read = true;
+    Ok(current.into())
 }
 
 /// Marks every unread notice read, newest first, up to [`READ_ALL_MAX`] at a time.

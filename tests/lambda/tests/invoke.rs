@@ -90,15 +90,22 @@ fn auth_function_registers_signs_in_and_refuses_bad_input() {
     assert_eq!(sneaky["headers"]["content-type"], "application/problem+json");
 }
 
+/// Registers an account of the calling test's own through the auth function; its response.
+fn register(email: &str, name: &str) -> serde_json::Value {
+    let mut register = event("apigw-register.json");
+    let account =
+        serde_json::json!({ "email": email, "password": "correct horse battery staple", "name": name });
+    register["body"] = serde_json::json!(account.to_string());
+    let registered = invoke_with("auth", &register).response();
+    assert_eq!(registered["statusCode"], 201, "{registered}");
+    registered
+}
+
 #[test]
 fn studios_function_creates_and_publishes_studios() {
     // Register through the auth function (an account of this test's own), then act through the
     // studios function.
-    let mut register = event("apigw-register.json");
-    let account = serde_json::json!({ "email": "studio.owner@example.com", "password": "correct horse battery staple", "name": "Owner" });
-    register["body"] = serde_json::json!(account.to_string());
-    let registered = invoke_with("auth", &register).response();
-    assert_eq!(registered["statusCode"], 201, "{registered}");
+    let registered = register("studio.owner@example.com", "Owner");
     let access = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
 
     let anonymous = invoke("studios", "apigw-studio-create.json").response();
@@ -157,11 +164,7 @@ fn http_event(
 
 #[test]
 fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
-    let mut register = event("apigw-register.json");
-    let account = serde_json::json!({ "email": "bookings.owner@example.com", "password": "correct horse battery staple", "name": "Owner" });
-    register["body"] = serde_json::json!(account.to_string());
-    let registered = invoke_with("auth", &register).response();
-    assert_eq!(registered["statusCode"], 201, "{registered}");
+    let registered = register("bookings.owner@example.com", "Owner");
     let token = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
     let user = body(&registered)["user"]["id"].as_str().expect("id").to_owned();
     let studio_body = serde_json::json!({
@@ -259,11 +262,7 @@ fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
 
 #[test]
 fn notifications_function_serves_the_inbox() {
-    let mut register = event("apigw-register.json");
-    let account = serde_json::json!({ "email": "inbox.user@example.com", "password": "correct horse battery staple", "name": "Inbox" });
-    register["body"] = serde_json::json!(account.to_string());
-    let registered = invoke_with("auth", &register).response();
-    assert_eq!(registered["statusCode"], 201, "{registered}");
+    let registered = register("inbox.user@example.com", "Inbox");
     let access = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
 
     let mut inbox = event("apigw-inbox-unauthenticated.json");

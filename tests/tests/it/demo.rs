@@ -2,27 +2,13 @@
 
 use std::sync::Arc;
 
+use atelier_local::LocalApp;
 use atelier_local::demo::{self, DemoReport};
-use atelier_local::{LocalApp, LocalOptions};
 use atelier_platform::clock::SystemClock;
 use atelier_platform::ids::UlidGenerator;
 use atelier_tests::http::TestRequest;
 use http::Method;
 use serde_json::Value;
-
-fn options(dir: &std::path::Path) -> LocalOptions {
-    LocalOptions {
-        data_dir: dir.to_path_buf(),
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        http: atelier_http::HttpConfig::default(),
-        poll_interval: std::time::Duration::from_millis(200),
-        sweep_interval: std::time::Duration::from_secs(30),
-        job_interval: std::time::Duration::from_secs(60),
-        hash_cost: atelier_identity::HashCost::FLOOR,
-        backend: atelier_local::Backend::Embedded,
-        api_rate_limit: None,
-    }
-}
 
 async fn get(app: &LocalApp, token: &str, path: &str) -> Value {
     let response = TestRequest::new_for(app.router.clone(), Method::GET, path).bearer(token).send().await;
@@ -50,7 +36,7 @@ fn assert_no_internal_fields(path: &str, value: &Value) {
 #[tokio::test]
 async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let options = options(dir.path());
+    let options = atelier_tests::local_options(dir.path());
     let first: DemoReport = demo::seed(&options).await.expect("demo seeds");
     assert!(first.booked, "the first run books");
     for status in ["pending", "confirmed", "completed", "cancelled", "no_show"] {

@@ -215,17 +215,7 @@ async fn response_head(stream: &mut tokio::net::TcpStream) -> String {
 #[tokio::test]
 async fn an_early_refusal_closes_the_connection_and_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let options = atelier_local::LocalOptions {
-        data_dir: dir.path().to_path_buf(),
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        http: atelier_http::HttpConfig::default(),
-        poll_interval: std::time::Duration::from_millis(200),
-        sweep_interval: std::time::Duration::from_secs(30),
-        job_interval: std::time::Duration::from_secs(60),
-        hash_cost: atelier_identity::HashCost::FLOOR,
-        backend: atelier_local::Backend::Embedded,
-        api_rate_limit: None,
-    };
+    let options = atelier_tests::local_options(dir.path());
     let app = atelier_local::build(
         &options,
         Arc::new(atelier_platform::clock::SystemClock),
