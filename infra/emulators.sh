@@ -88,6 +88,8 @@ emulators_endpoints() {
   export AWS_ENDPOINT_URL_DYNAMODB=$ATELIER_TEST_DYNAMODB_URL
   export AWS_ENDPOINT_URL_SQS=$ATELIER_TEST_MOTO_URL
   export AWS_ENDPOINT_URL_S3=$ATELIER_TEST_MOTO_URL
+  export AWS_ENDPOINT_URL_SESV2=$ATELIER_TEST_MOTO_URL
+  export AWS_ENDPOINT_URL_SNS=$ATELIER_TEST_MOTO_URL
 }
 
 # Provisions a fresh table, queues and bucket named after `$1` in the running emulators and

@@ -74,7 +74,7 @@ impl QueueBackend for SwitchableQueue {
 }
 
 enum Host {
-    Embedded { app: Box<LocalApp>, _dir: tempfile::TempDir },
+    Embedded { app: Box<LocalApp>, dir: tempfile::TempDir },
     Aws { clients: Clients, settings: AwsSettings },
 }
 
@@ -221,7 +221,73 @@ pub async fn emulator_clients() -> Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&dynamodb),
         sqs: aws_sdk_sqs::Client::new(&moto),
         s3: aws_sdk_s3::Client::from_conf(s3),
+        ses: aws_sdk_sesv2::Client::new(&moto),
+        sns: aws_sdk_sns::Client::new(&moto),
     }
+}
+
+/// The address the tests' email is sent from (verified in moto for the AWS variants).
+pub const TEST_MAIL_FROM: &str = "studio-mail@atelier.test";
+
+/// Webhooks may reach the tests' receivers on loopback over plain HTTP.
+pub fn test_webhook_policy() -> atelier_platform::outbound::WebhookPolicy {
+    atelier_platform::outbound::WebhookPolicy { allow_loopback: true, allow_plain_http: true }
+}
+
+/// An email or SMS as its reader saw it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct SentMessage {
+    /// Recipient (for email, the `To:` header).
+    pub to: String,
+    /// Subject (empty for SMS).
+    pub subject: String,
+    /// The text (for moto's SES record, the HTML part with its entities decoded).
+    pub body: String,
+}
+
+const EML_READER: &str = r#"
+import email, email.policy, json, pathlib, sys
+out = []
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.eml")):
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    out.append({"to": str(msg["To"]), "subject": str(msg["Subject"]), "body": msg.get_body(("plain",)).get_content()})
+print(json.dumps(out))
+"#;
+
+const SMS_READER: &str = r#"
+import json, pathlib, sys
+out = []
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.txt")):
+    head, _, body = path.read_text().partition("\n\n")
+    out.append({"to": head.removeprefix("To: "), "subject": "", "body": body.rstrip("\n")})
+print(json.dumps(out))
+"#;
+
+fn read_with_python(script: &str, dir: &std::path::Path) -> Vec<SentMessage> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    let output =
+        std::process::Command::new("python3").arg("-c").arg(script).arg(dir).output().expect("python3 runs");
+    assert!(output.status.success(), "reader failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("reader output")
+}
+
+/// The HTML part's text with its entities decoded (tags stay).
+fn unescape_html(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// moto's own records of what it was sent (`/moto-api/data.json`).
+async fn moto_records() -> serde_json::Value {
+    let url = format!("{}/moto-api/data.json", required_env("ATELIER_TEST_MOTO_URL"));
+    let response = reqwest::get(&url).await.expect("moto answers");
+    response.json().await.expect("moto's records")
 }
 
 /// A fresh, unique, lowercase resource name.
@@ -247,7 +313,9 @@ impl TestApp {
     pub async fn embedded_with(http: HttpConfig) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = Arc::new(ManualClock::new(start_time()));
-        let parts = EmbeddedParts::open(dir.path(), clock.clone()).expect("embedded adapters open");
+        let mut parts = EmbeddedParts::open(dir.path(), clock.clone()).expect("embedded adapters open");
+        // The tests' webhook receivers listen on loopback over plain HTTP.
+        parts.outbound.webhooks = test_webhook_policy();
         let raw_store: Arc<dyn StoreBackend> = Arc::new(parts.store.clone());
         let faults = Arc::new(FaultyStore::new(raw_store.clone()));
         let queue_switch = SwitchableQueue::new(Arc::new(parts.queue.clone()));
@@ -258,7 +326,8 @@ impl TestApp {
             blobs,
             clock.clone(),
             Arc::new(UlidGenerator),
-        );
+        )
+        .with_outbound(parts.outbound.clone());
         let auth = Arc::new(test_auth_settings());
         let app = LocalApp::assemble(platform.clone(), parts, http, auth.clone());
         // Serve on loopback too, so download links can be fetched with a plain HTTP client.
@@ -275,7 +344,7 @@ impl TestApp {
             queue_switch,
             raw_store,
             auth,
-            host: Host::Embedded { app: Box::new(app), _dir: dir },
+            host: Host::Embedded { app: Box::new(app), dir },
         }
     }
 
@@ -294,7 +363,12 @@ impl TestApp {
             queue_urls: [(atelier_notifications::QUEUE, queue_url)].into_iter().collect(),
             bucket: bucket.clone(),
             s3_path_style: true,
+            mail_from: TEST_MAIL_FROM.to_owned(),
+            webhooks: test_webhook_policy(),
         };
+        atelier_aws::provision::create_email_identity(&clients.ses, TEST_MAIL_FROM)
+            .await
+            .expect("sender verified");
         let clock = Arc::new(ManualClock::new(start_time()));
         let raw_store: Arc<dyn StoreBackend> = Arc::new(DynamoStore::new(clients.dynamodb.clone(), table));
         let faults = Arc::new(FaultyStore::new(raw_store.clone()));
@@ -306,7 +380,12 @@ impl TestApp {
             Arc::new(S3Blobs::new(clients.s3.clone(), bucket)),
             clock.clone(),
             Arc::new(UlidGenerator),
-        );
+        )
+        .with_outbound(atelier_platform::outbound::Outbound {
+            mail: Arc::new(atelier_aws::SesMail::new(clients.ses.clone(), TEST_MAIL_FROM)),
+            sms: Arc::new(atelier_aws::SnsSms::new(clients.sns.clone())),
+            webhooks: test_webhook_policy(),
+        });
         let auth = Arc::new(test_auth_settings());
         let state = atelier_app::with_identity(
             atelier_app::state(platform.clone(), test_http_config()),
@@ -323,6 +402,56 @@ impl TestApp {
             raw_store,
             auth,
             host: Host::Aws { clients, settings },
+        }
+    }
+
+    /// Every email sent so far to `to`, read back independently: the `.eml` files of the data
+    /// directory parsed by Python's `email` package, or moto's record of what SES sent.
+    pub async fn emails_to(&self, to: &str) -> Vec<SentMessage> {
+        match &self.host {
+            Host::Embedded { dir, .. } => read_with_python(EML_READER, &dir.path().join("mail"))
+                .into_iter()
+                .filter(|m| m.to.contains(to))
+                .collect(),
+            Host::Aws { .. } => {
+                let data = moto_records().await;
+                let mut sent = Vec::new();
+                for message in data["ses"]["Message"].as_array().into_iter().flatten() {
+                    let destinations = message["destinations"].to_string();
+                    if destinations.contains(to) {
+                        sent.push(SentMessage {
+                            to: destinations,
+                            subject: message["subject"].as_str().unwrap_or_default().to_owned(),
+                            body: unescape_html(message["body"].as_str().unwrap_or_default()),
+                        });
+                    }
+                }
+                sent
+            }
+        }
+    }
+
+    /// Every SMS sent so far to `to`: the data directory's files, or moto's record of SNS.
+    pub async fn sms_to(&self, to: &str) -> Vec<SentMessage> {
+        match &self.host {
+            Host::Embedded { dir, .. } => read_with_python(SMS_READER, &dir.path().join("sms"))
+                .into_iter()
+                .filter(|m| m.to == to)
+                .collect(),
+            Host::Aws { .. } => {
+                let data = moto_records().await;
+                data["sns"]["SMS"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m["phone_number"] == to)
+                    .map(|m| SentMessage {
+                        to: to.to_owned(),
+                        subject: String::new(),
+                        body: m["message"].as_str().unwrap_or_default().to_owned(),
+                    })
+                    .collect()
+            }
         }
     }
 

@@ -151,6 +151,7 @@ pub fn build_with(
         clock,
         ids,
     )
+    .with_outbound(parts.outbound.clone())
     .relaying_in_background();
     let auth = auth_settings(options, adjust)?;
     Ok(LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth)))
@@ -344,6 +345,9 @@ pub struct EmbeddedParts {
     pub queue: EmbeddedQueue,
     /// The blobs.
     pub blobs: Arc<EmbeddedBlobs>,
+    /// Email and SMS as files in the data directory (`ATELIER_MAIL_FROM`), webhooks as
+    /// `ATELIER_WEBHOOKS_ALLOW_*` allow.
+    pub outbound: atelier_platform::outbound::Outbound,
 }
 
 impl EmbeddedParts {
@@ -354,8 +358,13 @@ impl EmbeddedParts {
         let queue = embedded
             .queue(clock.clone(), QueueOptions::default())
             .map_err(|e| LocalError::Config(e.to_string()))?;
-        let blobs = Arc::new(embedded.blobs(clock).map_err(|e| LocalError::Config(e.to_string()))?);
-        Ok(EmbeddedParts { store, queue, blobs })
+        let blobs = Arc::new(embedded.blobs(clock.clone()).map_err(|e| LocalError::Config(e.to_string()))?);
+        let outbound = embedded.outbound(
+            &atelier_platform::outbound::mail_from_env(),
+            atelier_platform::outbound::WebhookPolicy::from_env(),
+            clock,
+        );
+        Ok(EmbeddedParts { store, queue, blobs, outbound })
     }
 }
 

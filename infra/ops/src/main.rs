@@ -1,14 +1,14 @@
 //! Operations against a deployment (or local emulators); AWS settings come from the
 //! environment as for the functions.
 //!
-//! - `atelier-ops provision <prefix>`: creates the table, queues and bucket (for emulators) from
+//! - `atelier-ops provision <prefix>`: creates the table, queues, bucket and SES sender (for emulators) from
 //!   the same definitions the tests use, and prints the environment pointing at them.
 //! - `atelier-ops make-admin <email>`: makes an existing account a platform administrator
 //!   (needs `ATELIER_TABLE`).
 //! - `atelier-ops openapi`: prints the OpenAPI document generated from the code (what
 //!   `docs/openapi.json` must hold).
 
-use atelier_aws::provision::{create_bucket, create_queue, create_table};
+use atelier_aws::provision::{create_bucket, create_email_identity, create_queue, create_table};
 use atelier_aws::{Clients, sdk_config};
 
 #[tokio::main]
@@ -42,5 +42,8 @@ async fn provision(prefix: &str) -> Result<(), Box<dyn std::error::Error>> {
     create_bucket(&clients.s3, &bucket).await?;
     println!("ATELIER_EXPORTS_BUCKET={bucket}");
     println!("ATELIER_S3_FORCE_PATH_STYLE=true");
+    let from = atelier_platform::outbound::mail_from_env();
+    create_email_identity(&clients.ses, &from).await?;
+    println!("ATELIER_MAIL_FROM={from}");
     Ok(())
 }

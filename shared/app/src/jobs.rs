@@ -33,6 +33,9 @@ pub enum Job {
     /// Expires loyalty points of clients who earned none for the studio's period.
     #[cfg(feature = "bookings")]
     ExpireLoyaltyPoints,
+    /// Makes the webhook attempts that have fallen due.
+    #[cfg(feature = "notifications")]
+    WebhookRetries,
 }
 
 impl Job {
@@ -47,6 +50,8 @@ impl Job {
         Job::DetectNoShows,
         #[cfg(feature = "bookings")]
         Job::ExpireLoyaltyPoints,
+        #[cfg(feature = "notifications")]
+        Job::WebhookRetries,
     ];
 }
 
@@ -73,6 +78,9 @@ pub enum JobReport {
     /// Points expired.
     #[cfg(feature = "bookings")]
     ExpireLoyaltyPoints(StepReport),
+    /// Webhook attempts made.
+    #[cfg(feature = "notifications")]
+    WebhookRetries(atelier_notifications::webhooks::RetryReport),
 }
 
 /// Runs a job.
@@ -99,6 +107,10 @@ pub async fn run(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
             due::run(platform, due::LOYALTY, |item| loyalty::expire_step(platform, item))
                 .await
                 .map(JobReport::ExpireLoyaltyPoints)
+        }
+        #[cfg(feature = "notifications")]
+        Job::WebhookRetries => {
+            atelier_notifications::webhooks::retry_due(platform).await.map(JobReport::WebhookRetries)
         }
     }
 }

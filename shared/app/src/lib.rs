@@ -112,8 +112,16 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
     #[cfg(feature = "notifications")]
     if *queue == atelier_notifications::QUEUE {
         handlers.extend(atelier_notifications::handlers(platform));
+        #[cfg(feature = "studios")]
+        handlers.extend(atelier_studios::alerts::handlers(platform));
         #[cfg(feature = "bookings")]
         handlers.extend(atelier_bookings::handlers::handlers(platform));
+        // After the notices of an event, its webhook messages (each handler is idempotent).
+        let fan_out = atelier_notifications::webhooks::FanOut::new(platform.clone());
+        for kind in atelier_notifications::webhooks::EVENT_TYPES {
+            handlers
+                .push((kind, fan_out.clone() as std::sync::Arc<dyn atelier_platform::worker::EventHandler>));
+        }
     }
     // No capability consumes the exports queue yet; a worker for it refuses every kind.
     let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
@@ -122,6 +130,14 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "bookings")]
+    #[test]
+    fn every_webhook_event_type_is_an_event_bookings_raises() {
+        for kind in atelier_notifications::webhooks::EVENT_TYPES {
+            assert!(atelier_bookings::events::NOTICE_KINDS.contains(&kind), "{kind} is never raised");
+        }
+    }
+
     #[cfg(feature = "notifications")]
     #[test]
     fn every_queue_a_capability_sends_to_is_deployed() {

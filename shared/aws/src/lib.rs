@@ -1,4 +1,5 @@
-//! AWS adapters: the store on DynamoDB, queues on SQS, blobs on S3, and the glue that turns
+//! AWS adapters: the store on DynamoDB, queues on SQS, blobs on S3, email on SES v2, SMS on
+//! SNS, and the glue that turns
 //! Lambda's SQS events into worker batches. Endpoints honour `AWS_ENDPOINT_URL` and the
 //! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_S3`, so the same code talks to
 //! DynamoDB Local and moto in tests.
@@ -6,6 +7,7 @@
 mod calls;
 mod dynamodb;
 mod lambda;
+mod messaging;
 pub mod provision;
 mod s3;
 mod secrets;
@@ -23,6 +25,7 @@ use aws_config::BehaviorVersion;
 pub use calls::CallCounter;
 pub use dynamodb::DynamoStore;
 pub use lambda::handle_sqs_batch;
+pub use messaging::{SesMail, SnsSms};
 pub use s3::S3Blobs;
 pub use secrets::{REFRESH_EVERY, SecretsManagerSecret, jwt_keys_secret_from_env};
 pub use sqs::SqsQueue;
@@ -43,6 +46,10 @@ pub struct AwsSettings {
     pub bucket: String,
     /// `ATELIER_S3_FORCE_PATH_STYLE=true` for emulators that do not do virtual hosts.
     pub s3_path_style: bool,
+    /// `ATELIER_MAIL_FROM`: the SES-verified address email is sent from.
+    pub mail_from: String,
+    /// `ATELIER_WEBHOOKS_ALLOW_LOOPBACK` / `_ALLOW_HTTP` (`true`): only for local use.
+    pub webhooks: atelier_platform::outbound::WebhookPolicy,
 }
 
 impl AwsSettings {
@@ -66,6 +73,8 @@ impl AwsSettings {
             queue_urls,
             bucket: var("ATELIER_EXPORTS_BUCKET").unwrap_or_default(),
             s3_path_style: var("ATELIER_S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"),
+            mail_from: atelier_platform::outbound::mail_from_env(),
+            webhooks: atelier_platform::outbound::WebhookPolicy::from_env(),
         })
     }
 }
@@ -119,6 +128,10 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// S3.
     pub s3: aws_sdk_s3::Client,
+    /// SES v2.
+    pub ses: aws_sdk_sesv2::Client,
+    /// SNS.
+    pub sns: aws_sdk_sns::Client,
 }
 
 impl Clients {
@@ -129,6 +142,8 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            ses: aws_sdk_sesv2::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
         }
     }
 }
@@ -166,6 +181,11 @@ pub fn platform_with(
         clock,
         ids,
     )
+    .with_outbound(atelier_platform::outbound::Outbound {
+        mail: Arc::new(SesMail::new(clients.ses.clone(), &settings.mail_from)),
+        sms: Arc::new(SnsSms::new(clients.sns.clone())),
+        webhooks: settings.webhooks,
+    })
 }
 
 #[cfg(test)]

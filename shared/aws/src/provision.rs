@@ -166,3 +166,15 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
         .map_err(|e| format!("create bucket {name}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
     Ok(())
 }
+
+/// Verifies `address` as an SES sender (an emulator verifies at once; on AWS the owner of the
+/// address confirms by email, or the domain is verified with DNS records instead).
+pub async fn create_email_identity(client: &aws_sdk_sesv2::Client, address: &str) -> Result<(), String> {
+    match client.create_email_identity().email_identity(address).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_already_exists_exception()) => Ok(()),
+        Err(e) => {
+            Err(format!("create email identity {address}: {}", aws_sdk_sesv2::error::DisplayErrorContext(e)))
+        }
+    }
+}

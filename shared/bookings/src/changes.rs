@@ -304,6 +304,7 @@ pub async fn reschedule(
     plan.claim = Some((capacity, pool));
     let mut payload = BookingEvent::of(&plan.after);
     payload.previous_start_local = Some(crate::local_time(before.start, &before.time_zone));
+    payload.previous_start = Some(before.start);
     plan.events.push(events::stage(platform, events::RESCHEDULED, studio_id, &payload).map_err(store_err)?);
     plan.events.push(events::freed(platform, &before).map_err(store_err)?);
     plan.audit = Some(actor.audit(

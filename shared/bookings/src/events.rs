@@ -1,7 +1,6 @@
 //! Booking events: staged in the outbox in the transaction of the change they describe, then
-//! relayed to the notifications queue. Until the notifications capability adds channels and
-//! templates, [`BookingNotices`] turns them into in-app notices for the client and the
-//! professional, so none is left unhandled.
+//! relayed to the notifications queue, where [`BookingNotices`] turns them into notices for the
+//! client and the professional (the notifications capability renders and sends them).
 
 use atelier_domain::ids::{BookingId, ClientId, ServiceId, StudioId, UserId};
 use std::sync::Arc;
@@ -12,12 +11,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{Booking, local_time};
-use atelier_domain::money::{Currency, Money};
-use atelier_notifications::{Notice, deliver};
+use atelier_domain::money::Currency;
+use atelier_notifications::{Notice, Recipient, StudioContext, Topic, Var, delivery};
 use atelier_platform::Platform;
 use atelier_platform::events::Event;
 use atelier_platform::outbox::{self, OutboxEntry};
-use atelier_platform::store::{Store, StoreError, WriteOp};
+use atelier_platform::store::{StoreError, WriteOp};
 use atelier_platform::worker::{EventHandler, HandlerError};
 
 /// A booking was made.
@@ -89,6 +88,9 @@ pub struct BookingEvent {
     /// Before a reschedule: the old start, in the studio's zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_start_local: Option<String>,
+    /// Before a reschedule: the old start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_start: Option<Timestamp>,
     /// Fee charged (cancellation or no-show), minor units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee_minor: Option<i64>,
@@ -126,6 +128,7 @@ impl BookingEvent {
             time_zone: b.time_zone.clone(),
             start_local: local_time(b.start, &b.time_zone),
             previous_start_local: None,
+            previous_start: None,
             fee_minor: None,
             currency: b.currency.clone(),
             deposit_minor: b.deposit_minor,
@@ -186,162 +189,155 @@ pub fn freed(platform: &Platform, before: &Booking) -> Result<(WriteOp, OutboxEn
     stage(platform, SLOT_FREED, &before.studio_id, &payload)
 }
 
-/// Turns booking events into in-app notices.
+/// Turns booking events into notices for the client and the professional.
 pub struct BookingNotices {
-    store: Store,
+    platform: Platform,
 }
 
 impl BookingNotices {
-    /// Notices into the store's inboxes.
-    pub fn new(store: Store) -> Arc<BookingNotices> {
-        Arc::new(BookingNotices { store })
+    /// Notices sent through the platform's channels.
+    pub fn new(platform: Platform) -> Arc<BookingNotices> {
+        Arc::new(BookingNotices { platform })
     }
 }
 
-/// Who hears about an event, and what.
-fn notices(kind: &str, e: &BookingEvent) -> Vec<Notice> {
-    let when = format!("{} with {} on {}", e.service_name, e.professional_name, e.start_local);
-    let fee = e
-        .fee_minor
-        .filter(|f| *f > 0)
-        .map(|f| format!(" A fee of {} applies.", Money::new(f, e.currency.clone())));
-    let client = |topic: &str, title: &str, body: String| {
-        e.client_user_id.clone().map(|user_id| Notice {
-            user_id,
-            topic: topic.to_owned(),
-            title: title.to_owned(),
-            body,
-        })
-    };
-    let staff = |topic: &str, title: &str, body: String| {
-        Some(Notice {
-            user_id: e.professional_id.clone(),
-            topic: topic.to_owned(),
-            title: title.to_owned(),
-            body,
-        })
-    };
-    let mut out = match kind {
-        CREATED if e.status == BookingStatus::Pending => vec![
-            client(
-                "booking_held",
-                "Booking held",
-                format!(
-                    "{when} is held for you until {}; it is confirmed once the deposit of {} is paid.",
-                    e.hold_until.map(|t| local_time(t, &e.time_zone)).unwrap_or_default(),
-                    Money::new(e.deposit_minor, e.currency.clone())
-                ),
-            ),
-            staff("booking_created", "New booking", format!("{} booked {when}.", e.client_name)),
-        ],
-        CREATED => vec![
-            client("booking_confirmed", "Booking confirmed", format!("{when} is booked.")),
-            staff("booking_created", "New booking", format!("{} booked {when}.", e.client_name)),
-        ],
-        CONFIRMED => vec![client("booking_confirmed", "Booking confirmed", format!("{when} is confirmed."))],
-        RESCHEDULED => {
-            let from = e.previous_start_local.clone().unwrap_or_default();
-            vec![
-                client(
-                    "booking_rescheduled",
-                    "Booking moved",
-                    format!("Your booking on {from} moved: {when}."),
-                ),
-                staff(
-                    "booking_rescheduled",
-                    "Booking moved",
-                    format!("{}'s booking on {from} moved: {when}.", e.client_name),
-                ),
-            ]
+/// Who hears about a booking event, and about what: (topic, to the client?) pairs.
+fn audience(kind: &str, status: BookingStatus) -> &'static [(Topic, bool)] {
+    match kind {
+        CREATED if status == BookingStatus::Pending => {
+            &[(Topic::BookingHeld, true), (Topic::BookingCreated, false)]
         }
-        CANCELLED => vec![
-            client(
-                "booking_cancelled",
-                "Booking cancelled",
-                format!("{when} is cancelled.{}", fee.clone().unwrap_or_default()),
-            ),
-            staff(
-                "booking_cancelled",
-                "Booking cancelled",
-                format!("{}'s booking, {when}, is cancelled.", e.client_name),
-            ),
-        ],
-        COMPLETED => vec![client(
-            "booking_completed",
-            "Thank you for your visit",
-            match e.points.filter(|p| *p > 0) {
-                Some(p) => format!("{when} is complete. You earned {p} loyalty points."),
-                None => format!("{when} is complete."),
-            },
-        )],
-        NO_SHOW => vec![client(
-            "booking_no_show",
-            "Missed appointment",
-            format!(
-                "You missed {when}.{}{}",
-                fee.unwrap_or_default(),
-                e.points
-                    .filter(|p| *p < 0)
-                    .map(|p| format!(" {} loyalty points were deducted.", -p))
-                    .unwrap_or_default()
-            ),
-        )],
-        REMINDER_DUE => {
-            vec![client("booking_reminder", "Appointment reminder", format!("See you soon: {when}."))]
-        }
-        WAITLIST_OFFERED => vec![client(
-            "waitlist_offer",
-            "A slot opened up",
-            format!(
-                "{when} is free and held for you until {}. Confirm it to book.",
-                e.hold_until.map(|t| local_time(t, &e.time_zone)).unwrap_or_default()
-            ),
-        )],
-        _ => Vec::new(),
-    };
-    let mut seen = Vec::new();
-    out.retain(|n| {
-        n.as_ref().is_some_and(|n| {
-            !seen.contains(&n.user_id) && {
-                seen.push(n.user_id.clone());
-                true
-            }
-        })
-    });
-    out.into_iter().flatten().collect()
+        CREATED => &[(Topic::BookingConfirmed, true), (Topic::BookingCreated, false)],
+        CONFIRMED => &[(Topic::BookingConfirmed, true)],
+        RESCHEDULED => &[(Topic::BookingRescheduled, true), (Topic::BookingRescheduled, false)],
+        CANCELLED => &[(Topic::BookingCancelled, true), (Topic::BookingCancelled, false)],
+        COMPLETED => &[(Topic::BookingCompleted, true)],
+        NO_SHOW => &[(Topic::BookingNoShow, true)],
+        REMINDER_DUE => &[(Topic::BookingReminder, true)],
+        WAITLIST_OFFERED => &[(Topic::WaitlistOffer, true)],
+        _ => &[],
+    }
+}
+
+/// The variables of a booking event's notices.
+fn booking_vars(notice: Notice, e: &BookingEvent) -> Notice {
+    let money = |minor: i64| Var::Money { minor, currency: e.currency.clone() };
+    let mut notice = notice
+        .with("service", Var::Text(e.service_name.clone()))
+        .with("professional", Var::Text(e.professional_name.clone()))
+        .with("client", Var::Text(e.client_name.clone()))
+        .with("start", Var::Instant(e.start))
+        .with("deposit", money(e.deposit_minor));
+    if let Some(fee) = e.fee_minor.filter(|f| *f > 0) {
+        notice = notice.with("fee", money(fee));
+    }
+    if let Some(at) = e.hold_until {
+        notice = notice.with("hold_until", Var::Instant(at));
+    }
+    if let Some(at) = e.previous_start {
+        notice = notice.with("previous_start", Var::Instant(at));
+    } else if let Some(text) = &e.previous_start_local {
+        notice = notice.with("previous_start", Var::Text(text.clone()));
+    }
+    match e.points {
+        Some(p) if p > 0 => notice.with("points", Var::Number(p)),
+        Some(p) if p < 0 => notice.with("points_lost", Var::Number(-p)),
+        _ => notice,
+    }
+}
+
+impl BookingNotices {
+    /// The studio's context, the client and the professional as recipients, read now so
+    /// changed addresses and languages are used.
+    async fn people(&self, e: &BookingEvent) -> Result<(StudioContext, Recipient, Recipient), HandlerError> {
+        let platform = &self.platform;
+        let context = atelier_studios::notice_context(&atelier_studios::get(platform, &e.studio_id).await?);
+        let mut users: Vec<UserId> = vec![e.professional_id.clone()];
+        users.extend(e.client_user_id.clone());
+        let profiles = atelier_identity::profiles(platform, &users).await?;
+        let profile = |id: &UserId| profiles.iter().find(|p| p.id == id);
+        let record = match atelier_studios::clients::get(platform, &e.studio_id, &e.client_id).await {
+            Ok(client) => Some(client.details),
+            Err(atelier_platform::AppError::NotFound(_)) => None,
+            Err(other) => return Err(other.into()),
+        };
+        let account = e.client_user_id.as_ref().and_then(profile);
+        let client = Recipient {
+            user_id: e.client_user_id.clone(),
+            name: e.client_name.clone(),
+            email: record
+                .as_ref()
+                .and_then(|r| r.email.clone())
+                .or_else(|| account.map(|a| a.email.as_str().to_owned())),
+            phone: record
+                .as_ref()
+                .and_then(|r| r.phone.clone())
+                .or_else(|| account.and_then(|a| a.phone.clone())),
+            language: account.and_then(|a| a.language),
+        };
+        let staff = profile(&e.professional_id);
+        let professional = Recipient {
+            user_id: Some(e.professional_id.clone()),
+            name: e.professional_name.clone(),
+            email: staff.map(|p| p.email.as_str().to_owned()),
+            phone: staff.and_then(|p| p.phone.clone()),
+            language: staff.and_then(|p| p.language),
+        };
+        Ok((context, client, professional))
+    }
 }
 
 #[async_trait]
 impl EventHandler for BookingNotices {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let malformed = |e: serde_json::Error| HandlerError::failed(format!("malformed {}", event.kind), e);
-        let list: Vec<Notice> = if event.kind == SERIES_CREATED {
+        let mut notices = Vec::new();
+        if event.kind == SERIES_CREATED {
             let series: SeriesEvent = serde_json::from_value(event.payload.clone()).map_err(malformed)?;
             let Some(first) = series.bookings.first() else { return Ok(()) };
-            let n = series.bookings.len();
-            let dates: Vec<&str> = series.bookings.iter().map(|b| b.start_local.as_str()).collect();
-            let body = format!(
-                "{n} appointments for {} with {}: {}.",
-                first.service_name,
-                first.professional_name,
-                dates.join(", ")
-            );
-            [first.client_user_id.clone(), Some(first.professional_id.clone())]
-                .into_iter()
-                .flatten()
-                .map(|user_id| Notice {
-                    user_id,
-                    topic: "booking_series".into(),
-                    title: "Series booked".into(),
-                    body: body.clone(),
+            let (studio, client, professional) = self.people(first).await?;
+            let dates: Vec<String> = series
+                .bookings
+                .iter()
+                .map(|b| {
+                    atelier_notifications::templates::format_instant(b.start, &b.time_zone, studio.language)
                 })
-                .collect()
+                .collect();
+            for to in [client, professional] {
+                notices.push(
+                    Notice::new(Topic::BookingSeries, to)
+                        .in_studio(studio.clone())
+                        .with("service", Var::Text(first.service_name.clone()))
+                        .with("professional", Var::Text(first.professional_name.clone()))
+                        .with("client", Var::Text(first.client_name.clone()))
+                        .with("count", Var::Number(i64::try_from(series.bookings.len()).unwrap_or(i64::MAX)))
+                        .with("dates", Var::Text(dates.join("; "))),
+                );
+            }
         } else {
             let payload: BookingEvent = serde_json::from_value(event.payload.clone()).map_err(malformed)?;
-            notices(&event.kind, &payload)
-        };
-        for notice in list {
-            deliver(&self.store, &event.id, event.occurred_at, notice).await?;
+            let audience = audience(&event.kind, payload.status);
+            if audience.is_empty() {
+                return Ok(());
+            }
+            let (studio, client, professional) = self.people(&payload).await?;
+            for (topic, to_client) in audience {
+                let to = if *to_client { client.clone() } else { professional.clone() };
+                notices.push(booking_vars(Notice::new(*topic, to).in_studio(studio.clone()), &payload));
+            }
+        }
+        // One notice per person: a professional who booked for themselves hears once.
+        let mut seen: Vec<Recipient> = Vec::new();
+        for notice in notices {
+            let same = |r: &Recipient| {
+                (r.user_id.is_some() && r.user_id == notice.to.user_id)
+                    || (r.user_id.is_none() && notice.to.user_id.is_none() && r.email == notice.to.email)
+            };
+            if seen.iter().any(same) {
+                continue;
+            }
+            seen.push(notice.to.clone());
+            delivery::dispatch(&self.platform, &event.id, event.occurred_at, &notice).await?;
         }
         Ok(())
     }

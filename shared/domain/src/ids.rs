@@ -161,6 +161,14 @@ id_type!(
     /// An exception to a professional's weekly availability (time off, extra hours).
     ExceptionId
 );
+id_type!(
+    /// A studio's webhook endpoint.
+    WebhookEndpointId
+);
+id_type!(
+    /// A webhook message (its `webhook-id`, the same on every attempt and replay).
+    WebhookMessageId
+);
 
 #[cfg(test)]
 mod tests {

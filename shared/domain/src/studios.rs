@@ -251,6 +251,9 @@ pub struct StudioProfile {
     /// Tax rate in basis points (2300 = 23 %).
     #[serde(default)]
     pub tax_rate_bps: u32,
+    /// Language of notices to people who have not chosen one (`en` or `pt-BR`).
+    #[serde(default)]
+    pub language: crate::language::Language,
     /// Booking settings.
     #[serde(default)]
     pub settings: BookingSettings,
@@ -295,6 +298,7 @@ impl StudioProfile {
             time_zone,
             currency,
             tax_rate_bps: self.tax_rate_bps,
+            language: self.language,
             settings: self.settings,
         })
     }
@@ -316,6 +320,7 @@ mod tests {
             time_zone: "Europe/Lisbon".into(),
             currency: "eur".into(),
             tax_rate_bps: 2300,
+            language: crate::language::Language::En,
             settings: BookingSettings::default(),
         }
     }
@@ -338,6 +343,7 @@ mod tests {
             time_zone: "Mars/Olympus".into(),
             currency: "EURO".into(),
             tax_rate_bps: 10_001,
+            language: crate::language::Language::En,
             settings: BookingSettings { slot_step_minutes: 7, horizon_days: 0, ..BookingSettings::default() },
             ..profile()
         };

@@ -1,8 +1,9 @@
 //! Embedded adapters for running Atelier with no cloud account: the store and the queue in one
-//! redb file, blobs in a directory. Same semantics as the AWS adapters; the conformance suite
+//! redb file, blobs in a directory, email and SMS as files. Same semantics as the AWS adapters; the conformance suite
 //! in `tests/` runs the same bodies against both.
 
 mod blobs;
+pub mod outbound;
 mod queue;
 mod store;
 
@@ -86,6 +87,20 @@ impl Embedded {
         options: QueueOptions,
     ) -> Result<EmbeddedQueue, atelier_platform::queue::QueueError> {
         EmbeddedQueue::open(self.db.clone(), clock, options)
+    }
+
+    /// Email and SMS as files under `mail/` and `sms/` of the data directory, sent from `from`.
+    pub fn outbound(
+        &self,
+        from: &str,
+        webhooks: atelier_platform::outbound::WebhookPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> atelier_platform::outbound::Outbound {
+        atelier_platform::outbound::Outbound {
+            mail: Arc::new(outbound::MailFiles::new(&self.dir.join("mail"), from, clock.clone())),
+            sms: Arc::new(outbound::SmsFiles::new(&self.dir.join("sms"), clock)),
+            webhooks,
+        }
     }
 
     /// The blob store.

@@ -10,7 +10,7 @@ use crate::{
     AuthSettings, Credentials, MembershipView, PasswordChange, ProfileChanges, Registration, SignedIn,
     UserRecord, UserView, email_key, user_key,
 };
-use atelier_notifications::{Notice, notice_event};
+use atelier_notifications::{Notice, Recipient, Topic, notice_event};
 use atelier_platform::access::{Authenticated, UserProfile};
 use atelier_platform::access::{Membership, memberships_partition};
 use atelier_platform::audit::{self, AuditEvent, RequestMeta};
@@ -67,6 +67,7 @@ pub async fn register(
         email: email.clone(),
         name,
         phone,
+        language: None,
         password_hash,
         is_admin: false,
         created_at: now,
@@ -188,6 +189,17 @@ pub async fn me(platform: &Platform, who: &Authenticated) -> Result<UserView, Ap
     Ok(UserView::of_profile(&who.user, who.caller.is_admin, memberships))
 }
 
+/// A user as the recipient of a notice.
+pub fn recipient(profile: &UserProfile) -> Recipient {
+    Recipient {
+        user_id: Some(profile.id.clone()),
+        name: profile.name.clone(),
+        email: Some(profile.email.as_str().to_owned()),
+        phone: profile.phone.clone(),
+        language: profile.language,
+    }
+}
+
 /// The profiles of `users` (those that exist), in one batch read: what other capabilities may
 /// know of people, never their stored record.
 pub async fn profiles(platform: &Platform, users: &[UserId]) -> Result<Vec<UserProfile>, AppError> {
@@ -239,6 +251,12 @@ pub async fn update_profile(
             user.phone = phone;
         }
     }
+    if let Some(language) = changes.language
+        && language != user.language
+    {
+        diff.insert("language".into(), serde_json::json!({ "from": user.language, "to": language }));
+        user.language = language;
+    }
     errors.into_result()?;
     if diff.is_empty() {
         return me(platform, who).await;
@@ -263,6 +281,10 @@ pub async fn update_profile(
     actions.push(match &user.phone {
         Some(phone) => UpdateAction::Set("phone".into(), Value::S(phone.clone())),
         None => UpdateAction::Remove("phone".into()),
+    });
+    actions.push(match user.language {
+        Some(language) => UpdateAction::Set("language".into(), Value::S(language.tag().to_owned())),
+        None => UpdateAction::Remove("language".into()),
     });
     let write = WriteOp::update(user_key(&user.id), actions).when(Condition::version_is(current.version));
     match platform.store.transact(vec![write, audit::record(&event)?]).await {
@@ -311,12 +333,7 @@ pub async fn change_password(
         platform.ids.new_id(),
         user.updated_at,
         None,
-        &Notice {
-            user_id: user.id.clone(),
-            topic: "password_changed".into(),
-            title: "Your password was changed".into(),
-            body: "Your password was changed and your other sessions were signed out. If this was not you, contact support.".into(),
-        },
+        &Notice::new(Topic::PasswordChanged, recipient(&user.profile())),
     );
     let (notice_op, entry) = outbox::record(&notice, &queue)?;
     let write = WriteOp::update(

@@ -2,6 +2,7 @@
 //! every request, and the settings they run with.
 
 use atelier_domain::ids::{StudioId, UserId};
+use atelier_domain::language::Language;
 mod accounts;
 pub mod passwords;
 pub mod routes;
@@ -17,7 +18,7 @@ use atelier_platform::access::{Authenticated, Authenticator, UserProfile};
 use atelier_platform::error::Reason;
 use atelier_platform::store::{Item, Key, StoreError};
 
-pub use accounts::{change_password, login, make_admin, me, profiles, register, update_profile};
+pub use accounts::{change_password, login, make_admin, me, profiles, recipient, register, update_profile};
 pub use passwords::{HashCost, PasswordHasher};
 pub use sessions::{authenticate, logout, refresh};
 pub use tokens::{KeyRing, KeySource, SecretKeys, StaticKeys, TokenError};
@@ -145,6 +146,9 @@ pub struct UserRecord {
     /// International phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Language of notices (absent: the studio's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
     /// Argon2id PHC string.
     pub password_hash: String,
     /// Platform administrator.
@@ -183,6 +187,7 @@ impl UserRecord {
             email: self.email.clone(),
             name: self.name.clone(),
             phone: self.phone.clone(),
+            language: self.language,
             created_at: self.created_at,
         }
     }
@@ -214,6 +219,9 @@ pub struct UserView {
     /// Phone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Language of notices (absent: each studio's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
     /// Platform administrator.
     pub is_admin: bool,
     /// Created.
@@ -245,6 +253,7 @@ impl UserView {
             email: user.email.clone(),
             name: user.name.clone(),
             phone: user.phone.clone(),
+            language: user.language,
             is_admin,
             created_at: user.created_at,
             memberships,
@@ -312,6 +321,10 @@ pub struct ProfileChanges {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
+    /// Language of notices (`en`, `pt-BR`); `null` goes back to each studio's.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<Language>)]
+    pub language: Option<Option<Language>>,
 }
 
 /// `POST /v1/me/password`.

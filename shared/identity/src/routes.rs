@@ -103,7 +103,7 @@ pub async fn me(State(state): State<AppState>, SignedIn(who): SignedIn) -> Resul
     Ok(Json(auth::me(&state.platform, &who).await?))
 }
 
-/// Changes name and phone. Any other field (email, role, admin flag...) is refused.
+/// Changes name, phone and the language of notices. Any other field (email, role, admin flag...) is refused.
 #[utoipa::path(patch, path = "/v1/me", tag = "auth", security(("bearer" = [])), request_body = ProfileChanges,
     responses(
         (status = 200, description = "Updated profile", body = UserView),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::tokens::{ACCESS_AUDIENCE, Claims, KeyRing, REFRESH_AUDIENCE};
 use crate::{AuthSettings, TokenPair, UserRecord, user_event, user_key};
-use atelier_notifications::{Notice, notice_event};
+use atelier_notifications::{Notice, Recipient, Topic, notice_event};
 use atelier_platform::access::{Authenticated, Caller, Membership, member_key};
 use atelier_platform::audit::{self, RequestMeta};
 use atelier_platform::outbox;
@@ -325,17 +325,13 @@ async fn rotated(
         &claims.sub,
         serde_json::json!({ "session_id": claims.fam, "token_id": claims.jti }),
     );
-    let (notice, queue) = notice_event(
-        platform.ids.new_id(),
-        now,
-        None,
-        &Notice {
-            user_id: claims.sub.clone(),
-            topic: "session_revoked".into(),
-            title: "A session was signed out".into(),
-            body: "An old sign-in token was used again, so we signed that session out. If this was not you, change your password.".into(),
-        },
+    let profile = crate::accounts::profiles(platform, std::slice::from_ref(&claims.sub)).await?;
+    let to = profile.first().map_or_else(
+        || Recipient { user_id: Some(claims.sub.clone()), ..Recipient::default() },
+        crate::accounts::recipient,
     );
+    let (notice, queue) =
+        notice_event(platform.ids.new_id(), now, None, &Notice::new(Topic::SessionRevoked, to));
     let (notice_op, entry) = outbox::record(&notice, &queue)?;
     let ops =
         vec![revoke(&claims.sub, &claims.fam, "refresh_token_reuse"), audit::record(&event)?, notice_op];

@@ -36,6 +36,8 @@ pub struct UserProfile {
     pub name: String,
     /// International phone number.
     pub phone: Option<String>,
+    /// The language they read notices in, when they chose one.
+    pub language: Option<atelier_domain::language::Language>,
     /// When the account was created.
     pub created_at: Timestamp,
 }

@@ -13,6 +13,7 @@ pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod ids;
+pub mod outbound;
 pub mod outbox;
 pub mod platform;
 pub mod queue;

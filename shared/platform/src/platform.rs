@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::blob::{BlobBackend, Blobs};
 use crate::clock::Clock;
 use crate::ids::IdGenerator;
+use crate::outbound::Outbound;
 use crate::outbox::Outbox;
 use crate::queue::{Queue, QueueBackend};
 use crate::store::{Store, StoreBackend};
@@ -24,6 +25,8 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     /// New ids.
     pub ids: Arc<dyn IdGenerator>,
+    /// Email, SMS and where webhooks may go (workers use them; HTTP functions never send).
+    pub outbound: Outbound,
 }
 
 impl std::fmt::Debug for Platform {
@@ -44,7 +47,13 @@ impl Platform {
         let store = Store::new(store, clock.clone());
         let queue = Queue::new(queue);
         let outbox = Outbox::new(store.clone(), queue.clone(), clock.clone());
-        Platform { store, queue, blobs: Blobs::new(blobs), outbox, clock, ids }
+        Platform { store, queue, blobs: Blobs::new(blobs), outbox, clock, ids, outbound: Outbound::none() }
+    }
+
+    /// The same, sending email and SMS through `outbound`.
+    pub fn with_outbound(mut self, outbound: Outbound) -> Platform {
+        self.outbound = outbound;
+        self
     }
 
     /// The same, relaying committed events after the response (see

@@ -86,7 +86,7 @@ pub struct Worker {
     name: String,
     store: Store,
     clock: Arc<dyn Clock>,
-    handlers: HashMap<String, Arc<dyn EventHandler>>,
+    handlers: HashMap<String, Vec<Arc<dyn EventHandler>>>,
     lease: Duration,
 }
 
@@ -96,10 +96,63 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-enum Claim {
+/// What trying to claim a piece of work found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours to do now.
     Claimed,
+    /// Done before: do nothing.
     AlreadyDone,
+    /// Another run holds it and its lease has not run out.
     Busy,
+}
+
+/// Claims the work named by `key` for `lease`: a marker item that a crashed run's successor can
+/// take over once the lease runs out, and that says `done` once [`finish`]ed. The mechanism
+/// behind at-most-once effects under at-least-once delivery.
+pub async fn claim(store: &Store, key: &Key, now: i64, lease: Duration) -> Result<Claim, StoreError> {
+    let lease = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(MARKER_TTL.as_secs()).unwrap_or(i64::MAX);
+    let marker = Item::new(key)
+        .with("status", "in_progress")
+        .with("lease_until", now.saturating_add(lease))
+        .with(crate::store::attr::TTL, now.saturating_add(ttl));
+    let stale_claim = Condition::And(vec![
+        Condition::eq("status", "in_progress"),
+        Condition::Lt("lease_until".into(), Value::N(now)),
+    ]);
+    let put = WriteOp::Put {
+        item: marker,
+        condition: Some(Condition::Or(vec![Condition::NotExists, stale_claim])),
+    };
+    match store.write(put).await {
+        Ok(_) => Ok(Claim::Claimed),
+        Err(StoreError::ConditionFailed { current, .. }) => {
+            let status = match current {
+                Some(item) => item.string("status").map(str::to_owned).ok(),
+                None => store.get(key).await?.and_then(|i| i.string("status").ok().map(str::to_owned)),
+            };
+            Ok(if status.as_deref() == Some("done") { Claim::AlreadyDone } else { Claim::Busy })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Marks claimed work done, with what it came to (`extra` attributes: an outcome, a provider
+/// id), so a later delivery finds it and does nothing.
+pub async fn finish(store: &Store, key: Key, extra: Vec<(String, Value)>) -> Result<(), StoreError> {
+    let mut actions = vec![UpdateAction::Set("status".into(), "done".into())];
+    actions.extend(extra.into_iter().map(|(name, value)| UpdateAction::Set(name, value)));
+    store.write(WriteOp::update(key, actions)).await?;
+    Ok(())
+}
+
+/// Gives claimed work back so a redelivery can run it without waiting out the lease.
+pub async fn release(store: &Store, key: Key) {
+    let release = WriteOp::Delete { key, condition: Some(Condition::eq("status", "in_progress")) };
+    if let Err(e) = store.write(release).await {
+        tracing::warn!(error = %e, "could not release claim");
+    }
 }
 
 impl Worker {
@@ -109,17 +162,25 @@ impl Worker {
         Worker { name: name.to_owned(), store, clock, handlers: HashMap::new(), lease }
     }
 
-    /// Registers the handler for `kind`.
+    /// Adds a handler for `kind`. A kind may have several (a booking's notices and its webhook
+    /// messages); they run in the order added, and a failure of any retries the event, so each
+    /// must be idempotent on its own.
     pub fn on(mut self, kind: &str, handler: Arc<dyn EventHandler>) -> Worker {
-        self.handlers.insert(kind.to_owned(), handler);
+        self.handlers.entry(kind.to_owned()).or_default().push(handler);
         self
     }
 
-    /// Processes a batch, one message at a time, and names the messages to deliver again.
+    /// Processes a batch's messages concurrently (one span each, so one slow message does not
+    /// hold up the others) and names the messages to deliver again.
     pub async fn process_batch(&self, messages: &[IncomingMessage]) -> BatchOutcome {
+        use tracing::Instrument;
+        let runs = messages.iter().map(|message| {
+            let span = tracing::info_span!("message", worker = %self.name, message_id = %message.message_id);
+            async move { (message, self.process(message).await) }.instrument(span)
+        });
         let mut outcome = BatchOutcome::default();
-        for message in messages {
-            match self.process(message).await {
+        for (message, result) in futures_util::future::join_all(runs).await {
+            match result {
                 Ok(true) => outcome.handled += 1,
                 Ok(false) => outcome.duplicates += 1,
                 Err(e) => {
@@ -135,63 +196,33 @@ impl Worker {
     async fn process(&self, message: &IncomingMessage) -> Result<bool, HandlerError> {
         let event: Event =
             serde_json::from_str(&message.body).map_err(|e| HandlerError::failed("malformed event", e))?;
-        let handler = self
+        let handlers = self
             .handlers
             .get(&event.kind)
             .ok_or_else(|| HandlerError::Refused(format!("no handler for {}", event.kind)))?;
         let key = Key::new(format!("EVENT#{}", event.id), format!("WORKER#{}", self.name));
-        match self.claim(&key).await? {
+        match claim(&self.store, &key, self.clock.now().as_second(), self.lease).await? {
             Claim::AlreadyDone => return Ok(false),
             Claim::Busy => return Err(HandlerError::Refused("another delivery is running".into())),
             Claim::Claimed => {}
         }
-        match handler.handle(&event).await {
+        let mut result = Ok(());
+        for handler in handlers {
+            result = handler.handle(&event).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
             Ok(()) => {
-                let done = WriteOp::update(key, vec![UpdateAction::Set("status".into(), "done".into())]);
-                self.store.write(done).await?;
+                finish(&self.store, key, Vec::new()).await?;
                 tracing::info!(worker = %self.name, event_id = %event.id, kind = %event.kind, "event handled");
                 Ok(true)
             }
             Err(e) => {
-                // Release the claim so the redelivery can run without waiting out the lease.
-                let release =
-                    WriteOp::Delete { key, condition: Some(Condition::eq("status", "in_progress")) };
-                if let Err(release_error) = self.store.write(release).await {
-                    tracing::warn!(error = %release_error, "could not release claim");
-                }
+                release(&self.store, key).await;
                 Err(e)
             }
-        }
-    }
-
-    async fn claim(&self, key: &Key) -> Result<Claim, HandlerError> {
-        let now = self.clock.now().as_second();
-        let lease = i64::try_from(self.lease.as_secs()).unwrap_or(i64::MAX);
-        let ttl = i64::try_from(MARKER_TTL.as_secs()).unwrap_or(i64::MAX);
-        let marker = Item::new(key)
-            .with("status", "in_progress")
-            .with("lease_until", now.saturating_add(lease))
-            .with(crate::store::attr::TTL, now.saturating_add(ttl));
-        let stale_claim = Condition::And(vec![
-            Condition::eq("status", "in_progress"),
-            Condition::Lt("lease_until".into(), Value::N(now)),
-        ]);
-        let put = WriteOp::Put {
-            item: marker,
-            condition: Some(Condition::Or(vec![Condition::NotExists, stale_claim])),
-        };
-        match self.store.write(put).await {
-            Ok(_) => Ok(Claim::Claimed),
-            Err(StoreError::ConditionFailed { current, .. }) => {
-                let status = match current {
-                    Some(item) => item.string("status").map(str::to_owned).ok(),
-                    None => {
-                        self.store.get(key).await?.and_then(|i| i.string("status").ok().map(str::to_owned))
-                    }
-                };
-                Ok(if status.as_deref() == Some("done") { Claim::AlreadyDone } else { Claim::Busy })
-            }
-            Err(e) => Err(e.into()),
         }
     }
 }

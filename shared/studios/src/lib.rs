@@ -3,6 +3,7 @@
 //! extractor has checked, so one studio's data is never addressable from another's routes.
 
 use atelier_domain::ids::{StudioId, UserId};
+pub mod alerts;
 pub mod availability;
 pub mod catalog;
 pub mod clients;
@@ -149,6 +150,16 @@ pub fn patched<T: Serialize + DeserializeOwned>(
     errors.into_result()?;
     merge_patch(&mut value, patch);
     serde_json::from_value(value).map_err(|e| AppError::Invalid(Invalid::field("body", e.to_string())))
+}
+
+/// What notices about a studio need of it: name, zone, language.
+pub fn notice_context(studio: &Studio) -> atelier_notifications::StudioContext {
+    atelier_notifications::StudioContext {
+        id: studio.id.clone(),
+        name: studio.profile.name.clone(),
+        time_zone: studio.profile.time_zone.clone(),
+        language: studio.profile.language,
+    }
 }
 
 /// A studio as stored and shown to its members.

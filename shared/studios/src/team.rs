@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{Actor, load, owners_key, studio_item, studio_partition};
+use atelier_notifications::{Notice, Recipient, Topic, Var, notice_event};
 use atelier_platform::access::UserProfile;
 use atelier_platform::access::{Membership, member_key};
 use atelier_platform::store::{
@@ -110,13 +111,31 @@ pub async fn invite(
         .with(attr::GSI1PK, invitations_of(&email))
         .with(attr::GSI1SK, format!("{}#{}", actor.studio_id(), invitation.id));
     let changes = serde_json::json!({ "email": email, "role": request.role });
+    // The invitee hears by email (they may have no account yet), in the studio's language.
+    let studio = crate::get(platform, actor.studio_id()).await?;
+    let inviter = atelier_identity::profiles(platform, std::slice::from_ref(actor.user_id())).await?;
+    let to = Recipient {
+        name: email.as_str().to_owned(),
+        email: Some(email.as_str().to_owned()),
+        ..Recipient::default()
+    };
+    let notice = Notice::new(Topic::Invitation, to)
+        .in_studio(crate::notice_context(&studio))
+        .with("role", Var::Text(request.role.as_str().to_owned()))
+        .with("invited_by", Var::Text(inviter.first().map_or_else(String::new, |p| p.name.clone())))
+        .with("expires_at", Var::Instant(invitation.expires_at));
+    let (event, queue) =
+        notice_event(platform.ids.new_id(), now, Some(actor.studio_id().to_string()), &notice);
+    let (notice_op, entry) = atelier_platform::outbox::record(&event, &queue)?;
     platform
         .store
         .transact(vec![
             WriteOp::create(item),
             actor.audit(platform, "team.invited", "invitation", &invitation.id, changes)?,
+            notice_op,
         ])
         .await?;
+    platform.outbox.relay_committed(vec![entry]).await;
     Ok(invitation)
 }
 

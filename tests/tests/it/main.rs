@@ -16,3 +16,4 @@ mod robustness;
 mod store;
 mod studios;
 mod template;
+mod webhooks;

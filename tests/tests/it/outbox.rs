@@ -2,7 +2,7 @@
 //! survive a queue outage, and are delivered once.
 
 use atelier_app::jobs::{self, Job, JobReport};
-use atelier_notifications::{InboxEntry, Notice, inbox_key, notice_event};
+use atelier_notifications::{InboxEntry, Notice, Recipient, Topic, inbox_key, notice_event};
 use atelier_platform::clock::Clock;
 use atelier_platform::outbox;
 use atelier_platform::store::{Item, Key, Query, WriteOp};
@@ -13,12 +13,8 @@ fn notice(
     app: &TestApp,
     user: &str,
 ) -> (atelier_platform::events::Event, atelier_platform::queue::QueueName) {
-    let notice = Notice {
-        user_id: user.into(),
-        topic: "test".into(),
-        title: "Hello".into(),
-        body: "A notice for you".into(),
-    };
+    let to = Recipient { user_id: Some(user.into()), name: "Ana".into(), ..Recipient::default() };
+    let notice = Notice::new(Topic::PasswordChanged, to);
     notice_event(ulid::Ulid::generate().to_string(), app.clock.now(), None, &notice)
 }
 
