@@ -81,6 +81,8 @@ pub struct DemoReport {
     pub by_status: std::collections::BTreeMap<String, usize>,
     /// Unread notices in the first professional's inbox (what her bookings told her).
     pub unread_notices: i64,
+    /// `.eml` files in the data directory's `mail/` (embedded backend; SES on AWS).
+    pub emails_written: usize,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -262,13 +264,28 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
             "settings": {
                 "min_notice_minutes": 60, "horizon_days": 60, "slot_step_minutes": 15,
                 "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 1000, "hold_minutes": 1440,
-                "reminder_hours": 24, "waitlist_offer_minutes": 120, "no_show_penalty_points": 50,
+                "reminder_hours": [24, 2], "waitlist_offer_minutes": 120, "no_show_penalty_points": 50,
                 "loyalty_expiry_days": 365
             }
         });
         text(&api.expect(Method::POST, "/v1/studios", &owner.token, Some(&profile)).await?["id"])
     };
     let base = format!("/v1/studios/{studio}");
+    // Notices: reminders by SMS too (for clients with a phone), and the studio's own words for
+    // the Portuguese reminder (saving the same text again changes nothing).
+    let defaults = json!({ "topics": { "booking_reminder": { "sms": true } } });
+    api.expect(Method::PUT, &format!("{base}/notification-settings"), &owner.token, Some(&defaults)).await?;
+    let reminder = json!({
+        "subject": "Lembrete: {{ service }} no {{ studio }}",
+        "body": "Olá {{ recipient }}! Esperamos por você em {{ start }} para {{ service }} com {{ professional }}.\n\nPrecisa remarcar? Responda a este email.",
+    });
+    api.expect(
+        Method::PUT,
+        &format!("{base}/notification-templates/booking_reminder/pt-BR"),
+        &owner.token,
+        Some(&reminder),
+    )
+    .await?;
 
     // The team: a manager and three professionals, each through a real invitation.
     let manager = api.account(MANAGER_EMAIL, "Mateus Manager").await?;
@@ -403,7 +420,13 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     for booking in api.all(&window, &owner.token).await? {
         *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
     }
-    Ok(DemoReport { studio_id: studio, booked, by_status, unread_notices })
+    let emails_written = match options.backend {
+        crate::Backend::Embedded => {
+            std::fs::read_dir(options.data_dir.join("mail")).map_or(0, |dir| dir.count())
+        }
+        crate::Backend::Aws => 0,
+    };
+    Ok(DemoReport { studio_id: studio, booked, by_status, unread_notices, emails_written })
 }
 
 /// Invites `who` to the studio with `role` and accepts, unless they are a member already.
@@ -581,11 +604,12 @@ pub fn instructions(report: &DemoReport) -> String {
     let studio = &report.studio_id;
     let statuses: Vec<String> = report.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let mut out = format!(
-        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n{} unread notices in {}'s inbox.\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
+        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n{} unread notices in {}'s inbox; {} emails written under the data directory's mail/ (open the .eml files in a mail client).\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
         if report.booked { "" } else { " (it was there already; nothing duplicated)" },
         statuses.join(", "),
         report.unread_notices,
         PROFESSIONALS[0].1,
+        report.emails_written,
     );
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));
     for (email, name, _) in PROFESSIONALS {

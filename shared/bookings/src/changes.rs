@@ -291,6 +291,7 @@ pub async fn reschedule(
     b.timers =
         Timers::new(request.start, now, hold, settings.reminder_hours, settings.no_show_tolerance_minutes);
     b.reminded = false;
+    b.reminders_sent = 0;
     b.reschedules += 1;
     due::plan(b);
     // Overbooking capacity only where it needs no review.
@@ -549,6 +550,7 @@ pub async fn due_step(platform: &Platform, kind: DueKind, item: &DueItem) -> Res
         DueKind::Reminder => {
             let now = platform.clock.now();
             let mut plan = Plan::new(&booking, now);
+            plan.after.reminders_sent = u8::try_from(booking.reminders_done() + 1).unwrap_or(u8::MAX);
             plan.after.reminded = true;
             due::plan(&mut plan.after);
             plan.events.push(

@@ -101,6 +101,7 @@ pub fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result
             settings.no_show_tolerance_minutes,
         ),
         reminded: false,
+        reminders_sent: 0,
         due: None,
         arrived_at: None,
         completed_at: None,

@@ -43,7 +43,7 @@ fn step_key(booking: &Booking, step: DueStep) -> Key {
 /// Sets `booking.due` to the step its state calls for next.
 pub fn plan(booking: &mut Booking) {
     booking.due =
-        booking.timers.next(booking.status, booking.reminded).map(|(kind, at)| DueStep { kind, at });
+        booking.timers.next(booking.status, booking.reminders_done()).map(|(kind, at)| DueStep { kind, at });
 }
 
 /// Writes moving the booking's step from `before` (absent for a new booking) to `after`.

@@ -320,6 +320,21 @@ impl EventHandler for BookingNotices {
             if audience.is_empty() {
                 return Ok(());
             }
+            // A reminder is for the booking as it is now: none once it is cancelled or moved
+            // (the moved booking has reminders of its own), however late this event is handled.
+            if event.kind == REMINDER_DUE {
+                let current = match crate::load(&self.platform, &payload.studio_id, &payload.booking_id).await
+                {
+                    Ok(booking) => Some(booking),
+                    Err(atelier_platform::AppError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                if !current.is_some_and(|b| b.status == BookingStatus::Confirmed && b.start == payload.start)
+                {
+                    tracing::info!(booking_id = %payload.booking_id, "stale reminder dropped");
+                    return Ok(());
+                }
+            }
             let (studio, client, professional) = self.people(&payload).await?;
             for (topic, to_client) in audience {
                 let to = if *to_client { client.clone() } else { professional.clone() };

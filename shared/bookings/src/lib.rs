@@ -162,6 +162,10 @@ pub struct Booking {
     /// Whether the reminder went out.
     #[serde(default)]
     pub reminded: bool,
+    /// How many reminders went out (a record from before several reminders has only
+    /// `reminded`: one).
+    #[serde(default)]
+    pub reminders_sent: u8,
     /// The step the scheduler will take next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DueStep>,
@@ -322,6 +326,11 @@ pub fn local_time(t: Timestamp, zone: &str) -> String {
 }
 
 impl Booking {
+    /// Reminders sent so far.
+    pub fn reminders_done(&self) -> usize {
+        usize::from(self.reminders_sent).max(usize::from(self.reminded))
+    }
+
     /// The view of it.
     pub fn view(self) -> BookingView {
         BookingView {

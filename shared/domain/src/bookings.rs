@@ -255,6 +255,10 @@ impl DueKind {
     }
 }
 
+fn no_later_reminders(later: &[Option<Timestamp>; 2]) -> bool {
+    later.iter().all(Option::is_none)
+}
+
 /// The times a booking's scheduler steps fall on, fixed when it is booked or moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Timers {
@@ -262,10 +266,14 @@ pub struct Timers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub hold_until: Option<Timestamp>,
-    /// The reminder goes out (absent: no reminder).
+    /// The first reminder goes out (absent: no reminder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub remind_at: Option<Timestamp>,
+    /// Later reminders, in time order.
+    #[serde(default, skip_serializing_if = "no_later_reminders")]
+    #[schema(value_type = Vec<Option<String>>)]
+    pub later_reminders: [Option<Timestamp>; 2],
     /// After this, a client who has not arrived is a no-show.
     #[schema(value_type = String, format = DateTime)]
     pub no_show_after: Timestamp,
@@ -277,26 +285,35 @@ impl Timers {
         start: Timestamp,
         now: Timestamp,
         hold_until: Option<Timestamp>,
-        reminder_hours: u32,
+        reminder_hours: crate::studios::ReminderHours,
         tolerance_minutes: u32,
     ) -> Timers {
-        let remind_at = (reminder_hours > 0)
-            .then(|| start - SignedDuration::from_hours(i64::from(reminder_hours)))
+        // Largest offset first: the reminders in time order; those already past are skipped.
+        let mut times = reminder_hours
+            .hours()
+            .iter()
+            .map(|h| start - SignedDuration::from_hours(i64::from(*h)))
             .filter(|at| *at > now);
         Timers {
             hold_until,
-            remind_at,
+            remind_at: times.next(),
+            later_reminders: [times.next(), times.next()],
             no_show_after: start + SignedDuration::from_mins(i64::from(tolerance_minutes)),
         }
     }
 
-    /// The next step due for a booking in `status`, given whether the reminder went out.
-    pub fn next(&self, status: BookingStatus, reminded: bool) -> Option<(DueKind, Timestamp)> {
+    /// Every reminder time, in order.
+    pub fn reminders(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        self.remind_at.into_iter().chain(self.later_reminders.iter().flatten().copied())
+    }
+
+    /// The next step due for a booking in `status`, given how many reminders went out.
+    pub fn next(&self, status: BookingStatus, reminders_sent: usize) -> Option<(DueKind, Timestamp)> {
         match status {
             BookingStatus::Pending => self.hold_until.map(|at| (DueKind::HoldExpiry, at)),
-            BookingStatus::Confirmed => match self.remind_at {
-                Some(at) if !reminded => Some((DueKind::Reminder, at)),
-                _ => Some((DueKind::NoShowCheck, self.no_show_after)),
+            BookingStatus::Confirmed => match self.reminders().nth(reminders_sent) {
+                Some(at) => Some((DueKind::Reminder, at)),
+                None => Some((DueKind::NoShowCheck, self.no_show_after)),
             },
             _ => None,
         }
@@ -405,23 +422,44 @@ mod tests {
     #[test]
     fn timers_and_the_next_step() {
         let start = at("2026-03-10T10:00:00Z");
-        let timers = Timers::new(start, at("2026-03-01T00:00:00Z"), None, 24, 15);
+        let day = crate::studios::ReminderHours::of(&[24]);
+        let timers = Timers::new(start, at("2026-03-01T00:00:00Z"), None, day, 15);
         assert_eq!(
-            timers.next(BookingStatus::Confirmed, false),
+            timers.next(BookingStatus::Confirmed, 0),
             Some((DueKind::Reminder, at("2026-03-09T10:00:00Z")))
         );
         assert_eq!(
-            timers.next(BookingStatus::Confirmed, true),
+            timers.next(BookingStatus::Confirmed, 1),
             Some((DueKind::NoShowCheck, at("2026-03-10T10:15:00Z")))
         );
-        assert_eq!(timers.next(BookingStatus::Completed, false), None);
+        assert_eq!(timers.next(BookingStatus::Completed, 0), None);
         // Booked inside the reminder window: no reminder at all.
-        let late = Timers::new(start, at("2026-03-10T08:00:00Z"), Some(at("2026-03-10T08:15:00Z")), 24, 15);
+        let late = Timers::new(start, at("2026-03-10T08:00:00Z"), Some(at("2026-03-10T08:15:00Z")), day, 15);
         assert_eq!(late.remind_at, None);
         assert_eq!(
-            late.next(BookingStatus::Pending, false),
+            late.next(BookingStatus::Pending, 0),
             Some((DueKind::HoldExpiry, at("2026-03-10T08:15:00Z")))
         );
-        assert_eq!(late.next(BookingStatus::Confirmed, false).map(|d| d.0), Some(DueKind::NoShowCheck));
+        assert_eq!(late.next(BookingStatus::Confirmed, 0).map(|d| d.0), Some(DueKind::NoShowCheck));
+        // Two offsets, given in any order: the day before, then two hours before.
+        let two = Timers::new(
+            start,
+            at("2026-03-01T00:00:00Z"),
+            None,
+            crate::studios::ReminderHours::of(&[2, 24]),
+            15,
+        );
+        assert_eq!(two.next(BookingStatus::Confirmed, 0).map(|d| d.1), Some(at("2026-03-09T10:00:00Z")));
+        assert_eq!(two.next(BookingStatus::Confirmed, 1).map(|d| d.1), Some(at("2026-03-10T08:00:00Z")));
+        assert_eq!(two.next(BookingStatus::Confirmed, 2).map(|d| d.0), Some(DueKind::NoShowCheck));
+        // Booked 5 hours ahead: only the 2-hour reminder.
+        let soon = Timers::new(
+            start,
+            at("2026-03-10T05:00:00Z"),
+            None,
+            crate::studios::ReminderHours::of(&[24, 2]),
+            15,
+        );
+        assert_eq!(soon.reminders().collect::<Vec<_>>(), [at("2026-03-10T08:00:00Z")]);
     }
 }

@@ -67,9 +67,11 @@ pub struct BookingSettings {
     /// Minutes a slot is held for a booking waiting for its deposit.
     #[serde(default = "default_hold_minutes")]
     pub hold_minutes: u32,
-    /// Hours before the start a reminder goes out (0: none).
+    /// Hours before the start reminders go out: up to 3, e.g. `[24, 2]` (`[]` or `0`: none; a
+    /// single number is one reminder).
     #[serde(default = "default_reminder_hours")]
-    pub reminder_hours: u32,
+    #[schema(value_type = Vec<u32>, example = json!([24, 2]))]
+    pub reminder_hours: ReminderHours,
     /// Minutes a waitlist offer stays open.
     #[serde(default = "default_waitlist_offer_minutes")]
     pub waitlist_offer_minutes: u32,
@@ -85,8 +87,68 @@ fn default_hold_minutes() -> u32 {
     15
 }
 
-fn default_reminder_hours() -> u32 {
-    24
+fn default_reminder_hours() -> ReminderHours {
+    ReminderHours::of(&[24])
+}
+
+/// Most reminders a booking gets.
+pub const MAX_REMINDERS: usize = 3;
+
+/// The offsets of a studio's reminders, in hours before the start, largest first (so the
+/// reminders come in time order). At most [`MAX_REMINDERS`]; kept in a fixed array so the
+/// settings stay `Copy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReminderHours {
+    hours: [u32; MAX_REMINDERS],
+    len: usize,
+}
+
+impl ReminderHours {
+    /// The offsets in `hours` (the first [`MAX_REMINDERS`]), largest first, duplicates and 0 dropped.
+    pub fn of(hours: &[u32]) -> ReminderHours {
+        let mut sorted: Vec<u32> = hours.iter().copied().filter(|h| *h > 0).collect();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        sorted.dedup();
+        let mut out = ReminderHours::default();
+        for h in sorted.into_iter().take(MAX_REMINDERS) {
+            out.hours[out.len] = h;
+            out.len += 1;
+        }
+        out
+    }
+
+    /// The offsets, largest first.
+    pub fn hours(&self) -> &[u32] {
+        &self.hours[..self.len]
+    }
+}
+
+impl Serialize for ReminderHours {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.hours().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReminderHours {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ReminderHours, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            One(u32),
+            Many(Vec<u32>),
+        }
+        let hours = match Given::deserialize(deserializer)? {
+            Given::One(h) => vec![h],
+            Given::Many(list) => list,
+        };
+        if hours.len() > MAX_REMINDERS {
+            return Err(serde::de::Error::custom(format!("at most {MAX_REMINDERS} reminders")));
+        }
+        if hours.iter().any(|h| *h > 7 * 24) {
+            return Err(serde::de::Error::custom("each reminder is at most 168 hours before"));
+        }
+        Ok(ReminderHours::of(&hours))
+    }
 }
 
 fn default_waitlist_offer_minutes() -> u32 {
@@ -149,7 +211,11 @@ impl BookingSettings {
                 &field("hold_minutes"),
                 "must be between 1 and 1440",
             )
-            .check(self.reminder_hours <= 7 * 24, &field("reminder_hours"), "must be at most 168")
+            .check(
+                self.reminder_hours.hours().iter().all(|h| *h <= 7 * 24),
+                &field("reminder_hours"),
+                "must be at most 168",
+            )
             .check(
                 (5..=24 * 60).contains(&self.waitlist_offer_minutes),
                 &field("waitlist_offer_minutes"),
@@ -323,6 +389,19 @@ mod tests {
             language: crate::language::Language::En,
             settings: BookingSettings::default(),
         }
+    }
+
+    #[test]
+    fn reminder_hours_take_a_number_or_a_list() {
+        let one: ReminderHours = serde_json::from_value(serde_json::json!(24)).expect("number");
+        assert_eq!(one.hours(), [24]);
+        let none: ReminderHours = serde_json::from_value(serde_json::json!(0)).expect("zero");
+        assert!(none.hours().is_empty());
+        let two: ReminderHours = serde_json::from_value(serde_json::json!([2, 24, 2])).expect("list");
+        assert_eq!(two.hours(), [24, 2]);
+        assert_eq!(serde_json::to_value(two).expect("json"), serde_json::json!([24, 2]));
+        assert!(serde_json::from_value::<ReminderHours>(serde_json::json!([1, 2, 3, 4])).is_err());
+        assert!(serde_json::from_value::<ReminderHours>(serde_json::json!([200])).is_err());
     }
 
     #[test]

@@ -34,7 +34,7 @@ async fn notifications_worker_delivers_and_reports_failures() {
         atelier_notifications::inbox_key(&"01JUSEREVENTS0000000000001".into(), "01JEVENTNOTICE000000000001");
     let entry =
         store().await.get(&inbox).await.expect("read the table").expect("notice delivered to the inbox");
-    assert_eq!(entry.string("title").ok(), Some("Welcome to Atelier"));
+    assert_eq!(entry.string("title").ok(), Some("Your password was changed"));
 
     // The same event again is a duplicate: acknowledged, not delivered twice.
     let again = invoke("notifications-worker", "sqs-notice.json").response();

@@ -43,13 +43,14 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
         assert!(first.by_status.get(status).copied().unwrap_or(0) > 0, "a booking {status}: {first:?}");
     }
     assert!(first.unread_notices > 0, "the bookings' notices reached the professional's inbox: {first:?}");
+    assert!(first.emails_written > 0, "the bookings' notices were emailed as .eml files: {first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
     let second = demo::seed(&options).await.expect("demo runs again");
     assert_eq!(
-        (second.booked, &second.studio_id, &second.by_status, second.unread_notices),
-        (false, &first.studio_id, &first.by_status, first.unread_notices)
+        (second.booked, &second.studio_id, &second.by_status, second.unread_notices, second.emails_written),
+        (false, &first.studio_id, &first.by_status, first.unread_notices, first.emails_written)
     );
 
     let app = atelier_local::build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator)).expect("app");

@@ -388,7 +388,83 @@ async fn studio_templates_are_checked_and_used(app: TestApp) {
     assert_eq!(removed.status, 204);
 }
 
+/// Runs the reminder job at `at` (and the workers after), signed out of nothing: jobs need no
+/// token.
+async fn remind_at(app: &TestApp, at: &str) {
+    let at: jiff::Timestamp = at.parse().expect("instant");
+    app.clock.set(at);
+    atelier_app::jobs::run(atelier_app::jobs::Job::SendReminders, &app.platform).await.expect("job");
+    app.run_workers().await;
+}
+
+async fn reminders_follow_the_booking_as_it_is_now(app: TestApp) {
+    let slug = atelier_tests::unique_name("remind");
+    let s = salon(&app, &slug).await;
+    let patched = send(
+        &app,
+        Method::PATCH,
+        &format!("/v1/studios/{}", s.studio),
+        &s.owner,
+        Some(json!({ "settings": { "reminder_hours": [2, 24] } })),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.json());
+    assert_eq!(patched.json()["settings"]["reminder_hours"], json!([24, 2]), "largest first");
+    let too_many = json!({ "settings": { "reminder_hours": [48, 24, 2, 1] } });
+    send(&app, Method::PATCH, &format!("/v1/studios/{}", s.studio), &s.owner, Some(too_many))
+        .await
+        .assert_problem(422, "validation-failed");
+    let client = app.register(&format!("ana@{slug}.example")).await;
+    let moved = s.book_ok(&app, &client, "2026-06-10T10:00:00+01:00").await;
+    let cancelled = s.book_ok(&app, &client, "2026-06-11T10:00:00+01:00").await;
+    let uri = |b: &Value, action: &str| {
+        format!("/v1/studios/{}/bookings/{}/{action}", s.studio, b["id"].as_str().expect("id"))
+    };
+    let r = send(
+        &app,
+        Method::POST,
+        &uri(&moved, "reschedule"),
+        &client,
+        Some(json!({ "start": "2026-06-12T15:00:00+01:00" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(send(&app, Method::POST, &uri(&cancelled, "cancel"), &client, None).await.status, 200);
+    // A booking whose reminder is already on its way when it is cancelled.
+    let late = s.book_ok(&app, &client, "2026-06-14T10:00:00+01:00").await;
+    app.run_workers().await;
+    for at in [
+        "2026-06-09T09:01:00Z", // a day before the moved booking's old time, and the cancelled one's
+        "2026-06-10T07:01:00Z",
+        "2026-06-10T09:01:00Z",
+        "2026-06-11T07:01:00Z",
+        "2026-06-11T14:01:00Z", // a day before the moved booking's new time
+        "2026-06-12T12:01:00Z", // two hours before it
+    ] {
+        remind_at(&app, at).await;
+    }
+    // The last booking's day-before reminder is staged and relayed, then it is cancelled before
+    // the worker runs.
+    app.clock.set("2026-06-13T09:01:00Z".parse().expect("instant"));
+    atelier_app::jobs::run(atelier_app::jobs::Job::SendReminders, &app.platform).await.expect("job");
+    let client = app.sign_in_again(&client).await;
+    assert_eq!(send(&app, Method::POST, &uri(&late, "cancel"), &client, None).await.status, 200);
+    app.run_workers().await;
+    let notices = inbox(&app, &client, "?limit=100").await;
+    let reminders: Vec<&str> = notices
+        .iter()
+        .filter(|n| n["topic"] == "booking_reminder")
+        .map(|n| n["body"].as_str().expect("body"))
+        .collect();
+    assert_eq!(reminders.len(), 2, "a day and two hours before the new time only: {reminders:?}");
+    assert!(reminders.iter().all(|b| b.contains("Fri 12 Jun 2026, 15:00 (UTC+01:00)")), "{reminders:?}");
+    // Each went by email too, once.
+    let mails = app.emails_to(&format!("ana@{slug}.example")).await;
+    assert_eq!(mails.iter().filter(|m| m.subject == "Appointment reminder").count(), 2, "{mails:?}");
+}
+
 atelier_tests::on_both_backends!(
+    reminders_follow_the_booking_as_it_is_now,
     a_booking_is_emailed_in_each_recipients_language,
     each_channel_sends_once_however_often_the_event_comes,
     sms_goes_out_when_chosen_and_a_bad_number_is_not_retried,
