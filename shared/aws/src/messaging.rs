@@ -1,7 +1,9 @@
 //! Email through Amazon SES v2 and SMS through Amazon SNS `Publish` to a phone number. Errors
-//! the provider will repeat for this message (an unverified or rejected address, an invalid
-//! number, a paused account) are permanent; everything else (throttling, 5xx, timeouts) is
-//! transient and the notifications worker retries it.
+//! the provider will repeat for this message (a rejected or unverified address, an invalid
+//! number) are permanent; everything else is transient and the worker retries it until the
+//! message dead-letters and its alarm fires: throttling, 5xx and timeouts, and also a paused
+//! or suspended sending account or a missing permission, which an operator fixes and after
+//! which the notices should still go out.
 
 use async_trait::async_trait;
 use atelier_platform::outbound::{MailSender, OutgoingEmail, OutgoingSms, SendError, SmsSender, is_e164};
@@ -52,8 +54,6 @@ impl MailSender for SesMail {
                     Some(
                         E::MessageRejected(_)
                         | E::MailFromDomainNotVerifiedException(_)
-                        | E::AccountSuspendedException(_)
-                        | E::SendingPausedException(_)
                         | E::BadRequestException(_)
                         | E::NotFoundException(_),
                     ) => true,
@@ -109,11 +109,9 @@ impl SmsSender for SnsSms {
             Err(e) => {
                 use aws_sdk_sns::operation::publish::PublishError as E;
                 match e.as_service_error() {
-                    Some(
-                        E::InvalidParameterException(_)
-                        | E::InvalidParameterValueException(_)
-                        | E::AuthorizationErrorException(_),
-                    ) => Err(SendError::Permanent(aws_sdk_sns::error::DisplayErrorContext(&e).to_string())),
+                    Some(E::InvalidParameterException(_) | E::InvalidParameterValueException(_)) => {
+                        Err(SendError::Permanent(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))
+                    }
                     _ => Err(SendError::transient("SNS Publish", e)),
                 }
             }

@@ -107,6 +107,10 @@ pub struct BookingEvent {
     /// Reason given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Times the booking had been moved when the event was raised (a reminder is only for
+    /// the booking as it was then).
+    #[serde(default)]
+    pub reschedules: u32,
 }
 
 impl BookingEvent {
@@ -135,6 +139,7 @@ impl BookingEvent {
             points: None,
             hold_until: b.timers.hold_until.filter(|_| b.status == BookingStatus::Pending),
             reason: None,
+            reschedules: b.reschedules,
         }
     }
 }
@@ -226,8 +231,10 @@ fn booking_vars(notice: Notice, e: &BookingEvent) -> Notice {
         .with("service", Var::Text(e.service_name.clone()))
         .with("professional", Var::Text(e.professional_name.clone()))
         .with("client", Var::Text(e.client_name.clone()))
-        .with("start", Var::Instant(e.start))
-        .with("deposit", money(e.deposit_minor));
+        .with("start", Var::Instant(e.start));
+    if e.deposit_minor > 0 {
+        notice = notice.with("deposit", money(e.deposit_minor));
+    }
     if let Some(fee) = e.fee_minor.filter(|f| *f > 0) {
         notice = notice.with("fee", money(fee));
     }
@@ -315,7 +322,8 @@ impl EventHandler for BookingNotices {
                 );
             }
         } else {
-            let payload: BookingEvent = serde_json::from_value(event.payload.clone()).map_err(malformed)?;
+            let mut payload: BookingEvent =
+                serde_json::from_value(event.payload.clone()).map_err(malformed)?;
             let audience = audience(&event.kind, payload.status);
             if audience.is_empty() {
                 return Ok(());
@@ -329,10 +337,19 @@ impl EventHandler for BookingNotices {
                     Err(atelier_platform::AppError::NotFound(_)) => None,
                     Err(e) => return Err(e.into()),
                 };
-                if !current.is_some_and(|b| b.status == BookingStatus::Confirmed && b.start == payload.start)
-                {
-                    tracing::info!(booking_id = %payload.booking_id, "stale reminder dropped");
-                    return Ok(());
+                match current {
+                    Some(b)
+                        if b.status == BookingStatus::Confirmed
+                            && b.start == payload.start
+                            && b.reschedules == payload.reschedules =>
+                    {
+                        // Told as it is now (a renamed service, a changed professional).
+                        payload = BookingEvent::of(&b);
+                    }
+                    _ => {
+                        tracing::info!(booking_id = %payload.booking_id, "stale reminder dropped");
+                        return Ok(());
+                    }
                 }
             }
             let (studio, client, professional) = self.people(&payload).await?;

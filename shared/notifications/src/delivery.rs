@@ -85,7 +85,21 @@ pub async fn dispatch(
         Some(studio) => Some(preferences::of_studio(platform, &studio.id).await?),
         None => None,
     };
-    let wants = |channel| preferences::wants(notice.topic, channel, user.as_ref(), studio.as_ref());
+    let reachable = |channel| match channel {
+        Channel::InApp => notice.to.user_id.is_some(),
+        Channel::Email => notice.to.email.is_some(),
+        Channel::Sms => notice.to.phone.is_some(),
+    };
+    let chosen: Vec<Channel> = Channel::ALL
+        .into_iter()
+        .filter(|c| reachable(*c) && preferences::wants(notice.topic, *c, user.as_ref(), studio.as_ref()))
+        .collect();
+    // A transactional notice reaches its recipient whatever the choices combined to: on the
+    // first channel they can be reached on.
+    let fallback = (chosen.is_empty() && notice.topic.transactional())
+        .then(|| Channel::ALL.into_iter().find(|c| reachable(*c)))
+        .flatten();
+    let wants = |channel| chosen.contains(&channel) || fallback == Some(channel);
     let rendered = render(platform, notice).await?;
     let topic = notice.topic.as_str();
     if wants(Channel::InApp)

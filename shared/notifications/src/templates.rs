@@ -197,6 +197,10 @@ pub fn validate(topic: Topic, template: &TemplateText) -> Result<(), Invalid> {
             errors.0.extend(Invalid::field(field, format!("must be at most {max} characters")).0);
             continue;
         }
+        if let Err(e) = check_subset(source) {
+            errors.0.extend(Invalid::field(field, e).0);
+            continue;
+        }
         match text_env().template_from_str(source) {
             Err(e) => {
                 let line = e.line().map(|l| format!(" (line {l})")).unwrap_or_default();
@@ -245,6 +249,62 @@ pub fn validate(topic: Topic, template: &TemplateText) -> Result<(), Invalid> {
         }
     }
     errors.into_result()
+}
+
+/// Filters an override may apply to a variable.
+const FILTERS: [&str; 5] = ["upper", "lower", "title", "capitalize", "trim"];
+
+/// Checks that a template uses only what notices need: `{{ name }}` (with simple filters),
+/// `{% if name %}`/`{% if not name %}`, `{% elif … %}`, `{% else %}`, `{% endif %}` and
+/// comments. No loops, arithmetic or calls: a template a studio saves can neither run long nor
+/// blow up in size (`{{ name * 100000000 }}` is one instruction to the engine's fuel).
+fn check_subset(source: &str) -> Result<(), String> {
+    let name_ok = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    let mut rest = source;
+    let mut line = 1;
+    while let Some(open) = rest.find('{') {
+        line += rest[..open].matches('\n').count();
+        let after = &rest[open..];
+        let (close, kind) = match after.as_bytes().get(1) {
+            Some(b'{') => ("}}", 'v'),
+            Some(b'%') => ("%}", 's'),
+            Some(b'#') => ("#}", 'c'),
+            _ => {
+                rest = &after[1..];
+                continue;
+            }
+        };
+        let Some(end) = after.find(close) else {
+            return Err(format!("is not a valid template (line {line}): a tag is never closed"));
+        };
+        let inner = after[2..end].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        let ok = match kind {
+            'v' => {
+                let mut parts = inner.split('|').map(str::trim);
+                parts.next().is_some_and(name_ok) && parts.all(|f| FILTERS.contains(&f))
+            }
+            's' => {
+                let words: Vec<&str> = inner.split_whitespace().collect();
+                match words.as_slice() {
+                    ["else"] | ["endif"] => true,
+                    ["if" | "elif", name] => name_ok(name),
+                    ["if" | "elif", "not", name] => name_ok(name),
+                    _ => false,
+                }
+            }
+            _ => true,
+        };
+        if !ok {
+            return Err(format!(
+                "uses `{}` (line {line}): templates take {{{{ name }}}}, filters {}, and if/elif/else/endif on a name",
+                &after[..end + 2],
+                FILTERS.join(", ")
+            ));
+        }
+        line += after[..end].matches('\n').count();
+        rest = &after[end + 2..];
+    }
+    Ok(())
 }
 
 const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -389,10 +449,22 @@ mod tests {
         let e = validate(Topic::BookingReminder, &unknown).expect_err("unknown");
         assert_eq!(e.0[0].field, "subject");
         assert!(e.0[0].message.contains("secret_key"), "{:?}", e.0);
-        let endless = TemplateText {
-            subject: "x".into(),
-            body: "{% for i in range(100000) %}{{ i }}{% endfor %}".into(),
+        // Loops, arithmetic, calls: refused before the engine sees them.
+        for body in [
+            "{% for i in range(100000) %}{{ i }}{% endfor %}",
+            "{{ service * 16000000 }}",
+            "{{ service ~ service }}",
+            "{{ service|replace('a', 'bb') }}",
+            "{% set x = 1 %}",
+        ] {
+            let bad = TemplateText { subject: "x".into(), body: body.into() };
+            let e = validate(Topic::BookingReminder, &bad).expect_err(body);
+            assert!(e.0[0].message.contains("uses"), "{body}: {:?}", e.0);
+        }
+        let fine = TemplateText {
+            subject: "{{ service|upper }}".into(),
+            body: "{# note #}{% if not fee %}no fee{% elif fee %}{{ fee }}{% else %}x{% endif %}".into(),
         };
-        assert!(validate(Topic::BookingReminder, &endless).is_err());
+        assert!(validate(Topic::BookingCancelled, &fine).is_ok());
     }
 }

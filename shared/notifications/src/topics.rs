@@ -183,7 +183,7 @@ impl Topic {
         match self {
             Topic::BookingHeld => (
                 "Booking held",
-                "{{ service }} with {{ professional }} on {{ start }} is held for you until {{ hold_until }}; it is confirmed once the deposit of {{ deposit }} is paid.",
+                "{{ service }} with {{ professional }} on {{ start }} is held for you until {{ hold_until }}; {% if deposit %}it is confirmed once the deposit of {{ deposit }} is paid.{% else %}the studio will confirm it.{% endif %}",
             ),
             Topic::BookingCreated => {
                 ("New booking", "{{ client }} booked {{ service }} with {{ professional }} on {{ start }}.")
@@ -242,7 +242,7 @@ impl Topic {
         match self {
             Topic::BookingHeld => (
                 "Reserva pendente",
-                "{{ service }} com {{ professional }} em {{ start }} está reservado para você até {{ hold_until }}; a reserva é confirmada após o pagamento do sinal de {{ deposit }}.",
+                "{{ service }} com {{ professional }} em {{ start }} está reservado para você até {{ hold_until }}; {% if deposit %}a reserva é confirmada após o pagamento do sinal de {{ deposit }}.{% else %}o estúdio vai confirmá-la.{% endif %}",
             ),
             Topic::BookingCreated => (
                 "Novo agendamento",

@@ -163,8 +163,8 @@ impl Worker {
     }
 
     /// Adds a handler for `kind`. A kind may have several (a booking's notices and its webhook
-    /// messages); they run in the order added, and a failure of any retries the event, so each
-    /// must be idempotent on its own.
+    /// messages): each has its own claim, so one that keeps failing neither blocks nor repeats
+    /// the others; the event is retried until every one has succeeded.
     pub fn on(mut self, kind: &str, handler: Arc<dyn EventHandler>) -> Worker {
         self.handlers.entry(kind.to_owned()).or_default().push(handler);
         self
@@ -200,28 +200,39 @@ impl Worker {
             .handlers
             .get(&event.kind)
             .ok_or_else(|| HandlerError::Refused(format!("no handler for {}", event.kind)))?;
-        let key = Key::new(format!("EVENT#{}", event.id), format!("WORKER#{}", self.name));
-        match claim(&self.store, &key, self.clock.now().as_second(), self.lease).await? {
-            Claim::AlreadyDone => return Ok(false),
-            Claim::Busy => return Err(HandlerError::Refused("another delivery is running".into())),
-            Claim::Claimed => {}
-        }
-        let mut result = Ok(());
-        for handler in handlers {
-            result = handler.handle(&event).await;
-            if result.is_err() {
-                break;
+        let mut ran = false;
+        let mut failure = None;
+        for (i, handler) in handlers.iter().enumerate() {
+            // The first handler's claim keeps the key a single handler always had.
+            let sk =
+                if i == 0 { format!("WORKER#{}", self.name) } else { format!("WORKER#{}#{i}", self.name) };
+            let key = Key::new(format!("EVENT#{}", event.id), sk);
+            match claim(&self.store, &key, self.clock.now().as_second(), self.lease).await? {
+                Claim::AlreadyDone => continue,
+                Claim::Busy => {
+                    failure.get_or_insert(HandlerError::Refused("another delivery is running".into()));
+                    continue;
+                }
+                Claim::Claimed => {}
+            }
+            match handler.handle(&event).await {
+                Ok(()) => {
+                    finish(&self.store, key, Vec::new()).await?;
+                    ran = true;
+                }
+                Err(e) => {
+                    release(&self.store, key).await;
+                    failure.get_or_insert(e);
+                }
             }
         }
-        match result {
-            Ok(()) => {
-                finish(&self.store, key, Vec::new()).await?;
-                tracing::info!(worker = %self.name, event_id = %event.id, kind = %event.kind, "event handled");
-                Ok(true)
-            }
-            Err(e) => {
-                release(&self.store, key).await;
-                Err(e)
+        match failure {
+            Some(e) => Err(e),
+            None => {
+                if ran {
+                    tracing::info!(worker = %self.name, event_id = %event.id, kind = %event.kind, "event handled");
+                }
+                Ok(ran)
             }
         }
     }

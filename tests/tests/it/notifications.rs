@@ -234,9 +234,24 @@ async fn each_channel_sends_once_however_often_the_event_comes(app: TestApp) {
     let address = format!("{}@once.example", atelier_tests::unique_name("dup"));
     let phone = unique_phone();
     let event_id = ulid::Ulid::generate().to_string();
-    let notice = notice_to(Some(&address), Some(&phone));
-    // SMS is off by default; this recipient has no account, so the studio-less defaults apply:
-    // email only. Five concurrent deliveries of one event, then five more in a row.
+    let quiet = format!("{}@once.example", atelier_tests::unique_name("quiet"));
+    let quiet_phone = unique_phone();
+    // A recipient who chose SMS too, and one with only the defaults (SMS off).
+    let ana = app.register(&format!("{}@once.example", atelier_tests::unique_name("ana"))).await;
+    let prefs = json!({ "topics": { "password_changed": { "sms": true } } });
+    assert_eq!(
+        send(&app, Method::PUT, "/v1/me/notification-preferences", &ana, Some(prefs)).await.status,
+        200
+    );
+    let mut notice = notice_to(Some(&address), Some(&phone));
+    notice.to.user_id = Some(ana.user_id.as_str().into());
+    let defaults_only = notice_to(Some(&quiet), Some(&quiet_phone));
+    atelier_notifications::delivery::dispatch(&app.platform, &event_id, app.clock_now(), &defaults_only)
+        .await
+        .expect("defaults");
+    assert_eq!(app.emails_to(&quiet).await.len(), 1);
+    assert!(app.sms_to(&quiet_phone).await.is_empty(), "SMS is off unless chosen");
+    // Five concurrent deliveries of one event, then five more in a row.
     let mut runs = Vec::new();
     for _ in 0..5 {
         let platform = app.platform.clone();
@@ -266,8 +281,9 @@ async fn each_channel_sends_once_however_often_the_event_comes(app: TestApp) {
             .await
             .expect("redelivery");
     }
-    assert_eq!(app.emails_to(&address).await.len(), 1);
-    assert!(app.sms_to(&phone).await.is_empty(), "SMS is off unless chosen");
+    assert_eq!(app.emails_to(&address).await.len(), 1, "one email");
+    assert_eq!(app.sms_to(&phone).await.len(), 1, "one SMS");
+    assert_eq!(inbox(&app, &ana, "").await.len(), 1, "one inbox entry");
 }
 
 async fn sms_goes_out_when_chosen_and_a_bad_number_is_not_retried(app: TestApp) {
@@ -357,6 +373,11 @@ async fn studio_templates_are_checked_and_used(app: TestApp) {
         send(&app, Method::PUT, &uri, &s.owner, Some(unknown)).await.assert_problem(422, "validation-failed");
     assert_eq!(problem["errors"][0]["field"], "subject");
     assert!(problem["errors"][0]["message"].as_str().expect("message").contains("card_number"));
+    // What could run long or grow without bound is not a template a studio may save.
+    let huge = json!({ "subject": "Booked", "body": "{{ service * 16000000 }}" });
+    let problem =
+        send(&app, Method::PUT, &uri, &s.owner, Some(huge)).await.assert_problem(422, "validation-failed");
+    assert!(problem["errors"][0]["message"].as_str().expect("message").contains("line 1"), "{problem}");
     let oversize = json!({ "subject": "x".repeat(201), "body": "{{ start }}" });
     send(&app, Method::PUT, &uri, &s.owner, Some(oversize)).await.assert_problem(422, "validation-failed");
     // Professionals and other studios may not touch it.

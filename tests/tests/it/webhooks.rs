@@ -20,6 +20,7 @@ use crate::bookings::{Salon, path, salon, send};
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 struct Received {
+    path: String,
     headers: Vec<(String, String)>,
     body: String,
 }
@@ -53,36 +54,45 @@ impl Receiver {
     async fn start() -> (Receiver, String) {
         let receiver = Receiver::default();
         let state = receiver.clone();
-        let app = axum::Router::new().fallback(move |headers: HeaderMap, body: String| {
-            let state = state.clone();
-            async move {
-                let headers = headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-                    .collect();
-                state.got.lock().expect("lock").push(Received { headers, body });
-                let next = state.script.lock().expect("lock").pop_front();
-                match next {
-                    Some(Answer::Hang) => {
-                        tokio::time::sleep(Duration::from_secs(12)).await;
-                        (StatusCode::OK, HeaderMap::new(), "late".to_owned())
-                    }
-                    Some(Answer::Status(302)) => {
-                        let mut headers = HeaderMap::new();
-                        headers.insert("location", "http://127.0.0.1:1/elsewhere".parse().expect("header"));
-                        (StatusCode::FOUND, headers, String::new())
-                    }
-                    Some(Answer::Status(code)) => (
-                        StatusCode::from_u16(code).expect("status"),
-                        HeaderMap::new(),
-                        format!("answer {code}: {}", "x".repeat(3000)),
-                    ),
-                    None => (StatusCode::OK, HeaderMap::new(), "thanks".to_owned()),
-                }
-            }
-        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/hooks/atelier", listener.local_addr().expect("address"));
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let elsewhere = format!("{base}/followed");
+        let app =
+            axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap, body: String| {
+                let state = state.clone();
+                let elsewhere = elsewhere.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                        .collect();
+                    state.got.lock().expect("lock").push(Received {
+                        path: uri.path().to_owned(),
+                        headers,
+                        body,
+                    });
+                    let next = state.script.lock().expect("lock").pop_front();
+                    match next {
+                        Some(Answer::Hang) => {
+                            tokio::time::sleep(Duration::from_secs(12)).await;
+                            (StatusCode::OK, HeaderMap::new(), "late".to_owned())
+                        }
+                        Some(Answer::Status(302)) => {
+                            let mut headers = HeaderMap::new();
+                            // Back to this receiver: a followed redirect would show up here.
+                            headers.insert("location", elsewhere.parse().expect("header"));
+                            (StatusCode::FOUND, headers, String::new())
+                        }
+                        Some(Answer::Status(code)) => (
+                            StatusCode::from_u16(code).expect("status"),
+                            HeaderMap::new(),
+                            format!("answer {code}: {}", "x".repeat(3000)),
+                        ),
+                        None => (StatusCode::OK, HeaderMap::new(), "thanks".to_owned()),
+                    }
+                }
+            });
+        let url = format!("{base}/hooks/atelier");
         tokio::spawn(axum::serve(listener, app).into_future());
         (receiver, url)
     }
@@ -396,7 +406,8 @@ async fn timeouts_and_redirects_advance_the_schedule(app: TestApp) {
     assert_eq!(log[1]["status"], 302, "a redirect is not followed");
     assert_eq!(log[1]["succeeded"], false);
     assert_eq!(log[2]["status"], 200);
-    assert_eq!(receiver.got().len(), 3, "nothing went to the redirect's target");
+    assert_eq!(receiver.got().len(), 3, "three attempts");
+    assert!(receiver.got().iter().all(|r| r.path == "/hooks/atelier"), "the redirect was not followed");
 }
 
 async fn an_endpoint_failing_for_days_is_turned_off_and_owners_told(app: TestApp) {
@@ -438,7 +449,8 @@ async fn an_endpoint_failing_for_days_is_turned_off_and_owners_told(app: TestApp
     let titles: Vec<&str> =
         inbox["items"].as_array().expect("items").iter().filter_map(|n| n["title"].as_str()).collect();
     assert!(titles.contains(&"Webhook endpoint turned off"), "{titles:?}");
-    // Turned back on, it is healthy again.
+    // Turned back on, it is healthy again, and every failed message since the first booking
+    // goes out again with its webhook-id.
     let on = send(
         &app,
         Method::PATCH,
@@ -449,6 +461,37 @@ async fn an_endpoint_failing_for_days_is_turned_off_and_owners_told(app: TestApp
     .await;
     assert_eq!(on.status, 200);
     assert!(on.json().get("failing_since").is_none());
+    let failed: Vec<String> = send(
+        &app,
+        Method::GET,
+        &path(&s.studio, &format!("/webhooks/{endpoint}/messages?status=failed")),
+        &owner,
+        None,
+    )
+    .await
+    .json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(failed.len(), 2);
+    let replay = send(
+        &app,
+        Method::POST,
+        &path(&s.studio, &format!("/webhooks/{endpoint}/replay")),
+        &owner,
+        Some(json!({ "since": "2026-05-01T00:00:00Z" })),
+    )
+    .await;
+    assert_eq!(replay.status, 200, "{:?}", replay.json());
+    assert_eq!(replay.json(), json!({ "replayed": 2, "more": false }));
+    let before = receiver.got().len();
+    jobs::run(Job::WebhookRetries, &app.platform).await.expect("retry job");
+    let resent: Vec<String> =
+        receiver.got()[before..].iter().map(|r| r.header("webhook-id").to_owned()).collect();
+    assert_eq!(resent.len(), 2, "{resent:?}");
+    assert!(failed.iter().all(|id| resent.contains(id)), "same ids: {failed:?} {resent:?}");
 }
 
 atelier_tests::on_both_backends!(

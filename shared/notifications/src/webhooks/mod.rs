@@ -60,8 +60,17 @@ pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 pub const ENDPOINTS_MAX: usize = 20;
 /// Most characters of a description.
 pub const DESCRIPTION_MAX: usize = 500;
-/// Most failed messages one replay request queues.
-pub const REPLAY_MAX: usize = 1000;
+/// Most failed messages one replay request queues (call again while `more`).
+pub const REPLAY_MAX: usize = 100;
+/// Most messages one replay request reads.
+const SCAN_MAX: usize = 5000;
+/// How long an attempt holds its message: the HTTP timeout and a margin. A retry job that runs
+/// meanwhile leaves the message alone; one that runs after a crash takes it.
+const LEASE: Duration = Duration::from_secs(30);
+/// How long one run of the retry job starts attempts for (the scheduler function has 60 s).
+const JOB_BUDGET: Duration = Duration::from_secs(30);
+/// Due retries one run of the job reads per shard.
+const JOB_BATCH: usize = 100;
 /// Due retries the job attempts at once.
 const CONCURRENCY: usize = 16;
 /// Kind name of retry due items.
@@ -74,7 +83,7 @@ pub const PING: &str = "webhook.ping";
 /// Raised when an endpoint is turned off for failing; the studios capability tells the owners.
 pub const ENDPOINT_DISABLED: &str = "webhook.endpoint_disabled";
 /// The event types a studio's endpoints can receive (an empty filter receives them all).
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 8] = [
     "booking.created",
     "booking.series_created",
     "booking.confirmed",
@@ -82,7 +91,6 @@ pub const EVENT_TYPES: [&str; 9] = [
     "booking.cancelled",
     "booking.completed",
     "booking.no_show",
-    "booking.reminder_due",
     "waitlist.offered",
 ];
 
@@ -519,26 +527,38 @@ pub async fn update(
     )?;
     let mut endpoint = self::endpoint(platform, studio_id, endpoint_id).await?;
     let before = endpoint.updated_at;
+    let mut actions = Vec::new();
     if let Some(url) = changes.url {
+        actions.push(UpdateAction::Set("url".into(), Value::S(url.clone())));
         endpoint.url = url;
     }
     if let Some(description) = changes.description {
+        actions.push(UpdateAction::Set("description".into(), Value::S(description.clone())));
         endpoint.description = description;
     }
     if let Some(types) = changes.event_types {
+        actions.push(UpdateAction::Set(
+            "event_types".into(),
+            Value::L(types.iter().map(|t| Value::S(t.clone())).collect()),
+        ));
         endpoint.event_types = types;
     }
     if let Some(enabled) = changes.enabled {
         if enabled && !endpoint.enabled {
+            actions.push(UpdateAction::Remove("failing_since".into()));
+            actions.push(UpdateAction::Remove("disabled_reason".into()));
             endpoint.failing_since = None;
             endpoint.disabled_reason = None;
         }
+        actions.push(UpdateAction::Set("enabled".into(), Value::Bool(enabled)));
         endpoint.enabled = enabled;
     }
     endpoint.updated_at = platform.clock.now();
-    let item = Item::from_record(&endpoint_key(studio_id, endpoint_id), &endpoint)?;
-    // Guarded by the last change: a concurrent rotation or failure record is not overwritten.
-    let write = WriteOp::Put { item, condition: Some(Condition::eq("updated_at", before.to_string())) };
+    actions.push(UpdateAction::Set("updated_at".into(), Value::S(endpoint.updated_at.to_string())));
+    // Only the fields that change, guarded by the last change: a concurrent rotation is not
+    // undone, and the failure record the attempts keep is not overwritten.
+    let write = WriteOp::update(endpoint_key(studio_id, endpoint_id), actions)
+        .when(Condition::eq("updated_at", before.to_string()));
     match platform.store.write(write).await {
         Ok(_) => Ok(endpoint),
         Err(StoreError::ConditionFailed { .. }) => Err(AppError::Conflict(
@@ -751,24 +771,17 @@ pub async fn replay(
     if message.status == MessageStatus::Pending {
         return Err(AppError::Conflict(MESSAGE_PENDING, "the message is still being attempted".into()));
     }
-    requeue(platform, studio_id, &message).await?;
-    attempt(
-        platform,
-        studio_id,
-        endpoint_id,
-        message_id,
-        Some(due_key(platform.clock.now(), studio_id, endpoint_id, message_id)),
-    )
-    .await
-    .map(|m| m.view())
+    let due = requeue(platform, studio_id, &message).await?;
+    attempt(platform, studio_id, endpoint_id, message_id, due).await.map(|m| m.view())
 }
 
-/// Puts a finished message back to pending, due now.
+/// Puts a finished message back to pending, due now; the due item's key (`None`: it was
+/// pending already).
 async fn requeue(
     platform: &Platform,
     studio_id: &StudioId,
     message: &WebhookMessage,
-) -> Result<bool, AppError> {
+) -> Result<Option<Key>, AppError> {
     let now = platform.clock.now();
     let ops = vec![
         WriteOp::update(
@@ -784,8 +797,8 @@ async fn requeue(
         due_put(now, studio_id, &message.endpoint_id, &message.id),
     ];
     match platform.store.transact(ops).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.is_condition_failed_at(0) => Ok(false),
+        Ok(()) => Ok(Some(due_key(now, studio_id, &message.endpoint_id, &message.id))),
+        Err(e) if e.is_condition_failed_at(0) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -795,6 +808,8 @@ async fn requeue(
 pub struct Replayed {
     /// Failed messages put back to pending; the retry job sends them within a minute.
     pub replayed: usize,
+    /// Whether more failed messages remain: call again.
+    pub more: bool,
 }
 
 /// Queues every failed message of an endpoint created at or after `since` (at most
@@ -809,26 +824,30 @@ pub async fn replay_failed(
     atelier_domain::time::check_instant(&mut errors, "since", since);
     errors.into_result()?;
     self::endpoint(platform, studio_id, endpoint_id).await?;
-    let items = platform.store.query_all(messages_query(studio_id, endpoint_id), REPLAY_MAX * 4).await?;
+    // Every message the retention keeps, filtered on time and state (the sort key follows the
+    // event's id, which need not follow `created_at`).
+    let items = platform.store.query_all(messages_query(studio_id, endpoint_id), SCAN_MAX).await?;
     let mut replayed = 0;
+    let mut more = items.len() >= SCAN_MAX;
     for item in items {
         let message: WebhookMessage = item.to_record()?;
-        if message.created_at < since {
+        if message.created_at < since || message.status != MessageStatus::Failed {
+            continue;
+        }
+        if replayed == REPLAY_MAX {
+            more = true;
             break;
         }
-        if message.status == MessageStatus::Failed
-            && replayed < REPLAY_MAX
-            && requeue(platform, studio_id, &message).await?
-        {
+        if requeue(platform, studio_id, &message).await?.is_some() {
             replayed += 1;
         }
     }
-    Ok(Replayed { replayed })
+    Ok(Replayed { replayed, more })
 }
 
-/// Makes the next attempt of a pending message: claims it (one attempt per number, however
-/// many callers race), posts, and records the attempt, the message's new state and its next
-/// due item in one transaction. `due` is the due item that led here, removed or moved.
+/// Makes the next attempt of a pending message: claims it with a lease (one attempt per
+/// number, however many callers race; the due item moves past the lease), posts, and records
+/// the attempt, the message's new state and its next due item in one transaction. `due` is the due item that led here, removed or moved.
 pub async fn attempt(
     platform: &Platform,
     studio_id: &StudioId,
@@ -861,16 +880,24 @@ pub async fn attempt(
     let now = platform.clock.now();
     let key = message_key(studio_id, endpoint_id, message_id);
     let number = message.sent + 1;
-    // The claim: only one caller moves `sent` from n to n+1.
-    let claim =
+    // The claim: only one caller moves `sent` from n to n+1, and in the same transaction the
+    // due item moves to the end of the attempt's lease, so no retry job takes the message
+    // while this attempt is in flight; if this process dies, the job takes it after the lease.
+    let lease = due_key(after(now, LEASE), studio_id, endpoint_id, message_id);
+    let mut claim = vec![
         WriteOp::update(key.clone(), vec![UpdateAction::Set("sent".into(), Value::N(i64::from(number)))])
             .when(Condition::And(vec![
                 Condition::eq("status", "pending"),
                 Condition::Eq("sent".into(), Value::N(i64::from(message.sent))),
-            ]));
-    match platform.store.write(claim).await {
-        Ok(_) => {}
-        Err(StoreError::ConditionFailed { .. }) => {
+            ])),
+        due_put(after(now, LEASE), studio_id, endpoint_id, message_id),
+    ];
+    if let Some(old) = due.filter(|old| *old != lease) {
+        claim.push(WriteOp::delete(old));
+    }
+    match platform.store.transact(claim).await {
+        Ok(()) => {}
+        Err(e) if e.is_condition_failed_at(0) => {
             return load_message(platform, studio_id, endpoint_id, message_id)
                 .await?
                 .ok_or(AppError::NotFound("webhook message"));
@@ -930,11 +957,13 @@ pub async fn attempt(
         WriteOp::update(key, actions).when(Condition::Eq("sent".into(), Value::N(i64::from(number)))),
         WriteOp::put(attempt_item),
     ];
-    if let Some(old) = due {
-        ops.push(WriteOp::delete(old));
-    }
-    if let Some(at) = next {
-        ops.push(due_put(at, studio_id, endpoint_id, message_id));
+    match next {
+        Some(at) if due_key(at, studio_id, endpoint_id, message_id) == lease => {}
+        Some(at) => {
+            ops.push(WriteOp::delete(lease));
+            ops.push(due_put(at, studio_id, endpoint_id, message_id));
+        }
+        None => ops.push(WriteOp::delete(lease)),
     }
     platform.store.transact(ops).await?;
     tracing::info!(
@@ -1065,30 +1094,41 @@ pub struct RetryReport {
     pub attempted: usize,
     /// Attempts that could not be made (they stay due).
     pub failed: usize,
+    /// Attempts left for the next run (the run's time budget was spent).
+    pub deferred: usize,
 }
 
-/// Makes every attempt that has fallen due, [`CONCURRENCY`] at a time, so one slow endpoint
-/// holds up nothing but its own message.
+/// Makes the attempts that have fallen due (up to 100 per shard), [`CONCURRENCY`] at a time,
+/// starting none after [`JOB_BUDGET`] so a run ends inside the scheduler's timeout whatever
+/// the endpoints do; what is left stays due for the next run.
 pub async fn retry_due(platform: &Platform) -> Result<RetryReport, AppError> {
     let now = platform.clock.now().as_millisecond();
+    let started = std::time::Instant::now();
     let mut due = Vec::new();
     for shard in 0..SHARDS {
         let query = Query::partition(format!("DUE#{DUE_KIND}#{shard}"))
             .sort(SortKey::Lt(format!("{:013}~", now.max(0))));
-        due.extend(platform.store.query_all(query, 500).await?);
+        due.extend(platform.store.query_all(query, JOB_BATCH).await?);
     }
     let runs = due.into_iter().filter_map(|item| {
         let key = item.key()?;
         let studio = StudioId::new(item.string("studio_id").ok()?);
         let endpoint = WebhookEndpointId::new(item.string("endpoint_id").ok()?);
         let message = WebhookMessageId::new(item.string("message_id").ok()?);
-        Some(async move { attempt(platform, &studio, &endpoint, &message, Some(key)).await })
+        Some(async move {
+            // Attempts not started within the budget stay due for the next run.
+            if started.elapsed() > JOB_BUDGET {
+                return Ok(None);
+            }
+            attempt(platform, &studio, &endpoint, &message, Some(key)).await.map(Some)
+        })
     });
     let results: Vec<_> = futures_util::stream::iter(runs).buffer_unordered(CONCURRENCY).collect().await;
     let mut report = RetryReport::default();
     for result in results {
         match result {
-            Ok(_) | Err(AppError::NotFound(_)) => report.attempted += 1,
+            Ok(None) => report.deferred += 1,
+            Ok(Some(_)) | Err(AppError::NotFound(_)) => report.attempted += 1,
             Err(e) => {
                 tracing::warn!(error = %atelier_platform::error::chain(&e), "webhook attempt could not be made; it stays due");
                 report.failed += 1;

@@ -102,12 +102,14 @@ fn allowed_v6(ip: Ipv6Addr, policy: WebhookPolicy) -> bool {
     if ip.is_loopback() {
         return policy.allow_loopback;
     }
-    let first = ip.segments()[0];
-    !(ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local
-        || (first & 0xffc0) == 0xfe80 // link-local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+    // Global unicast only (2000::/3), without the ranges that tunnel to IPv4 or are not
+    // routable: NAT64 and IPv4-compatible addresses fall outside 2000::/3 anyway.
+    let [first, second, ..] = ip.segments();
+    (first & 0xe000) == 0x2000
+        && first != 0x2002 // 6to4
+        && !(first == 0x2001 && second == 0) // Teredo
+        && !(first == 0x2001 && second == 0x0db8) // documentation
+        && !(first == 0x2001 && second < 0x0200) // IETF protocol assignments
 }
 
 #[cfg(test)]
@@ -120,6 +122,7 @@ mod tests {
     #[test]
     fn production_takes_public_https_only() {
         assert!(check("https://hooks.example.com/atelier?x=1", PROD).is_ok());
+        assert!(check("https://[2606:4700::1111]/hook", PROD).is_ok());
         assert_eq!(check("http://hooks.example.com/", PROD), Err(TargetError::NotHttps));
         assert_eq!(check("ftp://hooks.example.com/", PROD), Err(TargetError::Malformed));
         assert_eq!(check("not a url", PROD), Err(TargetError::Malformed));
@@ -138,6 +141,11 @@ mod tests {
             "https://[fd00::1]/",
             "https://[fe80::1]/",
             "https://[::ffff:10.0.0.1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[2002:a9fe:a9fe::1]/",
+            "https://[2001:0:4136:e378::1]/",
+            "https://[::a9fe:a9fe]/",
+            "https://[fec0::1]/",
         ] {
             assert_eq!(check(private, PROD), Err(TargetError::PrivateAddress), "{private}");
         }
