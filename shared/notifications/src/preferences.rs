@@ -19,8 +19,7 @@ pub const TRANSACTIONAL_NOTICE: Reason =
     Reason { slug: "transactional-notice", title: "A transactional notice needs a channel" };
 
 /// Channels turned on (`true`) or off (`false`) for one topic; absent: not chosen here.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ChannelChoices {
     /// The in-app inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +30,26 @@ pub struct ChannelChoices {
     /// SMS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for ChannelChoices {
+    /// From a JSON object only: serde would otherwise take a struct from an array too.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ChannelChoices, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            #[serde(default)]
+            in_app: Option<bool>,
+            #[serde(default)]
+            email: Option<bool>,
+            #[serde(default)]
+            sms: Option<bool>,
+        }
+        let object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let fields: Fields =
+            serde_json::from_value(serde_json::Value::Object(object)).map_err(serde::de::Error::custom)?;
+        Ok(ChannelChoices { in_app: fields.in_app, email: fields.email, sms: fields.sms })
+    }
 }
 
 impl ChannelChoices {
@@ -148,6 +167,21 @@ mod tests {
         assert!(wants(Topic::BookingReminder, Channel::Sms, None, Some(&studio)));
         assert!(!wants(Topic::BookingReminder, Channel::Sms, Some(&user), Some(&studio)));
         assert!(wants(Topic::BookingReminder, Channel::Email, Some(&user), Some(&studio)));
+    }
+
+    #[test]
+    fn choices_are_objects_only() {
+        let ok: NotificationChoices =
+            serde_json::from_value(serde_json::json!({ "topics": { "booking_held": { "sms": true } } }))
+                .expect("object");
+        assert_eq!(ok.topics[&Topic::BookingHeld].sms, Some(true));
+        for bad in [
+            serde_json::json!({ "topics": { "booking_held": [null, null] } }),
+            serde_json::json!({ "topics": { "booking_held": { "fax": true } } }),
+            serde_json::json!({ "topics": { "booking_held": { "sms": "yes" } } }),
+        ] {
+            assert!(serde_json::from_value::<NotificationChoices>(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     #[test]
