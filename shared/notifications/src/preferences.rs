@@ -20,6 +20,8 @@ pub const TRANSACTIONAL_NOTICE: Reason =
 
 /// Channels turned on (`true`) or off (`false`) for one topic; absent: not chosen here.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+// For the schema (`additionalProperties: false`); the `Deserialize` below enforces it.
+#[serde(deny_unknown_fields)]
 pub struct ChannelChoices {
     /// The in-app inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
