@@ -77,6 +77,19 @@ pub fn embedded_platform(
     (parts, platform)
 }
 
+/// Registers `email` through the router: its access token and user id.
+pub async fn register(router: &axum::Router, email: &str, name: &str) -> (String, String) {
+    let body =
+        serde_json::json!({ "email": email, "password": "correct horse battery staple", "name": name });
+    let request = http::Request::post("/v1/auth/register")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("request");
+    let (_, body) = call(router, request).await;
+    let token = body["tokens"]["access_token"].as_str().expect("token").to_owned();
+    (token, body["user"]["id"].as_str().expect("id").to_owned())
+}
+
 /// A throwaway one-key ring for signing the benchmark's tokens.
 pub fn bench_keys() -> atelier_identity::KeyRing {
     use base64::Engine;

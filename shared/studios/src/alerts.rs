@@ -8,14 +8,10 @@ use atelier_domain::identity::Role;
 use atelier_domain::ids::StudioId;
 use atelier_notifications::{Notice, Topic, Var, delivery};
 use atelier_platform::Platform;
-use atelier_platform::access::Membership;
 use atelier_platform::events::Event;
-use atelier_platform::store::{Item, Query, SortKey};
 use atelier_platform::worker::{EventHandler, HandlerError};
 use jiff::Timestamp;
 use serde::Deserialize;
-
-use crate::studio_partition;
 
 /// The handlers this capability runs on the notifications queue.
 pub fn handlers(platform: &Platform) -> Vec<(&'static str, Arc<dyn EventHandler>)> {
@@ -44,15 +40,8 @@ impl EventHandler for EndpointDisabled {
         let disabled: Disabled = serde_json::from_value(event.payload.clone())
             .map_err(|e| HandlerError::failed("malformed endpoint event", e))?;
         let studio = crate::get(platform, &disabled.studio_id).await?;
-        let query =
-            Query::partition(studio_partition(&studio.id)).sort(SortKey::BeginsWith("MEMBER#".into()));
-        let owners: Vec<_> = platform
-            .store
-            .query_all(query, 10_000)
+        let owners: Vec<_> = crate::team::memberships(platform, &studio.id)
             .await?
-            .iter()
-            .map(Item::to_record::<Membership>)
-            .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .filter(|m| m.role == Role::Owner)
             .map(|m| m.user_id)

@@ -263,17 +263,24 @@ pub struct Member {
     pub since: Timestamp,
 }
 
-/// The studio's members, with names.
-pub async fn members(platform: &Platform, actor: Actor<'_>) -> Result<Vec<Member>, AppError> {
-    let query =
-        Query::partition(studio_partition(actor.studio_id())).sort(SortKey::BeginsWith("MEMBER#".into()));
-    let memberships: Vec<Membership> = platform
+/// A studio's memberships (user and role), without names.
+pub(crate) async fn memberships(
+    platform: &Platform,
+    studio_id: &StudioId,
+) -> Result<Vec<Membership>, AppError> {
+    let query = Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("MEMBER#".into()));
+    Ok(platform
         .store
         .query_all(query, 10_000)
         .await?
         .iter()
         .map(Item::to_record)
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?)
+}
+
+/// The studio's members, with names.
+pub async fn members(platform: &Platform, actor: Actor<'_>) -> Result<Vec<Member>, AppError> {
+    let memberships = memberships(platform, actor.studio_id()).await?;
     let ids: Vec<UserId> = memberships.iter().map(|m| m.user_id.clone()).collect();
     let users = atelier_identity::profiles(platform, &ids).await?;
     Ok(memberships

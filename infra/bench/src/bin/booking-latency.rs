@@ -42,14 +42,7 @@ async fn main() {
     let app = LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth));
     let router = app.router.clone();
 
-    let register = serde_json::json!({ "email": "owner@bench.example", "password": "correct horse battery staple", "name": "Owner" });
-    let request = Request::post("/v1/auth/register")
-        .header("content-type", "application/json")
-        .body(Body::from(register.to_string()))
-        .expect("request");
-    let (_, body) = call(&router, request).await;
-    let token = body["tokens"]["access_token"].as_str().expect("token").to_owned();
-    let user = body["user"]["id"].as_str().expect("id").to_owned();
+    let (token, user) = atelier_bench::register(&router, "owner@bench.example", "Owner").await;
     let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
     let always: Vec<serde_json::Value> =
         days.iter().map(|d| serde_json::json!({ "day": d, "start": "00:00", "end": "24:00" })).collect();

@@ -102,17 +102,9 @@ async fn main() {
     let options = LocalOptions::from_env().expect("options");
     let app = LocalApp::assemble(platform.clone(), parts, options.http.clone(), Arc::new(auth));
     let router = app.router.clone();
-    let register = serde_json::json!({ "email": "ana@inbox.example", "password": "correct horse battery staple", "name": "Ana" });
-    let request = Request::post("/v1/auth/register")
-        .header("content-type", "application/json")
-        .body(Body::from(register.to_string()))
-        .expect("request");
-    let (_, body) = call(&router, request).await;
-    let token = body["tokens"]["access_token"].as_str().expect("token").to_owned();
-    let user: atelier_platform::access::UserProfile = {
-        let id = body["user"]["id"].as_str().expect("id");
-        atelier_identity::profiles(&platform, &[id.into()]).await.expect("profile").remove(0)
-    };
+    let (token, id) = atelier_bench::register(&router, "ana@inbox.example", "Ana").await;
+    let user: atelier_platform::access::UserProfile =
+        { atelier_identity::profiles(&platform, &[id.as_str().into()]).await.expect("profile").remove(0) };
     let rendered = atelier_notifications::templates::Rendered {
         subject: "Booking confirmed".into(),
         text: "Cut with Rita on Tue 2 Jun 2026, 10:00 (UTC+01:00) is confirmed.".into(),
