@@ -25,6 +25,9 @@ build-BookingsFunction:
 build-NotificationsFunction:
 	$(call function,notifications)
 
+build-PaymentsFunction:
+	$(call function,payments)
+
 build-NotificationsWorkerFunction:
 	$(call function,notifications-worker)
 
@@ -33,4 +36,4 @@ build-SchedulerFunction:
 
 
 .PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction build-NotificationsFunction \
-	build-NotificationsWorkerFunction build-SchedulerFunction
+	build-PaymentsFunction build-NotificationsWorkerFunction build-SchedulerFunction

@@ -60,7 +60,8 @@ emulators_install() {
   export PATH="$local_dir/venv/bin:$PATH"
 }
 
-# Starts both emulators and exports their URLs (ATELIER_TEST_DYNAMODB_URL, ATELIER_TEST_MOTO_URL)
+# Starts the emulators and exports their URLs (ATELIER_TEST_DYNAMODB_URL, ATELIER_TEST_MOTO_URL,
+# ATELIER_TEST_STRIPE_URL for localstripe)
 # and throwaway credentials.
 emulators_start() {
   step "Starting DynamoDB Local and moto"
@@ -73,12 +74,17 @@ emulators_start() {
   moto_port=$(free_port)
   "$local_dir/venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$logs/moto.log" 2>&1 &
   pids+=($!)
+  stripe_port=$(free_port)
+  "$local_dir/venv/bin/localstripe" --port "$stripe_port" --from-scratch >"$logs/localstripe.log" 2>&1 &
+  pids+=($!)
   wait_for_port "DynamoDB Local" "$dynamodb_port" "$logs/dynamodb-local.log"
   wait_for_port "moto" "$moto_port" "$logs/moto.log"
-  echo "DynamoDB Local on $dynamodb_port, moto on $moto_port"
+  wait_for_port "localstripe" "$stripe_port" "$logs/localstripe.log"
+  echo "DynamoDB Local on $dynamodb_port, moto on $moto_port, localstripe on $stripe_port"
 
   export ATELIER_TEST_DYNAMODB_URL="http://127.0.0.1:$dynamodb_port"
   export ATELIER_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
+  export ATELIER_TEST_STRIPE_URL="http://127.0.0.1:$stripe_port"
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
 }

@@ -20,6 +20,7 @@ use atelier_app::Group;
 use atelier_aws::{AwsSettings, Clients, DynamoStore, S3Blobs, SqsQueue};
 use atelier_http::{AppState, HttpConfig};
 use atelier_local::{EmbeddedParts, LocalApp};
+use atelier_payments::provider::mock::MockProvider;
 use atelier_platform::Platform;
 use atelier_platform::blob::BlobBackend;
 use atelier_platform::clock::ManualClock;
@@ -94,6 +95,8 @@ pub struct TestApp {
     pub queue_switch: Arc<SwitchableQueue>,
     /// The raw store adapter, under the fault injector.
     pub raw_store: Arc<dyn StoreBackend>,
+    /// The mock payment provider the app takes payments through.
+    pub payments: Arc<atelier_payments::provider::mock::MockProvider>,
     auth: Arc<atelier_identity::AuthSettings>,
     host: Host,
 }
@@ -290,6 +293,9 @@ async fn moto_records() -> serde_json::Value {
     response.json().await.expect("moto's records")
 }
 
+/// The secret the tests' mock provider signs its webhooks with.
+pub const MOCK_SECRET: &str = "whsec_atelier_tests";
+
 /// A fresh, unique, lowercase resource name.
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::generate().to_string().to_lowercase())
@@ -320,6 +326,7 @@ impl TestApp {
         let faults = Arc::new(FaultyStore::new(raw_store.clone()));
         let queue_switch = SwitchableQueue::new(Arc::new(parts.queue.clone()));
         let blobs: Arc<dyn BlobBackend> = parts.blobs.clone();
+        let payments = MockProvider::new(MOCK_SECRET, clock.clone());
         let platform = Platform::new(
             faults.clone(),
             queue_switch.clone(),
@@ -327,7 +334,8 @@ impl TestApp {
             clock.clone(),
             Arc::new(UlidGenerator),
         )
-        .with_outbound(parts.outbound.clone());
+        .with_outbound(parts.outbound.clone())
+        .with_payments(payments.clone());
         let auth = Arc::new(test_auth_settings());
         let app = LocalApp::assemble(platform.clone(), parts, http, auth.clone());
         // Serve on loopback too, so download links can be fetched with a plain HTTP client.
@@ -343,6 +351,7 @@ impl TestApp {
             faults,
             queue_switch,
             raw_store,
+            payments,
             auth,
             host: Host::Embedded { app: Box::new(app), dir },
         }
@@ -370,6 +379,7 @@ impl TestApp {
             .await
             .expect("sender verified");
         let clock = Arc::new(ManualClock::new(start_time()));
+        let payments = MockProvider::new(MOCK_SECRET, clock.clone());
         let raw_store: Arc<dyn StoreBackend> = Arc::new(DynamoStore::new(clients.dynamodb.clone(), table));
         let faults = Arc::new(FaultyStore::new(raw_store.clone()));
         let queue_switch =
@@ -385,7 +395,8 @@ impl TestApp {
             mail: Arc::new(atelier_aws::SesMail::new(clients.ses.clone(), TEST_MAIL_FROM)),
             sms: Arc::new(atelier_aws::SnsSms::new(clients.sns.clone())),
             webhooks: test_webhook_policy(),
-        });
+        })
+        .with_payments(payments.clone());
         let auth = Arc::new(test_auth_settings());
         let state = atelier_app::with_identity(
             atelier_app::state(platform.clone(), test_http_config()),
@@ -400,6 +411,7 @@ impl TestApp {
             faults,
             queue_switch,
             raw_store,
+            payments,
             auth,
             host: Host::Aws { clients, settings },
         }

@@ -83,6 +83,10 @@ pub struct DemoReport {
     pub unread_notices: i64,
     /// `.eml` files in the data directory's `mail/` (embedded backend; SES on AWS).
     pub emails_written: usize,
+    /// Payments received (online deposits, a late one, balances at the desk).
+    pub payments_received: usize,
+    /// Refunds made (a cancellation's, a late payment's).
+    pub refunds_made: usize,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -158,6 +162,39 @@ impl Api {
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap_or_default();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Posts the mock provider's events to its webhook route, signed as Stripe signs them.
+    async fn deliver_provider_events(
+        &self,
+        mock: &atelier_payments::provider::mock::MockProvider,
+    ) -> Result<(), DemoError> {
+        for event in mock.take_events() {
+            let (body, signature) = mock.signed(&event);
+            let mut request = Request::builder()
+                .method(Method::POST)
+                .uri("/v1/payments/webhooks/mock")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("stripe-signature", signature)
+                .body(Body::from(body))
+                .unwrap_or_default();
+            request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
+            let response = match self.router.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(infallible) => match infallible {},
+            };
+            if !response.status().is_success() {
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
+                return Err(DemoError::Refused {
+                    method: Method::POST,
+                    path: "/v1/payments/webhooks/mock".into(),
+                    status,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A call that must succeed.
@@ -405,13 +442,37 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     );
     let booked = api.all(&window, &owner.token).await?.is_empty();
     if booked {
-        let plan =
-            BookingPlan { api: &api, base: &base, token: owner.token.clone().into(), clock: &clock, today };
+        let plan = BookingPlan {
+            api: &api,
+            base: &base,
+            token: owner.token.clone().into(),
+            clock: &clock,
+            today,
+            host: &host,
+        };
         plan.run(&professionals, [haircut, colour, beard, cut_and_beard], &clients).await?;
     }
 
-    // The notices the bookings sent, delivered now (the server is not running yet).
+    // The notices the bookings sent, delivered now (the server is not running yet), with the
+    // refunds their cancellations owed; then the day's reconciliation with the provider.
     host.drain_notifications().await?;
+    if host.platform().payments.is_some() {
+        atelier_app::jobs::run(atelier_app::jobs::Job::ReconcilePayments, host.platform())
+            .await
+            .map_err(|e| LocalError::Config(format!("reconciling payments: {e}")))?;
+    }
+    let (payments_received, refunds_made) = if host.platform().payments.is_some() {
+        let received = api.all(&format!("{base}/payments?status=succeeded"), &owner.token).await?.len();
+        let refunds = api
+            .all(&format!("{base}/ledger"), &owner.token)
+            .await?
+            .iter()
+            .filter(|e| e["kind"] == "refund")
+            .count();
+        (received, refunds)
+    } else {
+        (0, 0)
+    };
     let rita = api.account(PROFESSIONALS[0].0, PROFESSIONALS[0].1).await?;
     let count = api.expect(Method::GET, "/v1/me/notifications/unread-count", &rita.token, None).await?;
     let unread_notices = count["unread"].as_i64().unwrap_or(0);
@@ -426,7 +487,15 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         }
         crate::Backend::Aws => 0,
     };
-    Ok(DemoReport { studio_id: studio, booked, by_status, unread_notices, emails_written })
+    Ok(DemoReport {
+        studio_id: studio,
+        booked,
+        by_status,
+        unread_notices,
+        emails_written,
+        payments_received,
+        refunds_made,
+    })
 }
 
 /// Invites `who` to the studio with `role` and accepts, unless they are a member already.
@@ -466,6 +535,7 @@ struct BookingPlan<'a> {
     token: std::cell::RefCell<String>,
     clock: &'a MovableClock,
     today: Date,
+    host: &'a crate::Host,
 }
 
 impl BookingPlan<'_> {
@@ -504,6 +574,30 @@ impl BookingPlan<'_> {
     async fn change(&self, booking: &Value, action: &str, body: Option<&Value>) -> Result<Value, DemoError> {
         let path = format!("{}/bookings/{}/{action}", self.base, text(&booking["id"]));
         self.api.expect(Method::POST, &path, &self.token(), body).await
+    }
+
+    /// A colour held for its deposit, paid with a method that settles late (`pm_card_late`),
+    /// whose payment lands after the hold ran out: the expiry released the slot, so the payment
+    /// is recorded and refunded in full, never confirmed.
+    async fn late_payment(&self, colour: &str, professional: &str, client: &str) -> Result<(), DemoError> {
+        let Some(mock) = self.host.mock_payments() else { return Ok(()) };
+        let date = self.today.checked_add(13.days()).unwrap_or(self.today);
+        let Some(start) = self.slot(colour, professional, date, 3).await? else { return Ok(()) };
+        let held = self.book(colour, professional, client, &start, "Deposit paid by bank transfer").await?;
+        let Some(payment) = held["payment"]["payment_id"].as_str() else { return Ok(()) };
+        let path = format!("{}/payments/{payment}/confirm", self.base);
+        self.api
+            .expect(Method::POST, &path, &self.token(), Some(&json!({ "payment_method": "pm_card_late" })))
+            .await?;
+        // A day and an hour later the hold (24 hours) has run out and the transfer arrives.
+        self.move_clock(SignedDuration::from_hours(25)).await?;
+        atelier_app::jobs::run(atelier_app::jobs::Job::ExpireHolds, self.host.platform())
+            .await
+            .map_err(|e| LocalError::Config(format!("expiring holds: {e}")))?;
+        mock.settle_late();
+        self.api.deliver_provider_events(mock).await?;
+        self.move_clock(SignedDuration::ZERO).await?;
+        Ok(())
     }
 
     fn token(&self) -> String {
@@ -549,8 +643,19 @@ impl BookingPlan<'_> {
             self.change(booking, action, None).await?;
         }
 
+        // Two of those came in and paid at the desk: by card terminal and in cash.
+        for (booking, method) in
+            past.iter().filter(|b| b["status"] != "no_show").take(2).zip(["card_terminal", "cash"])
+        {
+            let path = format!("{}/bookings/{}/payments", self.base, text(&booking["id"]));
+            let body = json!({ "method": method, "reference": format!("Desk {method}") });
+            self.api.expect(Method::POST, &path, &self.token(), Some(&body)).await?;
+        }
+        self.late_payment(colour, &professionals[0].id, client()).await?;
+
         // The coming fortnight.
         let mut upcoming = Vec::new();
+        let mut colours = Vec::new();
         for day in 1..=14 {
             let date = self.today.checked_add(day.days()).unwrap_or(self.today);
             for (i, pro) in professionals.iter().enumerate() {
@@ -563,7 +668,29 @@ impl BookingPlan<'_> {
             if day % 4 == 1
                 && let Some(start) = self.slot(colour, &professionals[0].id, date, 2).await?
             {
-                self.book(colour, &professionals[0].id, client(), &start, "Balayage, deposit due").await?;
+                colours.push(
+                    self.book(colour, &professionals[0].id, client(), &start, "Balayage, deposit due")
+                        .await?,
+                );
+            }
+        }
+        // The first colour's deposit is paid online: the payment confirms it. The second is paid
+        // and then called off more than two days ahead: no fee, the deposit is refunded. The
+        // others wait for their deposit.
+        for (i, held) in colours.iter().take(2).enumerate() {
+            let Some(payment) = held["payment"]["payment_id"].as_str() else { continue };
+            let path = format!("{}/payments/{payment}/confirm", self.base);
+            self.api
+                .expect(
+                    Method::POST,
+                    &path,
+                    &self.token(),
+                    Some(&json!({ "payment_method": "pm_card_visa" })),
+                )
+                .await?;
+            if i == 1 {
+                let body = json!({ "reason": "Client moved the appointment abroad" });
+                self.change(held, "cancel", Some(&body)).await?;
             }
         }
         // Two called off: one by the studio, fee waived; one by the client's call, at the policy's fee.
@@ -604,12 +731,14 @@ pub fn instructions(report: &DemoReport) -> String {
     let studio = &report.studio_id;
     let statuses: Vec<String> = report.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let mut out = format!(
-        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n{} unread notices in {}'s inbox; {} emails written under the data directory's mail/ (open the .eml files in a mail client).\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
+        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n{} unread notices in {}'s inbox; {} emails written under the data directory's mail/ (open the .eml files in a mail client).\n{} payments received (deposits online, balances at the desk, one after its hold expired) and {} refunds made (GET /v1/studios/{studio}/ledger as the owner).\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
         if report.booked { "" } else { " (it was there already; nothing duplicated)" },
         statuses.join(", "),
         report.unread_notices,
         PROFESSIONALS[0].1,
         report.emails_written,
+        report.payments_received,
+        report.refunds_made,
     );
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));
     for (email, name, _) in PROFESSIONALS {

@@ -125,6 +125,8 @@ pub struct LocalApp {
     pub blobs: Arc<EmbeddedBlobs>,
     /// The embedded store.
     pub store: EmbeddedStore,
+    /// The payment provider, when one is configured (the mock by default).
+    pub payments: Option<atelier_payments::provider::Configured>,
 }
 
 /// Builds the app over `data_dir` with the given clock and ids.
@@ -144,7 +146,9 @@ pub fn build_with(
     adjust: impl FnOnce(&mut AuthSettings),
 ) -> Result<LocalApp, LocalError> {
     let parts = EmbeddedParts::open(&options.data_dir, clock.clone())?;
-    let platform = Platform::new(
+    let payments =
+        atelier_payments::provider::from_env(clock.clone(), "mock", None).map_err(LocalError::Config)?;
+    let mut platform = Platform::new(
         Arc::new(parts.store.clone()),
         Arc::new(parts.queue.clone()),
         parts.blobs.clone(),
@@ -153,8 +157,13 @@ pub fn build_with(
     )
     .with_outbound(parts.outbound.clone())
     .relaying_in_background();
+    if let Some(configured) = &payments {
+        platform = platform.with_payments(configured.provider.clone());
+    }
     let auth = auth_settings(options, adjust)?;
-    Ok(LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth)))
+    let mut app = LocalApp::assemble(platform, parts, options.http.clone(), Arc::new(auth));
+    app.payments = payments;
+    Ok(app)
 }
 
 fn auth_settings(
@@ -183,6 +192,8 @@ pub struct AwsApp {
     pub clients: atelier_aws::Clients,
     /// Where the table, queues and bucket are.
     pub settings: atelier_aws::AwsSettings,
+    /// The payment provider, when one is configured (the mock by default).
+    pub payments: Option<atelier_payments::provider::Configured>,
 }
 
 /// The local server's app on either backend.
@@ -207,8 +218,13 @@ pub async fn open(
                 atelier_aws::AwsSettings::from_env().map_err(|e| LocalError::Config(e.to_string()))?;
             let config = atelier_aws::sdk_config().await;
             let clients = atelier_aws::Clients::new(&config, settings.s3_path_style);
-            let platform =
+            let payments = atelier_payments::provider::from_env(clock.clone(), "mock", None)
+                .map_err(LocalError::Config)?;
+            let mut platform =
                 atelier_aws::platform_with(&clients, &settings, clock, ids).relaying_in_background();
+            if let Some(configured) = &payments {
+                platform = platform.with_payments(configured.provider.clone());
+            }
             let auth = auth_settings(options, adjust)?;
             let state = atelier_app::with_identity(
                 atelier_app::state(platform.clone(), options.http.clone()),
@@ -216,7 +232,7 @@ pub async fn open(
             );
             let router = atelier_app::router(state, &Group::ALL)
                 .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
-            Ok(Host::Aws(Box::new(AwsApp { platform, router, clients, settings })))
+            Ok(Host::Aws(Box::new(AwsApp { platform, router, clients, settings, payments })))
         }
     }
 }
@@ -228,6 +244,15 @@ impl Host {
             Host::Embedded(app) => &app.router,
             Host::Aws(app) => &app.router,
         }
+    }
+
+    /// The mock payment provider, when it is the one configured.
+    pub fn mock_payments(&self) -> Option<&Arc<atelier_payments::provider::mock::MockProvider>> {
+        let payments = match self {
+            Host::Embedded(app) => &app.payments,
+            Host::Aws(app) => &app.payments,
+        };
+        payments.as_ref().and_then(|p| p.mock.as_ref())
     }
 
     /// The ports.
@@ -384,7 +409,14 @@ impl LocalApp {
         let router = atelier_app::router(state, &Group::ALL)
             .merge(downloads)
             .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
-        LocalApp { platform, router, queue: parts.queue, blobs: parts.blobs, store: parts.store }
+        LocalApp {
+            platform,
+            router,
+            queue: parts.queue,
+            blobs: parts.blobs,
+            store: parts.store,
+            payments: None,
+        }
     }
 }
 
@@ -492,6 +524,11 @@ pub async fn serve(options: LocalOptions) -> Result<(), LocalError> {
         Host::Aws(app) => {
             tracing::info!(table = %app.settings.table, queues = app.settings.queue_urls.len(), "on the AWS adapters");
         }
+    }
+    if let Some(mock) = host.mock_payments() {
+        // The mock posts its signed webhooks to this server, as Stripe would; late payments
+        // (`pm_card_late`) settle after ten seconds.
+        mock.deliver_to(&format!("{url}/v1/payments/webhooks/mock"), Duration::from_secs(10));
     }
     host.spawn_background(&options);
     println!("Atelier listening on {url}");

@@ -36,6 +36,12 @@ pub enum Job {
     /// Makes the webhook attempts that have fallen due.
     #[cfg(feature = "notifications")]
     WebhookRetries,
+    /// Makes the refunds the provider could not be reached for.
+    #[cfg(feature = "payments")]
+    RefundRetries,
+    /// Compares the provider's payments and refunds with the ledger.
+    #[cfg(feature = "payments")]
+    ReconcilePayments,
 }
 
 impl Job {
@@ -52,6 +58,10 @@ impl Job {
         Job::ExpireLoyaltyPoints,
         #[cfg(feature = "notifications")]
         Job::WebhookRetries,
+        #[cfg(feature = "payments")]
+        Job::RefundRetries,
+        #[cfg(feature = "payments")]
+        Job::ReconcilePayments,
     ];
 }
 
@@ -81,6 +91,12 @@ pub enum JobReport {
     /// Webhook attempts made.
     #[cfg(feature = "notifications")]
     WebhookRetries(atelier_notifications::webhooks::RetryReport),
+    /// Refunds retried.
+    #[cfg(feature = "payments")]
+    RefundRetries(atelier_payments::refunds::RetryReport),
+    /// Payments reconciled.
+    #[cfg(feature = "payments")]
+    ReconcilePayments(atelier_payments::reconciliation::ReconcileReport),
 }
 
 /// Runs a job.
@@ -111,6 +127,23 @@ pub async fn run(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
         #[cfg(feature = "notifications")]
         Job::WebhookRetries => {
             atelier_notifications::webhooks::retry_due(platform).await.map(JobReport::WebhookRetries)
+        }
+        // A deployment without payments has nothing to retry or reconcile.
+        #[cfg(feature = "payments")]
+        Job::RefundRetries if platform.payments.is_none() => {
+            Ok(JobReport::RefundRetries(atelier_payments::refunds::RetryReport::default()))
+        }
+        #[cfg(feature = "payments")]
+        Job::RefundRetries => {
+            atelier_payments::refunds::retry_pending(platform).await.map(JobReport::RefundRetries)
+        }
+        #[cfg(feature = "payments")]
+        Job::ReconcilePayments if platform.payments.is_none() => {
+            Ok(JobReport::ReconcilePayments(atelier_payments::reconciliation::ReconcileReport::default()))
+        }
+        #[cfg(feature = "payments")]
+        Job::ReconcilePayments => {
+            atelier_payments::reconciliation::run(platform).await.map(JobReport::ReconcilePayments)
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod jobs;
 #[cfg(feature = "all")]
 pub mod openapi;
 
-#[cfg(feature = "identity")]
+#[cfg(any(feature = "identity", feature = "payments"))]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,12 +34,14 @@ pub enum Group {
     Bookings,
     /// The signed-in user's inbox.
     Notifications,
+    /// Checkout, payments in person, refunds, the ledger; the provider's webhook.
+    Payments,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 5] =
-        [Group::Health, Group::Auth, Group::Studios, Group::Bookings, Group::Notifications];
+    pub const ALL: [Group; 6] =
+        [Group::Health, Group::Auth, Group::Studios, Group::Bookings, Group::Notifications, Group::Payments];
 
     /// The group's routes with their OpenAPI description.
     ///
@@ -57,6 +59,8 @@ impl Group {
             Group::Bookings => atelier_bookings::routes::routes(),
             #[cfg(feature = "notifications")]
             Group::Notifications => atelier_notifications::routes::routes(),
+            #[cfg(feature = "payments")]
+            Group::Payments => atelier_payments::routes::routes(),
             #[allow(unreachable_patterns)]
             other => panic!("this build of atelier-app leaves out the {other:?} group (enable its feature)"),
         }
@@ -70,8 +74,18 @@ impl Group {
 
 /// The state every group's handlers share: the ports and HTTP settings, authenticating no one
 /// (enough for the health group).
+/// With payments configured, creating a booking held for its deposit answers with what to pay.
 pub fn state(platform: Platform, config: HttpConfig) -> AppState {
-    AppState::new(platform, config)
+    #[cfg(feature = "payments")]
+    let payments = platform.payments.is_some();
+    let state = AppState::new(platform, config);
+    #[cfg(feature = "payments")]
+    if payments {
+        return state.with_setting(atelier_bookings::deposits::Checkout(Arc::new(
+            atelier_payments::checkout::Deposits,
+        )));
+    }
+    state
 }
 
 /// The same state with identity: it authenticates callers, and the auth group signs tokens.
@@ -116,6 +130,8 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
         handlers.extend(atelier_studios::alerts::handlers(platform));
         #[cfg(feature = "bookings")]
         handlers.extend(atelier_bookings::handlers::handlers(platform));
+        #[cfg(feature = "payments")]
+        handlers.extend(atelier_payments::notices::handlers(platform));
         // After the notices of an event, its webhook messages (each handler is idempotent).
         let fan_out = atelier_notifications::webhooks::FanOut::new(platform.clone());
         for kind in atelier_notifications::webhooks::EVENT_TYPES {
@@ -130,11 +146,15 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
 
 #[cfg(test)]
 mod tests {
-    #[cfg(feature = "bookings")]
+    #[cfg(feature = "payments")]
     #[test]
     fn every_webhook_event_type_is_an_event_bookings_raises() {
         for kind in atelier_notifications::webhooks::EVENT_TYPES {
-            assert!(atelier_bookings::events::NOTICE_KINDS.contains(&kind), "{kind} is never raised");
+            let payments = [atelier_payments::intents::SUCCEEDED, atelier_payments::intents::REFUNDED];
+            assert!(
+                atelier_bookings::events::NOTICE_KINDS.contains(&kind) || payments.contains(&kind),
+                "{kind} is never raised"
+            );
         }
     }
 

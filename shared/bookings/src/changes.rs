@@ -380,6 +380,43 @@ pub async fn confirm(
     plan.commit(platform).await.map_err(Failure::into_error)
 }
 
+/// Confirms a booking held for its deposit now that the deposit is received (the payments
+/// capability calls this), with the payment's writes and events in the same transaction: the
+/// booking is confirmed and paid, or neither. Only a booking still pending and holding its time
+/// is confirmed; the caller reads it again after a [`Failure::Condition`] on the booking.
+pub async fn confirm_paid(
+    platform: &Platform,
+    before: &Booking,
+    extra: Vec<(WriteOp, Part)>,
+    extra_events: Vec<(WriteOp, OutboxEntry)>,
+) -> Result<BookingView, Failure> {
+    let now = platform.clock.now();
+    let mut plan = Plan::new(before, now);
+    plan.after.status = BookingStatus::Confirmed;
+    plan.after.pending_reason = None;
+    plan.after.timers.hold_until = None;
+    due::plan(&mut plan.after);
+    plan.extra = extra;
+    let staged =
+        events::stage(platform, events::CONFIRMED, &before.studio_id, &BookingEvent::of(&plan.after))
+            .map_err(|e| Failure::Error(e.into()))?;
+    plan.events.push(staged);
+    plan.events.extend(extra_events);
+    plan.audit = Some(
+        By::System
+            .audit(
+                platform,
+                &before.studio_id,
+                "bookings.confirmed",
+                "booking",
+                &before.id,
+                serde_json::json!({ "was": before.pending_reason, "by": "deposit received" }),
+            )
+            .map_err(|e| Failure::Error(e.into()))?,
+    );
+    plan.commit(platform).await
+}
+
 /// Records that the client arrived (staff): the no-show check then leaves the booking alone.
 pub async fn check_in(
     platform: &Platform,

@@ -254,10 +254,18 @@ fn booking_vars(notice: Notice, e: &BookingEvent) -> Notice {
 }
 
 impl BookingNotices {
-    /// The studio's context, the client and the professional as recipients, read now so
-    /// changed addresses and languages are used.
     async fn people(&self, e: &BookingEvent) -> Result<(StudioContext, Recipient, Recipient), HandlerError> {
-        let platform = &self.platform;
+        people(&self.platform, e).await
+    }
+}
+
+/// The studio's context, the client and the professional of a booking event as recipients,
+/// read now so changed addresses and languages are used (payment notices use it too).
+pub async fn people(
+    platform: &Platform,
+    e: &BookingEvent,
+) -> Result<(StudioContext, Recipient, Recipient), HandlerError> {
+    {
         let context = atelier_studios::notice_context(&atelier_studios::get(platform, &e.studio_id).await?);
         let mut users: Vec<UserId> = vec![e.professional_id.clone()];
         users.extend(e.client_user_id.clone());

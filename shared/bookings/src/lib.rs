@@ -12,6 +12,7 @@ pub mod changes;
 pub mod conflicts;
 pub mod context;
 pub mod create;
+pub mod deposits;
 pub mod draft;
 pub mod due;
 pub mod events;

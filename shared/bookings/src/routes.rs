@@ -4,6 +4,7 @@
 use crate as bookings;
 use crate::changes::{self, CancelRequest, RescheduleRequest};
 use crate::create::{self, Booker, BookingRequest, SeriesOutcome, SeriesRequest};
+use crate::deposits::{BookingCreated, Checkout};
 use crate::feeds::{self, FeedLink, FeedSubject};
 use crate::loyalty::{self, LedgerEntry, LoyaltyBalance, Redemption};
 use crate::slots::{self, FreeSlots, SlotQuery};
@@ -147,7 +148,8 @@ pub async fn calendar_feed(State(state): State<AppState>, Path(file): Path<Strin
 #[utoipa::path(post, path = "/v1/studios/{studio_id}/bookings", tag = "bookings", security(("bearer" = [])), params(StudioPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the same response; same key, other body: 422")),
     request_body = BookingRequest,
-    responses((status = 201, body = BookingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = BookingCreated), (status = "4XX", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "The booking is held but the payment provider did not answer: retry with the same Idempotency-Key")))]
 pub async fn create_booking(
     State(state): State<AppState>,
     caller: InStudio,
@@ -156,8 +158,22 @@ pub async fn create_booking(
 ) -> Result<Stored> {
     let key = idem.bind(&caller.access.studio_id, &caller.who.user.id, "POST bookings", &request)?;
     let booker = Booker { actor: caller.actor(), user: &caller.who.user };
-    let outcome = create::create(&state.platform, booker, request, key).await?;
+    let mut outcome = create::create(&state.platform, booker, request, key).await?;
     let studio_id = &caller.access.studio_id;
+    // A booking held for its deposit answers with what to pay. The payment is made once per
+    // booking whatever the retries, so a replayed request (same Idempotency-Key) gets the same
+    // payment, and a failure here leaves a held booking that a retry completes.
+    let held = outcome.body["status"] == "pending" && outcome.body["pending_reason"] == "deposit";
+    if let (true, Ok(checkout)) = (held, state.setting::<Checkout>()) {
+        let id = outcome.body["id"]
+            .as_str()
+            .map(BookingId::from)
+            .ok_or_else(|| ApiError(AppError::Internal("a created booking without an id".into())))?;
+        let booking = bookings::load(&state.platform, studio_id, &id).await?;
+        let due = checkout.0.checkout(&state.platform, &booking).await?;
+        outcome.body["payment"] = serde_json::to_value(due)
+            .map_err(|e| ApiError(AppError::failed("encoding the payment due", e)))?;
+    }
     Ok(Stored::new(outcome)
         .located(|body| body["id"].as_str().map(|id| format!("/v1/studios/{studio_id}/bookings/{id}"))))
 }

@@ -169,6 +169,14 @@ id_type!(
     /// A webhook message (its `webhook-id`, the same on every attempt and replay).
     WebhookMessageId
 );
+id_type!(
+    /// A payment: money asked for or received for a booking (deposit, balance, fee).
+    PaymentId
+);
+id_type!(
+    /// A refund of (part of) a payment.
+    RefundId
+);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod ids;
 pub mod language;
 pub mod money;
+pub mod payments;
 pub mod policies;
 pub mod scheduling;
 pub mod studios;

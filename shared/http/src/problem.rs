@@ -157,6 +157,19 @@ impl ApiError {
                 p.retry_after = Some(*retry_after);
                 p
             }
+            AppError::DependencyUnavailable(reason, m) => {
+                let mut p = Problem::typed(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    reason.slug,
+                    reason.title,
+                    Some(m.clone()),
+                );
+                p.retry_after = Some(5);
+                p
+            }
+            AppError::PaymentRequired(reason, m) => {
+                Problem::typed(StatusCode::PAYMENT_REQUIRED, reason.slug, reason.title, Some(m.clone()))
+            }
             AppError::Unavailable(_) | AppError::StoreUnavailable(_) => {
                 let mut p =
                     Problem::new(StatusCode::SERVICE_UNAVAILABLE, Some("try again shortly".to_owned()));
@@ -178,7 +191,9 @@ impl IntoResponse for ApiError {
             AppError::Internal(_) | AppError::Failed { .. } => {
                 tracing::error!(error = %chain(&self.0), "internal error")
             }
-            AppError::Unavailable(_) | AppError::StoreUnavailable(_) => {
+            AppError::Unavailable(_)
+            | AppError::StoreUnavailable(_)
+            | AppError::DependencyUnavailable(..) => {
                 tracing::warn!(error = %chain(&self.0), "dependency unavailable")
             }
             _ => {}

@@ -1,7 +1,7 @@
 //! The Lambda host. A function's `main` names what it serves and calls one of these; the
 //! routers, handlers and adapters are the same as in the local server and the tests.
 
-#[cfg(feature = "identity")]
+#[cfg(any(feature = "identity", feature = "payments"))]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
     logging::init(LogFormat::Json);
     let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let platform = with_payments(platform, &config)?;
     let mut state = atelier_app::state(platform, HttpConfig::from_env()?);
     if groups.iter().any(|g| g.authenticates()) {
         state = with_identity(state, &config)?;
@@ -55,6 +56,40 @@ fn with_identity(state: AppState, _: &aws_config::SdkConfig) -> Result<AppState,
     Ok(state)
 }
 
+/// The payment provider from the environment (`ATELIER_PAYMENTS_PROVIDER`: `stripe`, `mock` or
+/// `none`, the default), Stripe's keys from the secret `ATELIER_STRIPE_SECRET_ARN` names (read
+/// on first use, re-read every few minutes).
+#[cfg(feature = "payments")]
+fn with_payments(
+    platform: atelier_platform::Platform,
+    config: &aws_config::SdkConfig,
+) -> Result<atelier_platform::Platform, Error> {
+    let secret = std::env::var("ATELIER_STRIPE_SECRET_ARN").ok().filter(|s| !s.is_empty()).map(|arn| {
+        let client = aws_sdk_secretsmanager_client(config);
+        Arc::new(atelier_aws::SecretsManagerSecret::new(client, &arn, atelier_aws::REFRESH_EVERY))
+            as Arc<dyn atelier_platform::secrets::SecretSource>
+    });
+    let configured = atelier_payments::provider::from_env(platform.clock.clone(), "none", secret)?;
+    Ok(match configured {
+        Some(c) => platform.with_payments(c.provider),
+        None => platform,
+    })
+}
+
+#[cfg(feature = "payments")]
+fn aws_sdk_secretsmanager_client(config: &aws_config::SdkConfig) -> atelier_aws::SecretsManagerClient {
+    atelier_aws::SecretsManagerClient::new(config)
+}
+
+/// Without payments the platform has no provider.
+#[cfg(not(feature = "payments"))]
+fn with_payments(
+    platform: atelier_platform::Platform,
+    _: &aws_config::SdkConfig,
+) -> Result<atelier_platform::Platform, Error> {
+    Ok(platform)
+}
+
 /// Puts API Gateway's view of the client address where the edge looks for it: the only source
 /// a client cannot forge.
 async fn source_ip(mut request: Request, next: Next) -> Response {
@@ -71,7 +106,8 @@ async fn source_ip(mut request: Request, next: Next) -> Response {
 /// Consumes a queue: batches from SQS through the worker host, failures reported back.
 pub async fn serve_queue(queue: QueueName) -> Result<(), Error> {
     logging::init(LogFormat::Json);
-    let platform = atelier_aws::platform_from_env().await?;
+    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let platform = with_payments(platform, &config)?;
     let lease = Duration::from_secs(atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into());
     let worker = atelier_app::worker(&queue, &platform, lease);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
@@ -84,7 +120,8 @@ pub async fn serve_queue(queue: QueueName) -> Result<(), Error> {
 /// Runs scheduled jobs: each EventBridge schedule passes `{"job": "<name>"}`.
 pub async fn serve_schedules() -> Result<(), Error> {
     logging::init(LogFormat::Json);
-    let platform = atelier_aws::platform_from_env().await?;
+    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let platform = with_payments(platform, &config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let platform = platform.clone();
         async move { atelier_app::jobs::run_scheduled(&platform, event.payload).await.map_err(Error::from) }

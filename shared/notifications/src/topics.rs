@@ -38,6 +38,12 @@ pub enum Topic {
     Invitation,
     /// A webhook endpoint kept failing and was turned off (to the studio's owners).
     WebhookEndpointDisabled,
+    /// A payment was received: the receipt (to the client).
+    PaymentReceived,
+    /// A payment attempt was declined (to the client).
+    PaymentFailed,
+    /// Money was refunded, with why (to the client).
+    PaymentRefunded,
 }
 
 /// A channel a person is reached on (webhooks are per studio, not per person).
@@ -70,7 +76,7 @@ const BOOKING_VARS: &[&str] = &["recipient", "studio", "service", "professional"
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 14] = [
+    pub const ALL: [Topic; 17] = [
         Topic::BookingHeld,
         Topic::BookingCreated,
         Topic::BookingConfirmed,
@@ -85,6 +91,9 @@ impl Topic {
         Topic::SessionRevoked,
         Topic::Invitation,
         Topic::WebhookEndpointDisabled,
+        Topic::PaymentReceived,
+        Topic::PaymentFailed,
+        Topic::PaymentRefunded,
     ];
 
     /// The name on the wire and in keys.
@@ -104,6 +113,9 @@ impl Topic {
             Topic::SessionRevoked => "session_revoked",
             Topic::Invitation => "invitation",
             Topic::WebhookEndpointDisabled => "webhook_endpoint_disabled",
+            Topic::PaymentReceived => "payment_received",
+            Topic::PaymentFailed => "payment_failed",
+            Topic::PaymentRefunded => "payment_refunded",
         }
     }
 
@@ -124,6 +136,9 @@ impl Topic {
                 | Topic::BookingNoShow
                 | Topic::PasswordChanged
                 | Topic::SessionRevoked
+                | Topic::PaymentReceived
+                | Topic::PaymentFailed
+                | Topic::PaymentRefunded
         )
     }
 
@@ -168,6 +183,9 @@ impl Topic {
             Topic::PasswordChanged | Topic::SessionRevoked => &["recipient"],
             Topic::Invitation => &["recipient", "studio", "role", "invited_by", "expires_at"],
             Topic::WebhookEndpointDisabled => &["recipient", "studio", "url", "failing_since"],
+            Topic::PaymentReceived | Topic::PaymentFailed | Topic::PaymentRefunded => {
+                &["recipient", "studio", "service", "start", "amount", "reason"]
+            }
         }
     }
 
@@ -235,6 +253,17 @@ impl Topic {
                 "Webhook endpoint turned off",
                 "Deliveries to {{ url }} have failed since {{ failing_since }}, so the endpoint was turned off. Fix it, turn it back on and replay the failed messages.",
             ),
+            Topic::PaymentReceived => {
+                ("Payment received", "We received {{ amount }} for {{ service }} on {{ start }}. Thank you.")
+            }
+            Topic::PaymentFailed => (
+                "Payment declined",
+                "Your payment of {{ amount }} for {{ service }} on {{ start }} was declined{% if reason %}: {{ reason }}{% endif %}. Try another card before the hold ends.",
+            ),
+            Topic::PaymentRefunded => (
+                "Refund on its way",
+                "{{ amount }} for {{ service }} on {{ start }} is being refunded{% if reason %} ({{ reason }}){% endif %}.",
+            ),
         }
     }
 
@@ -294,6 +323,17 @@ impl Topic {
             Topic::WebhookEndpointDisabled => (
                 "Webhook desativado",
                 "As entregas para {{ url }} falham desde {{ failing_since }}, por isso o endpoint foi desativado. Corrija-o, reative-o e reenvie as mensagens que falharam.",
+            ),
+            Topic::PaymentReceived => {
+                ("Pagamento recebido", "Recebemos {{ amount }} por {{ service }} em {{ start }}. Obrigado.")
+            }
+            Topic::PaymentFailed => (
+                "Pagamento recusado",
+                "Seu pagamento de {{ amount }} por {{ service }} em {{ start }} foi recusado{% if reason %}: {{ reason }}{% endif %}. Tente outro cartão antes do fim da reserva.",
+            ),
+            Topic::PaymentRefunded => (
+                "Reembolso a caminho",
+                "{{ amount }} por {{ service }} em {{ start }} está sendo reembolsado{% if reason %} ({{ reason }}){% endif %}.",
             ),
         }
     }

@@ -69,6 +69,13 @@ pub enum AppError {
     /// A dependency is down or overloaded (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A named dependency (the payment provider) is down or too slow (503), for a reason with
+    /// its own problem type.
+    #[error("{1}")]
+    DependencyUnavailable(Reason, String),
+    /// A payment was declined (402), for a reason with its own problem type.
+    #[error("{1}")]
+    PaymentRequired(Reason, String),
     /// The store is down, overloaded, or lost a response (503); the cause is kept for the log.
     #[error("the store is unavailable")]
     StoreUnavailable(#[source] StoreError),

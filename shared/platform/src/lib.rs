@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod outbound;
 pub mod outbox;
+pub mod payments;
 pub mod platform;
 pub mod queue;
 pub mod rate_limit;

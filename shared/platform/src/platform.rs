@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::ids::IdGenerator;
 use crate::outbound::Outbound;
 use crate::outbox::Outbox;
+use crate::payments::PaymentProvider;
 use crate::queue::{Queue, QueueBackend};
 use crate::store::{Store, StoreBackend};
 
@@ -27,6 +28,8 @@ pub struct Platform {
     pub ids: Arc<dyn IdGenerator>,
     /// Email, SMS and where webhooks may go (workers use them; HTTP functions never send).
     pub outbound: Outbound,
+    /// The payment provider (absent: payments are not configured; their routes answer 503).
+    pub payments: Option<Arc<dyn PaymentProvider>>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -47,12 +50,27 @@ impl Platform {
         let store = Store::new(store, clock.clone());
         let queue = Queue::new(queue);
         let outbox = Outbox::new(store.clone(), queue.clone(), clock.clone());
-        Platform { store, queue, blobs: Blobs::new(blobs), outbox, clock, ids, outbound: Outbound::none() }
+        Platform {
+            store,
+            queue,
+            blobs: Blobs::new(blobs),
+            outbox,
+            clock,
+            ids,
+            outbound: Outbound::none(),
+            payments: None,
+        }
     }
 
     /// The same, sending email and SMS through `outbound`.
     pub fn with_outbound(mut self, outbound: Outbound) -> Platform {
         self.outbound = outbound;
+        self
+    }
+
+    /// The same, taking payments through `provider`.
+    pub fn with_payments(mut self, provider: Arc<dyn PaymentProvider>) -> Platform {
+        self.payments = Some(provider);
         self
     }
 

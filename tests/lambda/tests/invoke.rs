@@ -52,6 +52,25 @@ async fn notifications_worker_delivers_and_reports_failures() {
 }
 
 #[test]
+fn the_reconciliation_runs_from_its_event_file_against_the_provider() {
+    // The functions run with Stripe at localstripe (infra/test): the job reads its events.
+    let report = invoke("scheduler", "schedule-reconcile-payments.json").response();
+    assert!(report["reconcile_payments"]["events"].is_u64(), "{report}");
+    assert!(report["reconcile_payments"]["drifts"].is_u64(), "{report}");
+    let retries = invoke("scheduler", "schedule-refund-retries.json").response();
+    assert_eq!(retries["refund_retries"]["tried"], 0, "{retries}");
+}
+
+#[test]
+fn payments_function_refuses_a_forged_provider_webhook() {
+    let forged = invoke("payments", "apigw-payment-webhook-forged.json").response();
+    assert_eq!(forged["statusCode"], 400, "{forged}");
+    assert_eq!(forged["headers"]["content-type"], "application/problem+json");
+    let body: serde_json::Value = serde_json::from_str(forged["body"].as_str().expect("body")).expect("json");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("Stripe-Signature")), "{body}");
+}
+
+#[test]
 fn scheduler_runs_the_named_job() {
     let report = invoke("scheduler", "schedule-outbox-sweep.json").response();
     assert!(report["outbox_sweep"]["sent"].is_u64(), "{report}");

@@ -44,13 +44,32 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     }
     assert!(first.unread_notices > 0, "the bookings' notices reached the professional's inbox: {first:?}");
     assert!(first.emails_written > 0, "the bookings' notices were emailed as .eml files: {first:?}");
+    // Two deposits online, a late one, two balances at the desk; the cancelled colour's deposit
+    // and the late payment refunded.
+    assert_eq!((first.payments_received, first.refunds_made), (5, 2), "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
     let second = demo::seed(&options).await.expect("demo runs again");
     assert_eq!(
-        (second.booked, &second.studio_id, &second.by_status, second.unread_notices, second.emails_written),
-        (false, &first.studio_id, &first.by_status, first.unread_notices, first.emails_written)
+        (
+            second.booked,
+            &second.studio_id,
+            &second.by_status,
+            second.unread_notices,
+            second.emails_written,
+            second.payments_received,
+            second.refunds_made
+        ),
+        (
+            false,
+            &first.studio_id,
+            &first.by_status,
+            first.unread_notices,
+            first.emails_written,
+            first.payments_received,
+            first.refunds_made
+        )
     );
 
     let app = atelier_local::build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator)).expect("app");

@@ -10,6 +10,7 @@ mod demo;
 mod http_platform;
 mod notifications;
 mod outbox;
+mod payments;
 mod problems;
 mod queue;
 mod robustness;

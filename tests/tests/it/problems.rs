@@ -48,7 +48,9 @@ fn every_refusal_and_conflict_reason_is_documented_declared_and_asserted() {
     let table = table.split("\n## ").next().unwrap_or(table);
     let documented: BTreeSet<String> = table
         .lines()
-        .filter(|l| ["| 403 | `", "| 409 | `", "| 422 | `"].iter().any(|p| l.starts_with(p)))
+        .filter(|l| {
+            ["| 402 | `", "| 403 | `", "| 409 | `", "| 422 | `", "| 503 | `"].iter().any(|p| l.starts_with(p))
+        })
         .filter_map(|l| l.split('`').nth(1).map(str::to_owned))
         .collect();
 
@@ -65,10 +67,16 @@ fn every_refusal_and_conflict_reason_is_documented_declared_and_asserted() {
         .iter()
         .flat_map(|p| {
             let text = std::fs::read_to_string(p).expect("test");
-            ["assert_problem(403, ", "assert_problem(409, ", "assert_problem(422, "]
-                .iter()
-                .flat_map(|marker| quoted_after(&text, marker))
-                .collect::<Vec<_>>()
+            [
+                "assert_problem(402, ",
+                "assert_problem(403, ",
+                "assert_problem(409, ",
+                "assert_problem(422, ",
+                "assert_problem(503, ",
+            ]
+            .iter()
+            .flat_map(|marker| quoted_after(&text, marker))
+            .collect::<Vec<_>>()
         })
         .collect();
 

@@ -812,6 +812,12 @@ fn body_for(method: &Method, template: &str, ids: &Ids) -> Option<Value> {
             json!({ "start": "2026-06-03T10:00:00+01:00" })
         }
         ("POST", "/v1/studios/{studio_id}/clients/{client_id}/loyalty/redeem") => json!({ "points": 1 }),
+        ("POST", "/v1/studios/{studio_id}/bookings/{booking_id}/checkout") => json!({ "purpose": "deposit" }),
+        ("POST", "/v1/studios/{studio_id}/bookings/{booking_id}/payments") => json!({ "method": "cash" }),
+        ("POST", "/v1/studios/{studio_id}/payments/{payment_id}/confirm") => {
+            json!({ "payment_method": "pm_card_visa" })
+        }
+        ("POST", "/v1/studios/{studio_id}/payments/{payment_id}/refunds") => json!({ "amount_minor": 1 }),
         ("POST", t) if t.starts_with("/v1/studios/{studio_id}/bookings/{booking_id}/") => return None,
         ("POST", "/v1/studios/{studio_id}/professionals/{user_id}/calendar-feed") => return None,
         ("PATCH", "/v1/studios/{studio_id}/clients/{client_id}") => json!({ "notes": "changed" }),
@@ -867,6 +873,7 @@ impl Ids {
             .replace("{entry_id}", &self.entry)
             .replace("{endpoint_id}", &self.endpoint)
             .replace("{message_id}", "msg_01JNOSUCHMESSAGE0000000000")
+            .replace("{payment_id}", "01JNOSUCHPAYMENT0000000000")
             .replace("{topic}", "booking_confirmed")
             .replace("{language}", "en")
     }

@@ -234,6 +234,7 @@ fn every_route_reaches_the_function_of_its_group() {
         Group::Studios => "studios",
         Group::Bookings => "bookings",
         Group::Notifications => "notifications",
+        Group::Payments => "payments",
     };
     let mut checked = 0;
     for group in Group::ALL {

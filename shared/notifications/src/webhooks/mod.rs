@@ -83,7 +83,7 @@ pub const PING: &str = "webhook.ping";
 /// Raised when an endpoint is turned off for failing; the studios capability tells the owners.
 pub const ENDPOINT_DISABLED: &str = "webhook.endpoint_disabled";
 /// The event types a studio's endpoints can receive (an empty filter receives them all).
-pub const EVENT_TYPES: [&str; 8] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "booking.created",
     "booking.series_created",
     "booking.confirmed",
@@ -92,6 +92,8 @@ pub const EVENT_TYPES: [&str; 8] = [
     "booking.completed",
     "booking.no_show",
     "waitlist.offered",
+    "payment.succeeded",
+    "payment.refunded",
 ];
 
 /// The studio already has [`ENDPOINTS_MAX`] endpoints.
