@@ -19,7 +19,7 @@ use atelier_platform::{AppError, Platform};
 use atelier_studios::{Actor, studio_item};
 
 use crate::conflicts::{NOTHING_DUE, PAYMENT_DECLINED, PROVIDER_REFUSED, PROVIDER_UNAVAILABLE};
-use crate::{Method, Payment, Purpose, intent_key, ledger, load, provider};
+use crate::{Method, Payment, Purpose, intent_key, load, provider};
 
 /// A provider failure as the caller sees it.
 pub fn provider_error(e: ProviderError) -> AppError {
@@ -76,12 +76,7 @@ async fn amount_due(platform: &Platform, booking: &Booking, purpose: Purpose) ->
                     "a balance is paid for a confirmed or completed booking".into(),
                 ));
             }
-            let net: i64 =
-                ledger::balances(&ledger::of_booking(platform, &booking.studio_id, &booking.id).await?)
-                    .iter()
-                    .filter(|b| b.currency == booking.currency)
-                    .map(|b| b.net_minor)
-                    .sum();
+            let (net, _) = crate::booking_money(platform, &booking.studio_id, &booking.id).await?;
             let left = booking.price_minor - net;
             if left <= 0 {
                 return Err(AppError::Conflict(NOTHING_DUE, "this booking is paid in full".into()));
@@ -106,7 +101,9 @@ pub async fn checkout(
     let provider = provider(platform)?;
     let money = Money::new(amount, booking.currency.clone());
     let provider_amount = to_provider_amount(&money)?;
-    let new_id = PaymentId::new(platform.ids.new_id());
+    // Named after the booking and purpose, so every retry sends the provider the same
+    // parameters under the same idempotency key (Stripe refuses a key reused with others).
+    let new_id = PaymentId::new(format!("{}-{}", booking.id, purpose.as_str()));
     let metadata: BTreeMap<String, String> = [
         ("studio_id", booking.studio_id.to_string()),
         ("booking_id", booking.id.to_string()),
@@ -125,8 +122,7 @@ pub async fn checkout(
         })
         .await
         .map_err(provider_error)?;
-    // A retried call returns the intent made the first time, which names the first payment id.
-    let id = intent.metadata.get("payment_id").map_or(new_id, PaymentId::from);
+    let id = new_id;
     let now = platform.clock.now();
     let payment = Payment {
         id: id.clone(),

@@ -15,7 +15,7 @@ pub const NOTHING_DUE: Reason = Reason { slug: "nothing-due", title: "Nothing is
 /// 409: the payment is not in a state that allows this (confirming a paid one).
 pub const PAYMENT_NOT_PAYABLE: Reason =
     Reason { slug: "payment-not-payable", title: "The payment cannot be paid now" };
-/// 409: a refund larger than what is left of the payment.
+/// 422: a refund larger than what is left of the payment.
 pub const REFUND_EXCEEDS_PAYMENT: Reason =
     Reason { slug: "refund-exceeds-payment", title: "The refund is more than is left of the payment" };
 /// 409: a refund of a payment not received.

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::conflicts::{AMOUNT_EXCEEDS_BALANCE, NOTHING_DUE, WRONG_CURRENCY};
 use crate::intents::{PaymentEvent, SUCCEEDED, entry_actor, received_writes, stage};
-use crate::{Method, Payment, PaymentView, Purpose, ledger};
+use crate::{Method, Payment, PaymentView, Purpose};
 
 /// A payment taken at the studio.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -35,7 +35,7 @@ pub struct InPersonPayment {
 
 /// The item every money movement of a booking touches, so a recording can be conditioned on
 /// nothing having moved since the balance was read.
-fn money_key(studio: &atelier_domain::ids::StudioId, booking: &BookingId) -> Key {
+pub fn money_key(studio: &atelier_domain::ids::StudioId, booking: &BookingId) -> Key {
     studio_item(studio, format!("BOOKING#{booking}#MONEY"))
 }
 
@@ -79,14 +79,7 @@ pub async fn record(
                 format!("this booking is priced in {}", booking.currency),
             ));
         }
-        let money = platform.store.get(&money_key(&booking.studio_id, &booking.id)).await?;
-        let seen = money.as_ref().and_then(|i| i.number("moves").ok());
-        let net: i64 =
-            ledger::balances(&ledger::of_booking(platform, &booking.studio_id, &booking.id).await?)
-                .iter()
-                .filter(|b| b.currency == booking.currency)
-                .map(|b| b.net_minor)
-                .sum();
+        let (net, seen) = crate::booking_money(platform, &booking.studio_id, &booking.id).await?;
         let owed = booking.price_minor - net;
         let amount = request.amount_minor.unwrap_or(owed);
         if amount <= 0 {
@@ -145,7 +138,7 @@ pub async fn record(
         tx.push(
             WriteOp::update(
                 money_key(&booking.studio_id, &booking.id),
-                vec![UpdateAction::Add("moves".into(), 1)],
+                vec![UpdateAction::Add("moves".into(), 1), UpdateAction::Add("net_minor".into(), amount)],
             )
             .when(guard),
             Part::Check("the booking's payments"),
@@ -173,8 +166,12 @@ pub async fn record(
     ))
 }
 
-/// The write that every other money movement of a booking adds (online charges and refunds),
-/// so an in-person recording sees them.
-pub fn moved(studio: &atelier_domain::ids::StudioId, booking: &BookingId) -> WriteOp {
-    WriteOp::update(money_key(studio, booking), vec![UpdateAction::Add("moves".into(), 1)])
+/// The write that every other money movement of a booking adds (online charges `+`, refunds
+/// `−`), so what the booking still owes is one consistent read and an in-person recording is
+/// conditioned on nothing having moved since.
+pub fn moved(studio: &atelier_domain::ids::StudioId, booking: &BookingId, net_minor: i64) -> WriteOp {
+    WriteOp::update(
+        money_key(studio, booking),
+        vec![UpdateAction::Add("moves".into(), 1), UpdateAction::Add("net_minor".into(), net_minor)],
+    )
 }

@@ -166,7 +166,10 @@ pub async fn apply_intent(
             after.last_error = None;
             ops[0] = (after.replace(payment.version)?, Part::Check("the payment"));
             ops.extend(received_writes(platform, &after, EntryActor::Provider)?);
-            ops.push((crate::in_person::moved(&after.studio_id, &after.booking_id), Part::Other));
+            ops.push((
+                crate::in_person::moved(&after.studio_id, &after.booking_id, after.received_minor),
+                Part::Other,
+            ));
             events.push(stage(platform, SUCCEEDED, &PaymentEvent::of(&after))?);
         } else if declined_again {
             let mut payload = PaymentEvent::of(&after);
@@ -299,6 +302,20 @@ pub async fn confirm(
             PAYMENT_NOT_PAYABLE,
             format!("this payment is {}", payment.status.as_str()),
         ));
+    }
+    if payment.purpose == Purpose::Deposit {
+        // Charging for a booking whose hold is gone would only be refunded (and the provider
+        // keeps its fee).
+        let booking = atelier_bookings::load(platform, &payment.studio_id, &payment.booking_id).await?;
+        let held = booking.status == BookingStatus::Pending
+            && booking.pending_reason == Some(PendingReason::Deposit)
+            && booking.timers.hold_until.is_none_or(|until| until > platform.clock.now());
+        if !held {
+            return Err(AppError::Conflict(
+                PAYMENT_NOT_PAYABLE,
+                "the booking is no longer held for this deposit; book again".into(),
+            ));
+        }
     }
     let provider = provider(platform)?;
     if provider.name() != provider_name {

@@ -260,7 +260,9 @@ pub async fn load(
     item.map(|i| i.to_record()).transpose()?.ok_or(AppError::NotFound("payment"))
 }
 
-/// The payments of a booking, oldest first.
+/// The payments of a booking, oldest first, as they are now: the index (read eventually
+/// consistently on DynamoDB) only lists them; each is read again by its key, so a decision on
+/// money never rests on a stale copy.
 pub async fn of_booking(
     platform: &Platform,
     studio_id: &StudioId,
@@ -271,7 +273,28 @@ pub async fn of_booking(
         .store
         .query(&Query::partition(booking_payments(studio_id, booking_id)).on(Index::Gsi2).limit(100))
         .await?;
-    Ok(found.items.iter().map(Item::to_record).collect::<Result<_, _>>()?)
+    let keys: Vec<Key> = found
+        .items
+        .iter()
+        .map(|i| i.string("id").map(|id| payment_key(studio_id, &PaymentId::from(id))))
+        .collect::<Result<_, _>>()?;
+    let mut payments: Vec<Payment> =
+        platform.store.get_many(&keys).await?.iter().map(Item::to_record).collect::<Result<_, _>>()?;
+    payments.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(payments)
+}
+
+/// What a booking has received and not returned, and how many money movements it has had,
+/// read consistently from the item every movement adds to (`BOOKING#<b>#MONEY`).
+pub async fn booking_money(
+    platform: &Platform,
+    studio_id: &StudioId,
+    booking_id: &BookingId,
+) -> Result<(i64, Option<i64>), AppError> {
+    let item = platform.store.get(&in_person::money_key(studio_id, booking_id)).await?;
+    let net = item.as_ref().and_then(|i| i.number("net_minor").ok()).unwrap_or(0);
+    let moves = item.as_ref().and_then(|i| i.number("moves").ok());
+    Ok((net, moves))
 }
 
 /// The payment a provider's intent belongs to, if Atelier made it.

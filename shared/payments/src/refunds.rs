@@ -162,7 +162,7 @@ fn refused(e: RefundRefused) -> AppError {
         RefundRefused::NotPositive => {
             atelier_domain::Invalid::field("amount_minor", "must be more than 0").into()
         }
-        RefundRefused::MoreThanPaid { .. } => AppError::Conflict(REFUND_EXCEEDS_PAYMENT, e.to_string()),
+        RefundRefused::MoreThanPaid { .. } => AppError::Unprocessable(REFUND_EXCEEDS_PAYMENT, e.to_string()),
         RefundRefused::NotReceived => AppError::Conflict(PAYMENT_NOT_RECEIVED, e.to_string()),
     }
 }
@@ -237,7 +237,8 @@ async fn reserve(
 
 /// Makes a promised refund at the provider and records the answer. An unreachable provider
 /// leaves it pending for the retry job; a refusal fails it and makes the amount refundable
-/// again.
+/// again. A refund the provider already holds (it answered "pending") is read, never created
+/// again: idempotency keys expire, refunds do not.
 pub async fn execute(platform: &Platform, refund: Refund) -> Result<Refund, AppError> {
     if refund.status != RefundState::Pending {
         return Ok(refund);
@@ -246,25 +247,37 @@ pub async fn execute(platform: &Platform, refund: Refund) -> Result<Refund, AppE
     let (Some(intent_id), Ok(provider)) = (&payment.intent_id, provider(platform)) else {
         return Ok(refund);
     };
-    let amount = to_provider_amount(&Money::new(refund.amount_minor, refund.currency.clone()))?;
-    let metadata: BTreeMap<String, String> = [
-        ("studio_id".to_owned(), refund.studio_id.to_string()),
-        ("payment_id".to_owned(), refund.payment_id.to_string()),
-        ("refund_id".to_owned(), refund.id.to_string()),
-    ]
-    .into();
-    let answer = provider
-        .create_refund(&NewRefund {
-            intent_id: intent_id.clone(),
-            amount,
-            idempotency_key: format!("refund:{}", refund.id),
-            metadata,
-        })
-        .await;
+    if payment.provider.as_deref() != Some(provider.name()) {
+        tracing::warn!(refund_id = %refund.id, "refund of a payment made through another provider left pending");
+        return Ok(refund);
+    }
+    let answer = match &refund.provider_refund_id {
+        Some(id) => provider.retrieve_refund(id).await,
+        None => {
+            let amount = to_provider_amount(&Money::new(refund.amount_minor, refund.currency.clone()))?;
+            let metadata: BTreeMap<String, String> = [
+                ("studio_id".to_owned(), refund.studio_id.to_string()),
+                ("payment_id".to_owned(), refund.payment_id.to_string()),
+                ("refund_id".to_owned(), refund.id.to_string()),
+            ]
+            .into();
+            provider
+                .create_refund(&NewRefund {
+                    intent_id: intent_id.clone(),
+                    amount,
+                    idempotency_key: format!("refund:{}", refund.id),
+                    metadata,
+                })
+                .await
+        }
+    };
     match answer {
         Ok(made) => match made.status {
             RefundStatus::Succeeded => complete(platform, refund, &made, provider.name(), None).await,
-            RefundStatus::Pending => remember_provider_id(platform, refund, &made, provider.name()).await,
+            RefundStatus::Pending if refund.provider_refund_id.is_none() => {
+                remember_provider_id(platform, refund, &made, provider.name()).await
+            }
+            RefundStatus::Pending => Ok(refund),
             RefundStatus::Failed | RefundStatus::Canceled => {
                 fail(platform, refund, "the provider could not return the money".into()).await
             }
@@ -274,6 +287,7 @@ pub async fn execute(platform: &Platform, refund: Refund) -> Result<Refund, AppE
             Ok(refund)
         }
         Err(ProviderError::Refused(message) | ProviderError::Declined { message, .. }) => {
+            tracing::error!(refund_id = %refund.id, %message, "the provider refused a refund");
             fail(platform, refund, message).await
         }
     }
@@ -331,45 +345,17 @@ async fn complete(
         (RefundCause::Provider, None) => EntryActor::Provider,
         _ => EntryActor::System,
     };
-    let entry = LedgerEntry {
-        id: format!("refund-{}", refund.id),
-        at: now,
-        kind: EntryKind::Refund,
-        amount_minor: -refund.amount_minor,
-        currency: refund.currency.clone(),
-        payment_id: refund.payment_id.clone(),
-        refund_id: Some(refund.id.clone()),
-        booking_id: refund.booking_id.clone(),
-        client_id: payment.client_id.clone(),
-        purpose: payment.purpose,
-        method: payment.method,
-        by,
-        note: refund.reason.clone(),
-    };
-    let mut payload = PaymentEvent::of(&payment);
-    payload.refund_id = Some(refund.id.clone());
-    payload.refund_minor = Some(refund.amount_minor);
-    payload.reason = Some(refund.reason.clone()).filter(|r| !r.is_empty());
     let mut tx = Tx::new();
     tx.push(after.write(Some(refund.version))?, Part::Check("the refund"));
-    tx.push(ledger::entry_write(&refund.studio_id, &entry)?, Part::Other);
-    tx.push(
-        ledger::count(
-            &refund.studio_id,
-            now,
-            &payment.time_zone,
-            &refund.currency,
-            DayCounts { refunds_minor: refund.amount_minor, ..DayCounts::default() },
-        ),
-        Part::Other,
-    );
+    for op in returned_writes(platform, &payment, &refund, by, -1)? {
+        tx.push(op, Part::Other);
+    }
     tx.push(WriteOp::delete(pending_key(&refund)), Part::Other);
-    tx.push(crate::in_person::moved(&refund.studio_id, &refund.booking_id), Part::Other);
     tx.push(provider_pointer(provider, &made.id, &after), Part::Other);
     if let Some(id) = event {
         tx.push(crate::intents::event_marker(provider, id, now), Part::Idempotency);
     }
-    tx.event(stage(platform, REFUNDED, &payload)?);
+    tx.event(stage(platform, REFUNDED, &refunded_event(&payment, &refund))?);
     match tx.commit(platform).await {
         Ok(()) => Ok(after),
         // Completed meanwhile (the provider's answer and its webhook race): read it.
@@ -515,6 +501,8 @@ pub async fn settle_cancelled(
             .map(|(i, p)| (i, atelier_domain::payments::refundable(p.received_minor, p.refunded_minor)))
             .collect();
         let owed = cancellation_refunds(&online, (fee - in_person).max(0));
+        let received: i64 = in_person + online.iter().map(|(_, left)| left).sum::<i64>();
+        count_fee_kept(platform, &booking, fee.min(received)).await?;
         for (i, amount) in owed {
             match reserve(platform, &payments[i], amount, cause, reason, None, None).await? {
                 Some(refund) => made.push(execute(platform, refund).await?),
@@ -528,6 +516,35 @@ pub async fn settle_cancelled(
         atelier_platform::error::CHANGED_MEANWHILE,
         "the booking's payments kept changing".into(),
     ))
+}
+
+/// Counts, once per booking, the cancellation fee kept out of what was paid (for reports).
+async fn count_fee_kept(
+    platform: &Platform,
+    booking: &atelier_bookings::Booking,
+    kept: i64,
+) -> Result<(), AppError> {
+    if kept <= 0 {
+        return Ok(());
+    }
+    let now = platform.clock.now();
+    let guard = atelier_studios::studio_item(&booking.studio_id, format!("BOOKING#{}#FEEKEPT", booking.id));
+    let mut tx = Tx::new();
+    tx.push(WriteOp::create(Item::new(&guard).with("fee_kept_minor", kept)), Part::Idempotency);
+    tx.push(
+        ledger::count(
+            &booking.studio_id,
+            now,
+            &booking.time_zone,
+            &booking.currency,
+            DayCounts { fees_kept_minor: kept, ..DayCounts::default() },
+        ),
+        Part::Other,
+    );
+    match tx.commit(platform).await {
+        Ok(()) | Err(Failure::Condition(_)) => Ok(()),
+        Err(Failure::Error(e)) => Err(e),
+    }
 }
 
 /// Cancels the intents of a gone booking that were never paid, so a late payment is less
@@ -564,7 +581,13 @@ pub async fn retry_pending(platform: &Platform) -> Result<RetryReport, AppError>
         .query(&Query::partition(PENDING_PARTITION).sort(SortKey::Le(format!("{before}~"))).limit(100))
         .await?;
     let mut report = RetryReport::default();
+    let started = std::time::Instant::now();
     for item in &found.items {
+        // A run stops starting provider calls after 30 s (the scheduler's timeout is 60 s);
+        // the next run goes on.
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            break;
+        }
         let Some(key) = item.key() else { continue };
         let parts: Vec<&str> = key.sk.split('#').collect();
         let [_, studio, payment, refund] = parts.as_slice() else { continue };
@@ -636,6 +659,9 @@ pub async fn apply_provider_refund(
             (RefundState::Pending, RefundStatus::Failed | RefundStatus::Canceled) => {
                 fail(platform, refund, "the provider could not return the money".into()).await?;
             }
+            (RefundState::Succeeded, RefundStatus::Failed | RefundStatus::Canceled) => {
+                reverse(platform, refund, provider_name, event).await?;
+            }
             _ => mark(platform, provider_name, event).await?,
         }
         return Ok(());
@@ -658,31 +684,174 @@ pub async fn apply_provider_refund(
     }
     let amount = atelier_domain::payments::from_provider_amount(made.amount, &payment.currency);
     for _ in 0..5 {
-        // The provider already returned it: promise at most what is left, and complete it.
-        let amount =
-            amount.min(atelier_domain::payments::refundable(payment.received_minor, payment.refunded_minor));
-        if amount <= 0 {
-            return mark(platform, provider_name, event).await;
+        if record_external(platform, &payment, made, amount, provider_name, event).await? {
+            return Ok(());
         }
-        match reserve(
-            platform,
-            &payment,
-            amount,
-            RefundCause::Provider,
-            "refunded at the provider",
-            None,
-            None,
-        )
-        .await?
-        {
-            Some(refund) => {
-                complete(platform, refund, made, provider_name, event).await?;
-                return Ok(());
-            }
-            None => payment = load(platform, &payment.studio_id, &payment.id).await?,
-        }
+        payment = load(platform, &payment.studio_id, &payment.id).await?;
     }
     Err(AppError::Conflict(atelier_platform::error::CHANGED_MEANWHILE, "the payment kept changing".into()))
+}
+
+/// Records a refund made at the provider in one transaction, already returned: the payment's
+/// refunded amount under its version, the refund (named after the provider's), the pointer
+/// from the provider's id (created once: a redelivery or a concurrent delivery finds it), the
+/// ledger entry, the counters, the event marker. `Ok(false)`: the payment changed meanwhile.
+async fn record_external(
+    platform: &Platform,
+    payment: &Payment,
+    made: &ProviderRefund,
+    amount: i64,
+    provider: &str,
+    event: Option<&str>,
+) -> Result<bool, AppError> {
+    let now = platform.clock.now();
+    // What the provider returned is recorded whole; a payment it over-refunded shows it.
+    let refund = Refund {
+        id: RefundId::new(format!("provider-{}", made.id)),
+        payment_id: payment.id.clone(),
+        studio_id: payment.studio_id.clone(),
+        booking_id: payment.booking_id.clone(),
+        amount_minor: amount,
+        currency: payment.currency.clone(),
+        cause: RefundCause::Provider,
+        reason: "refunded at the provider".into(),
+        status: RefundState::Succeeded,
+        provider_refund_id: Some(made.id.clone()),
+        last_error: None,
+        requested_by: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let mut after = payment.clone();
+    after.refunded_minor += amount;
+    after.version += 1;
+    after.updated_at = now;
+    let mut tx = Tx::new();
+    tx.push(after.replace(payment.version)?, Part::Check("the payment"));
+    // Named after the provider's refund: a second delivery finds it (as it finds the pointer).
+    tx.push(refund.write(None)?, Part::Idempotency);
+    tx.push(
+        WriteOp::create(
+            Item::new(&provider_refund_key(provider, &made.id))
+                .with("studio_id", refund.studio_id.as_str())
+                .with("payment_id", refund.payment_id.as_str())
+                .with("refund_id", refund.id.as_str()),
+        ),
+        Part::Idempotency,
+    );
+    for op in returned_writes(platform, payment, &refund, EntryActor::Provider, -1)? {
+        tx.push(op, Part::Other);
+    }
+    if let Some(id) = event {
+        tx.push(crate::intents::event_marker(provider, id, now), Part::Idempotency);
+    }
+    tx.event(stage(platform, REFUNDED, &refunded_event(payment, &refund))?);
+    match tx.commit(platform).await {
+        Ok(()) => Ok(true),
+        // Recorded by another delivery of the same refund.
+        Err(Failure::Condition(Part::Idempotency)) => Ok(true),
+        Err(Failure::Condition(_)) => Ok(false),
+        Err(Failure::Error(e)) => Err(e),
+    }
+}
+
+/// The event telling a refund.
+fn refunded_event(payment: &Payment, refund: &Refund) -> PaymentEvent {
+    let mut payload = PaymentEvent::of(payment);
+    payload.refund_id = Some(refund.id.clone());
+    payload.refund_minor = Some(refund.amount_minor);
+    payload.reason = Some(refund.reason.clone()).filter(|r| !r.is_empty());
+    payload
+}
+
+/// The ledger entry, day counter and booking money of a refund returned (`sign` −1) or of a
+/// returned refund the provider could not deliver after all (`sign` +1: the money is back).
+fn returned_writes(
+    platform: &Platform,
+    payment: &Payment,
+    refund: &Refund,
+    by: EntryActor,
+    sign: i64,
+) -> Result<Vec<WriteOp>, StoreError> {
+    let now = platform.clock.now();
+    let (id, note) = if sign < 0 {
+        (format!("refund-{}", refund.id), refund.reason.clone())
+    } else {
+        (
+            format!("refund-failed-{}", refund.id),
+            "the refund failed at the provider; the money is back".into(),
+        )
+    };
+    let entry = LedgerEntry {
+        id,
+        at: now,
+        kind: EntryKind::Refund,
+        amount_minor: sign * refund.amount_minor,
+        currency: refund.currency.clone(),
+        payment_id: refund.payment_id.clone(),
+        refund_id: Some(refund.id.clone()),
+        booking_id: refund.booking_id.clone(),
+        client_id: payment.client_id.clone(),
+        purpose: payment.purpose,
+        method: payment.method,
+        by,
+        note,
+    };
+    Ok(vec![
+        ledger::entry_write(&refund.studio_id, &entry)?,
+        ledger::count(
+            &refund.studio_id,
+            now,
+            &payment.time_zone,
+            &refund.currency,
+            DayCounts { refunds_minor: -sign * refund.amount_minor, ..DayCounts::default() },
+        ),
+        crate::in_person::moved(&refund.studio_id, &refund.booking_id, sign * refund.amount_minor),
+    ])
+}
+
+/// A refund that had succeeded and then failed at the provider (the card's account closed):
+/// the money is back with the studio, the amount refundable again, the ledger says so.
+async fn reverse(
+    platform: &Platform,
+    refund: Refund,
+    provider: &str,
+    event: Option<&str>,
+) -> Result<(), AppError> {
+    for _ in 0..5 {
+        let now = platform.clock.now();
+        let payment = load(platform, &refund.studio_id, &refund.payment_id).await?;
+        let current = load_refund(platform, &refund.studio_id, &refund.payment_id, &refund.id).await?;
+        if current.status != RefundState::Succeeded {
+            return mark(platform, provider, event).await;
+        }
+        let mut after = current.clone();
+        after.status = RefundState::Failed;
+        after.last_error = Some("the provider could not deliver the refund".into());
+        after.version += 1;
+        after.updated_at = now;
+        let mut released = payment.clone();
+        released.refunded_minor = (payment.refunded_minor - refund.amount_minor).max(0);
+        released.version += 1;
+        released.updated_at = now;
+        let mut tx = Tx::new();
+        tx.push(after.write(Some(current.version))?, Part::Check("the refund"));
+        tx.push(released.replace(payment.version)?, Part::Check("the payment"));
+        for op in returned_writes(platform, &payment, &current, EntryActor::Provider, 1)? {
+            tx.push(op, Part::Other);
+        }
+        if let Some(id) = event {
+            tx.push(crate::intents::event_marker(provider, id, now), Part::Idempotency);
+        }
+        tracing::warn!(refund_id = %refund.id, "a refund failed at the provider after it succeeded");
+        match tx.commit(platform).await {
+            Ok(()) | Err(Failure::Condition(Part::Idempotency)) => return Ok(()),
+            Err(Failure::Condition(_)) => continue,
+            Err(Failure::Error(e)) => return Err(e),
+        }
+    }
+    Err(AppError::Conflict(atelier_platform::error::CHANGED_MEANWHILE, "the refund kept changing".into()))
 }
 
 async fn mark(platform: &Platform, provider: &str, event: Option<&str>) -> Result<(), AppError> {

@@ -77,7 +77,7 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureRefused::NoSignature);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureRefused::OutsideTolerance);
     }
     let matches = secrets

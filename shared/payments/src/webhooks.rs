@@ -13,13 +13,14 @@ use crate::refunds::apply_provider_refund;
 use crate::signature::{self, SignatureRefused};
 
 /// Event types applied; the others are acknowledged and ignored.
-pub const HANDLED: [&str; 6] = [
+pub const HANDLED: [&str; 7] = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "payment_intent.processing",
     "payment_intent.canceled",
     "refund.created",
     "refund.updated",
+    "refund.failed",
 ];
 
 /// What the webhook answers.

@@ -223,6 +223,9 @@ pub trait PaymentProvider: Send + Sync + 'static {
     async fn cancel_intent(&self, id: &str) -> Result<Intent, ProviderError>;
     /// Refunds (part of) a paid intent.
     async fn create_refund(&self, refund: &NewRefund) -> Result<ProviderRefund, ProviderError>;
+    /// Reads a refund (one the provider answered as pending is followed up this way, never
+    /// created again).
+    async fn retrieve_refund(&self, id: &str) -> Result<ProviderRefund, ProviderError>;
     /// Events of `kind` created at or after `since` (epoch seconds), oldest first where the
     /// provider allows, after the event `after`.
     async fn events(&self, kind: &str, since: i64, after: Option<&str>) -> Result<EventPage, ProviderError>;

@@ -113,6 +113,17 @@ impl MockProvider {
         self.lock().intents.get(id).cloned()
     }
 
+    /// Makes a refund fail after it succeeded (a closed card account), with its event.
+    pub fn fail_refund(&self, id: &str) {
+        let mut state = self.lock();
+        let Some(refund) = state.refunds.get_mut(id) else { return };
+        refund.status = RefundStatus::Failed;
+        let object = wire::refund_json(refund);
+        let event = self.event_in(&mut state, "refund.failed", object);
+        drop(state);
+        self.deliver(event);
+    }
+
     /// How many intents were created.
     pub fn intent_count(&self) -> usize {
         self.lock().intents.len()
@@ -397,6 +408,15 @@ impl PaymentProvider for MockProvider {
         drop(state);
         self.deliver(event);
         Ok(refund)
+    }
+
+    async fn retrieve_refund(&self, id: &str) -> Result<ProviderRefund, ProviderError> {
+        self.gate().await?;
+        self.lock()
+            .refunds
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ProviderError::Refused(format!("No such refund: '{id}'")))
     }
 
     async fn events(&self, kind: &str, since: i64, after: Option<&str>) -> Result<EventPage, ProviderError> {

@@ -190,8 +190,9 @@ impl Stripe {
                     intent: error.get("payment_intent").and_then(wire::intent).map(Box::new),
                 })
             }
-            // 409: the same key is in flight; 429: throttled. Both may be retried.
-            409 | 429 | 500..=599 => Err(ProviderError::unavailable(
+            // 401/403: a missing or rotated key, the deployment's fault, cured by fixing the key;
+            // 409: the same key is in flight; 429: throttled. All may be retried.
+            401 | 403 | 409 | 429 | 500..=599 => Err(ProviderError::unavailable(
                 what,
                 format!("status {status}: {}", value["error"]["message"]),
             )),
@@ -222,9 +223,12 @@ impl PaymentProvider for Stripe {
     }
 
     async fn create_intent(&self, intent: &NewIntent) -> Result<Intent, ProviderError> {
+        // Cards only: no redirect-based methods, so a server-side confirmation needs no
+        // `return_url` (and the booking's hold is too short for bank redirects anyway).
         let mut form = vec![
             ("amount".to_owned(), intent.amount.to_string()),
             ("currency".to_owned(), intent.currency.clone()),
+            ("payment_method_types[0]".to_owned(), "card".to_owned()),
         ];
         form.extend(metadata_form(&intent.metadata));
         let value = self
@@ -310,6 +314,12 @@ impl PaymentProvider for Stripe {
             found.intent_id = refund.intent_id.clone();
         }
         Ok(found)
+    }
+
+    async fn retrieve_refund(&self, id: &str) -> Result<ProviderRefund, ProviderError> {
+        let value =
+            self.call(http::Method::GET, &format!("/v1/refunds/{id}"), &[], None, "reading a refund").await?;
+        wire::refund(&value).ok_or_else(|| ProviderError::Refused("not a refund".into()))
     }
 
     async fn events(&self, kind: &str, since: i64, after: Option<&str>) -> Result<EventPage, ProviderError> {
