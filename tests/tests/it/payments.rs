@@ -531,6 +531,11 @@ async fn payments_in_person_settle_the_balance(app: TestApp) {
     send(&app, Method::POST, &desk, &s.owner, Some(json!({ "method": "cash", "amount_minor": 4501 })))
         .await
         .assert_problem(422, "amount-exceeds-balance");
+    for bad in [0, -100] {
+        send(&app, Method::POST, &desk, &s.owner, Some(json!({ "method": "cash", "amount_minor": bad })))
+            .await
+            .assert_problem(422, "validation-failed");
+    }
     send(&app, Method::POST, &desk, &s.owner, Some(json!({ "method": "online" })))
         .await
         .assert_problem(422, "validation-failed");

@@ -3,7 +3,8 @@
 //! endpoints point at a trap listener: any connection to it during init is reported, proving
 //! init does no network I/O.
 //!
-//! Usage: `init-time <runs> <binary>...` (build with `--release` first).
+//! Usage: `init-time <runs> <binary>...` (build with `--release` first). `ATELIER_*` variables
+//! of the caller's environment are passed to the functions.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,6 +78,9 @@ async fn main() {
                 .env("ATELIER_EXPORTS_BUCKET", "bench")
                 .env("RUST_LOG", "warn")
                 .envs(std::env::var("SSL_CERT_FILE").map(|f| ("SSL_CERT_FILE", f)))
+                // A function's own settings (a JWT secret's name, the payment provider) come
+                // from the caller's environment.
+                .envs(std::env::vars().filter(|(k, _)| k.starts_with("ATELIER_") && k != "ATELIER_TABLE"))
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()

@@ -46,7 +46,7 @@ async fn main() {
     let (token, user) = atelier_bench::register(&router, "owner@pay.bench", "Owner").await;
     let studio = serde_json::json!({
         "name": "Bench", "slug": "bench-payments", "time_zone": "Europe/Lisbon", "currency": "EUR",
-        "settings": { "min_notice_minutes": 0, "horizon_days": 730, "slot_step_minutes": 15, "hold_minutes": 1440 }
+        "settings": { "min_notice_minutes": 0, "horizon_days": 730, "slot_step_minutes": 15, "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 500, "hold_minutes": 1440 }
     });
     let (status, body) = call(&router, json("POST", "/v1/studios", &token, studio)).await;
     assert_eq!(status, 201, "{body}");
@@ -84,7 +84,12 @@ async fn main() {
     let service = body["id"].as_str().expect("id").to_owned();
 
     // Held bookings, each with its deposit's intent, paid at the provider.
-    let first = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    // From midnight UTC the day after tomorrow: on the studio's 15-minute grid.
+    let day = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let day = day.tomorrow().and_then(|d| d.tomorrow()).expect("date");
+    let first = jiff::tz::TimeZone::UTC
+        .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .expect("instant");
     let mut paid = Vec::with_capacity(payments);
     for i in 0..payments {
         let start = first + jiff::SignedDuration::from_mins(15 * i64::try_from(i).expect("count"));

@@ -84,7 +84,9 @@ type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Byte
 #[derive(Clone)]
 pub struct Stripe {
     config: Arc<StripeConfig>,
-    client: HttpsClient,
+    /// Built on the first call: loading the system's trust store takes milliseconds that a
+    /// cold start should not pay before it has a request needing Stripe.
+    client: Arc<OnceLock<HttpsClient>>,
 }
 
 fn tls() -> rustls::ClientConfig {
@@ -142,7 +144,7 @@ pub async fn exchange(
 impl Stripe {
     /// A client for `config`.
     pub fn new(config: StripeConfig) -> Stripe {
-        Stripe { client: http_client(config.timeout), config: Arc::new(config) }
+        Stripe { client: Arc::new(OnceLock::new()), config: Arc::new(config) }
     }
 
     async fn call(
@@ -178,7 +180,8 @@ impl Stripe {
         }
         let request =
             request.body(Full::new(body)).map_err(|e| ProviderError::Refused(format!("{what}: {e}")))?;
-        let (status, body) = exchange(&self.client, request, self.config.timeout, what).await?;
+        let client = self.client.get_or_init(|| http_client(self.config.timeout));
+        let (status, body) = exchange(client, request, self.config.timeout, what).await?;
         let value: Value = serde_json::from_slice(&body)
             .map_err(|e| ProviderError::unavailable(format!("{what}: unreadable answer ({status})"), e))?;
         match status {
