@@ -100,3 +100,19 @@ pub fn bench_keys() -> atelier_identity::KeyRing {
     )
     .expect("keys")
 }
+
+/// A JSON request with a bearer token.
+pub fn json_request(
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> http::Request<axum::body::Body> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("request")
+}

@@ -65,7 +65,7 @@ fn with_payments(
     config: &aws_config::SdkConfig,
 ) -> Result<atelier_platform::Platform, Error> {
     let secret = std::env::var("ATELIER_STRIPE_SECRET_ARN").ok().filter(|s| !s.is_empty()).map(|arn| {
-        let client = aws_sdk_secretsmanager_client(config);
+        let client = atelier_aws::SecretsManagerClient::new(config);
         Arc::new(atelier_aws::SecretsManagerSecret::new(client, &arn, atelier_aws::REFRESH_EVERY))
             as Arc<dyn atelier_platform::secrets::SecretSource>
     });
@@ -74,11 +74,6 @@ fn with_payments(
         Some(c) => platform.with_payments(c.provider),
         None => platform,
     })
-}
-
-#[cfg(feature = "payments")]
-fn aws_sdk_secretsmanager_client(config: &aws_config::SdkConfig) -> atelier_aws::SecretsManagerClient {
-    atelier_aws::SecretsManagerClient::new(config)
 }
 
 /// Without payments the platform has no provider.

@@ -92,7 +92,7 @@ pub async fn checkout(
     booking: &Booking,
     purpose: Purpose,
     by: Option<&UserId>,
-) -> Result<(Payment, PaymentDue), AppError> {
+) -> Result<PaymentDue, AppError> {
     let guard = guard_key(booking, purpose);
     if let Some(existing) = existing(platform, &guard, booking).await? {
         return Ok(existing);
@@ -162,12 +162,14 @@ pub async fn checkout(
     );
     match tx.commit(platform).await {
         Ok(()) => {
-            let due = due(&payment, booking);
-            // The intent may already have moved (a retry after the client paid).
-            let payment = crate::intents::apply_intent(platform, provider.name(), &intent, None)
-                .await?
-                .unwrap_or(payment);
-            Ok((payment, due))
+            // A retried call may find the intent already moved on (the client paid meanwhile);
+            // a fresh one has nothing to apply, and the booking's request reads nothing more.
+            if crate::intents::status_of(&intent) != PaymentStatus::AwaitingPayment
+                || intent.last_error.is_some()
+            {
+                crate::intents::apply_intent(platform, provider.name(), &intent, None).await?;
+            }
+            Ok(due(&payment, booking))
         }
         Err(Failure::Condition(_)) => existing(platform, &guard, booking).await?.ok_or_else(|| {
             AppError::Conflict(atelier_platform::error::CHANGED_MEANWHILE, "try again".into())
@@ -180,11 +182,10 @@ async fn existing(
     platform: &Platform,
     guard: &Key,
     booking: &Booking,
-) -> Result<Option<(Payment, PaymentDue)>, AppError> {
+) -> Result<Option<PaymentDue>, AppError> {
     let Some(item) = platform.store.get(guard).await? else { return Ok(None) };
     let payment = load(platform, &booking.studio_id, &PaymentId::new(item.string("payment_id")?)).await?;
-    let due = due(&payment, booking);
-    Ok(Some((payment, due)))
+    Ok(Some(due(&payment, booking)))
 }
 
 /// The bookings capability's seam: a held booking's deposit.
@@ -194,7 +195,7 @@ pub struct Deposits;
 #[async_trait]
 impl DepositCheckout for Deposits {
     async fn checkout(&self, platform: &Platform, booking: &Booking) -> Result<PaymentDue, AppError> {
-        checkout(platform, booking, Purpose::Deposit, booking.created_by.as_ref()).await.map(|(_, due)| due)
+        checkout(platform, booking, Purpose::Deposit, booking.created_by.as_ref()).await
     }
 }
 
@@ -209,5 +210,5 @@ pub async fn for_caller(
     let booking = atelier_bookings::load(platform, actor.studio_id(), booking_id).await?;
     relation(actor.access, &booking)?;
     let user = UserId::from(actor.user_id());
-    checkout(platform, &booking, purpose, Some(&user)).await.map(|(_, due)| due)
+    checkout(platform, &booking, purpose, Some(&user)).await
 }

@@ -108,7 +108,8 @@ pub async fn applied(platform: &Platform, provider: &str, event_id: &str) -> Res
     Ok(platform.store.get(&Key::new(format!("PAYEVENT#{provider}#{event_id}"), "APPLIED")).await?.is_some())
 }
 
-fn status_of(intent: &Intent) -> PaymentStatus {
+/// The payment status a provider's intent status means.
+pub(crate) fn status_of(intent: &Intent) -> PaymentStatus {
     match intent.status {
         IntentStatus::Succeeded => PaymentStatus::Succeeded,
         IntentStatus::Processing | IntentStatus::RequiresCapture => PaymentStatus::Processing,

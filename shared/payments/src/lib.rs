@@ -25,7 +25,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use atelier_domain::ids::{BookingId, ClientId, PaymentId, StudioId, UserId};
-use atelier_domain::money::{Currency, Money};
+use atelier_domain::money::Currency;
 use atelier_domain::payments::PaymentStatus;
 use atelier_platform::payments::PaymentProvider;
 use atelier_platform::store::{Condition, Item, Key, StoreError, WriteOp, attr};
@@ -198,11 +198,6 @@ impl Payment {
             succeeded_at: self.succeeded_at,
             version: self.version,
         }
-    }
-
-    /// Its amount.
-    pub fn amount(&self) -> Money {
-        Money::new(self.amount_minor, self.currency.clone())
     }
 
     /// The store item, with its index keys.

@@ -3,7 +3,8 @@
 //! reconciliation's drifts, and the provider's webhook (public, signed).
 
 use atelier_bookings::deposits::PaymentDue;
-use atelier_domain::ids::{BookingId, ClientId, PaymentId, StudioId};
+use atelier_bookings::routes::{BookingPath, ClientPath};
+use atelier_domain::ids::{ClientId, PaymentId, StudioId};
 use atelier_domain::payments::PaymentStatus;
 use atelier_http::AppState;
 use atelier_http::access::{InStudio, Manager, Member};
@@ -32,18 +33,6 @@ use crate::{Payment, PaymentView, Purpose, checkout};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// A booking of a studio.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct BookingPath {
-    /// The studio.
-    #[param(value_type = String)]
-    pub studio_id: StudioId,
-    /// The booking.
-    #[param(value_type = String)]
-    pub booking_id: BookingId,
-}
-
 /// A payment of a studio.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -54,18 +43,6 @@ pub struct PaymentPath {
     /// The payment.
     #[param(value_type = String)]
     pub payment_id: PaymentId,
-}
-
-/// A client of a studio.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct ClientPath {
-    /// The studio.
-    #[param(value_type = String)]
-    pub studio_id: StudioId,
-    /// The client.
-    #[param(value_type = String)]
-    pub client_id: ClientId,
 }
 
 /// A payment provider.
@@ -142,7 +119,9 @@ pub async fn booking_payments(
     atelier_bookings::relation(&caller.access, &booking)?;
     let payments = crate::of_booking(platform, &booking.studio_id, &booking.id).await?;
     let balances = ledger::balances(&ledger::of_booking(platform, &booking.studio_id, &booking.id).await?);
-    let net: i64 = balances.iter().filter(|b| b.currency == booking.currency).map(|b| b.net_minor).sum();
+    // What is owed comes from the item every movement adds to, read consistently (the ledger's
+    // index may lag a movement that just committed).
+    let (net, _) = crate::booking_money(platform, &booking.studio_id, &booking.id).await?;
     let owed_minor = if booking.status.holds_time()
         || booking.status == atelier_domain::bookings::BookingStatus::Completed
     {

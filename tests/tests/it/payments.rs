@@ -496,8 +496,9 @@ async fn the_provider_down_answers_in_time_and_a_retry_pays_once(app: TestApp) {
     assert_eq!(app.payments.intent_count(), 1, "one intent whatever the retries");
     let mine = send(&app, Method::GET, "/v1/me/bookings", &client, None).await.json();
     assert_eq!(mine["items"].as_array().expect("items").len(), 1, "one booking");
-    // Slow is like down: the same answer once the provider's time is up (the Stripe adapter's
-    // timeout is tested against a silent server below).
+    // A slow provider that answers within its time still pays; one that does not answer in
+    // time is "unavailable", like one that is down (the Stripe adapter's timeout is tested
+    // against a silent server below).
     app.payments.set_delay(Some(std::time::Duration::from_millis(50)));
     let payment_id = retried.json()["payment"]["payment_id"].as_str().expect("payment").to_owned();
     assert_eq!(pay(&app, &s, &client, &payment_id, "pm_card_visa").await.status, 200);

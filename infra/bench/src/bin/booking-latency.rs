@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use atelier_bench::{bench_keys, call, embedded_platform, summarise};
+use atelier_bench::{bench_keys, call, embedded_platform, json_request as json, summarise};
 use atelier_identity::RateLimits;
 use atelier_identity::{AuthSettings, HashCost, PasswordHasher};
 use atelier_local::{LocalApp, LocalOptions};
@@ -15,16 +15,6 @@ use axum::Router;
 use axum::body::Body;
 use http::Request;
 use tower::ServiceExt;
-
-fn json(method: &str, uri: &str, token: &str, body: serde_json::Value) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .expect("request")
-}
 
 #[tokio::main]
 async fn main() {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use atelier_bench::{bench_keys, call, embedded_platform, summarise};
+use atelier_bench::{bench_keys, call, embedded_platform, json_request as json, summarise};
 use atelier_identity::{AuthSettings, HashCost, PasswordHasher, RateLimits};
 use atelier_local::{LocalApp, LocalOptions};
 use atelier_payments::provider::mock::MockProvider;
@@ -19,16 +19,6 @@ use atelier_platform::clock::SystemClock;
 use atelier_platform::payments::PaymentProvider;
 use axum::body::Body;
 use http::Request;
-
-fn json(method: &str, uri: &str, token: &str, body: serde_json::Value) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .expect("request")
-}
 
 #[tokio::main]
 async fn main() {

@@ -213,6 +213,18 @@ impl MockProvider {
     }
 }
 
+/// The object a used idempotency key made, as Stripe answers a retry; the same key with other
+/// parameters is refused, as Stripe refuses it.
+fn replayed(state: &State, key: &str, fingerprint: &str) -> Result<Option<String>, ProviderError> {
+    match state.keys.get(key) {
+        Some((seen, _)) if seen != fingerprint => Err(ProviderError::Refused(
+            "Keys for idempotent requests can only be used with the same parameters they were first used with".into(),
+        )),
+        Some((_, id)) => Ok(Some(id.clone())),
+        None => Ok(None),
+    }
+}
+
 #[async_trait]
 impl PaymentProvider for MockProvider {
     fn name(&self) -> &'static str {
@@ -230,16 +242,10 @@ impl PaymentProvider for MockProvider {
         }
         let fingerprint = format!("intent:{}:{}:{:?}", new.amount, new.currency, new.metadata);
         let mut state = self.lock();
-        if let Some((seen, id)) = state.keys.get(&new.idempotency_key) {
-            if *seen != fingerprint {
-                return Err(ProviderError::Refused(
-                    "Keys for idempotent requests can only be used with the same parameters they were first used with"
-                        .into(),
-                ));
-            }
+        if let Some(id) = replayed(&state, &new.idempotency_key, &fingerprint)? {
             return state
                 .intents
-                .get(id)
+                .get(&id)
                 .cloned()
                 .ok_or_else(|| ProviderError::Refused("lost intent".into()));
         }
@@ -360,16 +366,10 @@ impl PaymentProvider for MockProvider {
         self.gate().await?;
         let fingerprint = format!("refund:{}:{}", new.intent_id, new.amount);
         let mut state = self.lock();
-        if let Some((seen, id)) = state.keys.get(&new.idempotency_key) {
-            if *seen != fingerprint {
-                return Err(ProviderError::Refused(
-                    "Keys for idempotent requests can only be used with the same parameters they were first used with"
-                        .into(),
-                ));
-            }
+        if let Some(id) = replayed(&state, &new.idempotency_key, &fingerprint)? {
             return state
                 .refunds
-                .get(id)
+                .get(&id)
                 .cloned()
                 .ok_or_else(|| ProviderError::Refused("lost refund".into()));
         }
