@@ -1,0 +1,1 @@
+//! Features only: see infra/workspace-hack.py.
