@@ -28,6 +28,9 @@ build-NotificationsFunction:
 build-PaymentsFunction:
 	$(call function,payments)
 
+build-InventoryFunction:
+	$(call function,inventory)
+
 build-NotificationsWorkerFunction:
 	$(call function,notifications-worker)
 
@@ -36,4 +39,4 @@ build-SchedulerFunction:
 
 
 .PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction build-NotificationsFunction \
-	build-PaymentsFunction build-NotificationsWorkerFunction build-SchedulerFunction
+	build-PaymentsFunction build-InventoryFunction build-NotificationsWorkerFunction build-SchedulerFunction

@@ -87,6 +87,16 @@ pub struct DemoReport {
     pub payments_received: usize,
     /// Refunds made (a cancellation's, a late payment's).
     pub refunds_made: usize,
+    /// Products stocked.
+    pub products: usize,
+    /// Outflows recorded by completed bookings (colour uses dye and developer, a beard trim a blade).
+    pub service_outflows: usize,
+    /// Retail sales.
+    pub sales: usize,
+    /// Products below their minimum (the beard oil, after a sale).
+    pub low_products: i64,
+    /// The stock's value at cost, minor units.
+    pub stock_value_minor: i64,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -409,6 +419,9 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     }
     let [haircut, colour, beard, cut_and_beard] = [&services[0], &services[1], &services[2], &services[3]];
 
+    // Stock: what colour and beard trims use, and retail products; received once.
+    let stock = stock(&api, &base, &owner.token, colour, beard).await?;
+
     // Cancellation: half the price within 24 hours, a quarter within 48.
     let policy = json!({ "tiers": [
         { "min_hours": 0, "max_hours": 24, "fee": { "kind": "percent", "bps": 5000 } },
@@ -473,6 +486,27 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     } else {
         (0, 0)
     };
+    // A retail sale to a client that takes the beard oil below its minimum: the owner and the
+    // manager are told once.
+    let sales = api.all(&format!("{base}/sales"), &owner.token).await?;
+    if sales.is_empty() {
+        let sale = json!({ "client_id": clients[0], "lines": [
+            { "product_id": stock.beard_oil, "quantity": 3 },
+            { "product_id": stock.shampoo, "quantity": 1 },
+        ], "note": "After the cut" });
+        api.expect(Method::POST, &format!("{base}/sales"), &owner.token, Some(&sale)).await?;
+        host.drain_notifications().await?;
+    }
+    let products = api.all(&format!("{base}/products"), &owner.token).await?.len();
+    let service_outflows = api
+        .all(&format!("{base}/stock-movements"), &owner.token)
+        .await?
+        .iter()
+        .filter(|m| m["reason"] == "service")
+        .count();
+    let sales = api.all(&format!("{base}/sales"), &owner.token).await?.len();
+    let valuation =
+        api.expect(Method::GET, &format!("{base}/inventory/valuation"), &owner.token, None).await?;
     let rita = api.account(PROFESSIONALS[0].0, PROFESSIONALS[0].1).await?;
     let count = api.expect(Method::GET, "/v1/me/notifications/unread-count", &rita.token, None).await?;
     let unread_notices = count["unread"].as_i64().unwrap_or(0);
@@ -495,7 +529,87 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         emails_written,
         payments_received,
         refunds_made,
+        products,
+        service_outflows,
+        sales,
+        low_products: valuation["low_products"].as_i64().unwrap_or(0),
+        stock_value_minor: valuation["value_minor"].as_i64().unwrap_or(0),
     })
+}
+
+/// The demo's stocked products.
+struct Stock {
+    beard_oil: String,
+    shampoo: String,
+}
+
+/// A supplier, a brand with a model, categories, products received once, and what the colour
+/// and the beard trim use.
+async fn stock(api: &Api, base: &str, token: &str, colour: &str, beard: &str) -> Result<Stock, DemoError> {
+    async fn named(api: &Api, collection: &str, token: &str, body: Value) -> Result<String, DemoError> {
+        let found = api.all(collection, token).await?;
+        if let Some(entry) = found.iter().find(|e| e["name"] == body["name"]) {
+            return Ok(text(&entry["id"]));
+        }
+        Ok(text(&api.expect(Method::POST, collection, token, Some(&body)).await?["id"]))
+    }
+    let supplier = named(
+        api,
+        &format!("{base}/suppliers"),
+        token,
+        json!({ "name": "Lisboa Beauty Supply", "contact_name": "Carla Nunes", "email": "orders@lbs.example",
+                "phone": "+351 213 000 111", "tax_id": "PT509876543", "lead_time_days": 3 }),
+    )
+    .await?;
+    let colour_category =
+        named(api, &format!("{base}/product-categories"), token, json!({ "name": "Colour" })).await?;
+    let retail =
+        named(api, &format!("{base}/product-categories"), token, json!({ "name": "Retail" })).await?;
+    let barber =
+        named(api, &format!("{base}/product-categories"), token, json!({ "name": "Barber" })).await?;
+    let brand = named(api, &format!("{base}/brands"), token, json!({ "name": "Wella" })).await?;
+    let model = named(
+        api,
+        &format!("{base}/product-models"),
+        token,
+        json!({ "brand_id": brand, "name": "Koleston Perfect" }),
+    )
+    .await?;
+    // (title, sku, unit, cost, sell, minimum, category, received, unit cost of the delivery)
+    let catalogue = [
+        ("Koleston Perfect 7/0", "KP-70", "ml", 2, 0, 300, &colour_category, 3000, 2),
+        ("Welloxon developer 6%", "WX-6", "ml", 1, 0, 500, &colour_category, 5000, 1),
+        ("Razor blades", "RZ-100", "piece", 8, 0, 20, &barber, 200, 8),
+        ("Beard oil 30 ml", "BO-30", "bottle", 600, 1500, 3, &retail, 5, 600),
+        ("Repair shampoo 250 ml", "RS-250", "bottle", 700, 1800, 2, &retail, 12, 700),
+    ];
+    let mut ids = Vec::new();
+    for (title, sku, unit, cost, sell, minimum, category, received, unit_cost) in catalogue {
+        let found = api.expect(Method::GET, &format!("{base}/products?sku={sku}"), token, None).await?;
+        if let Some(product) = found["items"].as_array().and_then(|all| all.iter().find(|p| p["sku"] == sku))
+        {
+            ids.push(text(&product["id"]));
+            continue;
+        }
+        let mut body = json!({ "title": title, "sku": sku, "unit": unit, "cost_price_minor": cost, "sell_price_minor": sell,
+                               "minimum_quantity": minimum, "category_id": category, "supplier_id": supplier });
+        if sku == "KP-70" {
+            body["brand_id"] = json!(brand);
+            body["model_id"] = json!(model);
+        }
+        let id =
+            text(&api.expect(Method::POST, &format!("{base}/products"), token, Some(&body)).await?["id"]);
+        let delivery = json!({ "kind": "inflow", "quantity": received, "unit_cost_minor": unit_cost,
+                               "supplier_id": supplier, "reference": "FT 2026/118" });
+        api.expect(Method::POST, &format!("{base}/products/{id}/movements"), token, Some(&delivery)).await?;
+        ids.push(id);
+    }
+    let colour_use = json!({ "items": [{ "product_id": ids[0], "quantity": 60 }, { "product_id": ids[1], "quantity": 90 }] });
+    api.expect(Method::PUT, &format!("{base}/services/{colour}/stock-usage"), token, Some(&colour_use))
+        .await?;
+    let beard_use = json!({ "items": [{ "product_id": ids[2], "quantity": 1 }] });
+    api.expect(Method::PUT, &format!("{base}/services/{beard}/stock-usage"), token, Some(&beard_use)).await?;
+    Ok(Stock { beard_oil: ids[3].clone(), shampoo: ids[4].clone() })
 }
 
 /// Invites `who` to the studio with `role` and accepts, unless they are a member already.
@@ -731,7 +845,7 @@ pub fn instructions(report: &DemoReport) -> String {
     let studio = &report.studio_id;
     let statuses: Vec<String> = report.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let mut out = format!(
-        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n{} unread notices in {}'s inbox; {} emails written under the data directory's mail/ (open the .eml files in a mail client).\n{} payments received (deposits online, balances at the desk, one after its hold expired) and {} refunds made (GET /v1/studios/{studio}/ledger as the owner).\n\nSign in with any of these (password: \"{PASSWORD}\"):\n",
+        "Demo studio `{SLUG}` ({studio}) is ready{}.\nBookings around today: {}.\n{} unread notices in {}'s inbox; {} emails written under the data directory's mail/ (open the .eml files in a mail client).\n{} payments received (deposits online, balances at the desk, one after its hold expired) and {} refunds made (GET /v1/studios/{studio}/ledger as the owner).\n",
         if report.booked { "" } else { " (it was there already; nothing duplicated)" },
         statuses.join(", "),
         report.unread_notices,
@@ -740,6 +854,15 @@ pub fn instructions(report: &DemoReport) -> String {
         report.payments_received,
         report.refunds_made,
     );
+    out.push_str(&format!(
+        "{} products in stock worth {} at cost; {} outflows recorded by completed bookings, {} sale(s); {} product(s) below their minimum (GET /v1/studios/{studio}/products?low=true).\n",
+        report.products,
+        atelier_domain::money::format_amount(report.stock_value_minor, "EUR"),
+        report.service_outflows,
+        report.sales,
+        report.low_products,
+    ));
+    out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));
     for (email, name, _) in PROFESSIONALS {
         out.push_str(&format!("  professional  {email} ({name})\n"));

@@ -36,12 +36,21 @@ pub enum Group {
     Notifications,
     /// Checkout, payments in person, refunds, the ledger; the provider's webhook.
     Payments,
+    /// Products and their catalogue, stock movements, valuation, what services use, sales.
+    Inventory,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 6] =
-        [Group::Health, Group::Auth, Group::Studios, Group::Bookings, Group::Notifications, Group::Payments];
+    pub const ALL: [Group; 7] = [
+        Group::Health,
+        Group::Auth,
+        Group::Studios,
+        Group::Bookings,
+        Group::Notifications,
+        Group::Payments,
+        Group::Inventory,
+    ];
 
     /// The group's routes with their OpenAPI description.
     ///
@@ -61,6 +70,8 @@ impl Group {
             Group::Notifications => atelier_notifications::routes::routes(),
             #[cfg(feature = "payments")]
             Group::Payments => atelier_payments::routes::routes(),
+            #[cfg(feature = "inventory")]
+            Group::Inventory => atelier_inventory::routes::routes(),
             #[allow(unreachable_patterns)]
             other => panic!("this build of atelier-app leaves out the {other:?} group (enable its feature)"),
         }
@@ -132,6 +143,8 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
         handlers.extend(atelier_bookings::handlers::handlers(platform));
         #[cfg(feature = "payments")]
         handlers.extend(atelier_payments::notices::handlers(platform));
+        #[cfg(feature = "inventory")]
+        handlers.extend(atelier_inventory::alerts::handlers(platform));
         // After the notices of an event, its webhook messages (each handler is idempotent).
         let fan_out = atelier_notifications::webhooks::FanOut::new(platform.clone());
         for kind in atelier_notifications::webhooks::EVENT_TYPES {

@@ -647,6 +647,24 @@ pub fn parse_bound(text: &str, zone: &TimeZone, end: bool, field: &str) -> Resul
         .map_err(|_| atelier_domain::Invalid::field(field, "is out of range").into())
 }
 
+/// The sort-key range of records sorted by instant (`<instant>#…`) for `from..to` given as
+/// instants or dates in the studio's zone, either open; `from` after `to` is a 422.
+pub async fn period(
+    platform: &Platform,
+    studio_id: &StudioId,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Option<SortKey>, AppError> {
+    if from.is_none() && to.is_none() {
+        return Ok(None);
+    }
+    let studio = atelier_studios::get(platform, studio_id).await?;
+    let zone = TimeZone::get(&studio.profile.time_zone).unwrap_or(TimeZone::UTC);
+    let from = from.map(|t| parse_bound(t, &zone, false, "from")).transpose()?;
+    let to = to.map(|t| parse_bound(t, &zone, true, "to")).transpose()?;
+    range("", from, to)
+}
+
 /// The sort-key range for `from..to` (either open); `from` after `to` is a 422.
 fn range(prefix: &str, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Option<SortKey>, AppError> {
     let at = |t: Timestamp| format!("{prefix}{}", sort_instant(t));

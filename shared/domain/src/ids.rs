@@ -177,6 +177,34 @@ id_type!(
     /// A refund of (part of) a payment.
     RefundId
 );
+id_type!(
+    /// A product a studio stocks (a dye, a needle cartridge, a retail shampoo).
+    ProductId
+);
+id_type!(
+    /// A product category of a studio's inventory.
+    CategoryId
+);
+id_type!(
+    /// A brand of products.
+    BrandId
+);
+id_type!(
+    /// A brand's product model.
+    ProductModelId
+);
+id_type!(
+    /// A supplier a studio buys from.
+    SupplierId
+);
+id_type!(
+    /// A stock movement (inflow, outflow, count).
+    MovementId
+);
+id_type!(
+    /// A sale of retail products to a client.
+    SaleId
+);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod clients;
 pub mod identity;
 pub mod ids;
+pub mod inventory;
 pub mod language;
 pub mod money;
 pub mod payments;

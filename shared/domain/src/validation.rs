@@ -30,6 +30,11 @@ impl Invalid {
         self
     }
 
+    /// Adds another error's problems to these.
+    pub fn merge(&mut self, other: Invalid) {
+        self.0.extend(other.0);
+    }
+
     /// Ok if nothing was recorded.
     pub fn into_result(self) -> Result<(), Invalid> {
         if self.0.is_empty() { Ok(()) } else { Err(self) }

@@ -44,6 +44,10 @@ pub enum Topic {
     PaymentFailed,
     /// Money was refunded, with why (to the client).
     PaymentRefunded,
+    /// A product fell below its minimum (to the studio's owners and managers).
+    StockLow,
+    /// A completed service needed more of a product than there was (owners and managers).
+    StockShortfall,
 }
 
 /// A channel a person is reached on (webhooks are per studio, not per person).
@@ -76,7 +80,7 @@ const BOOKING_VARS: &[&str] = &["recipient", "studio", "service", "professional"
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 17] = [
+    pub const ALL: [Topic; 19] = [
         Topic::BookingHeld,
         Topic::BookingCreated,
         Topic::BookingConfirmed,
@@ -94,6 +98,8 @@ impl Topic {
         Topic::PaymentReceived,
         Topic::PaymentFailed,
         Topic::PaymentRefunded,
+        Topic::StockLow,
+        Topic::StockShortfall,
     ];
 
     /// The name on the wire and in keys.
@@ -116,6 +122,8 @@ impl Topic {
             Topic::PaymentReceived => "payment_received",
             Topic::PaymentFailed => "payment_failed",
             Topic::PaymentRefunded => "payment_refunded",
+            Topic::StockLow => "stock_low",
+            Topic::StockShortfall => "stock_shortfall",
         }
     }
 
@@ -185,6 +193,10 @@ impl Topic {
             Topic::WebhookEndpointDisabled => &["recipient", "studio", "url", "failing_since"],
             Topic::PaymentReceived | Topic::PaymentFailed | Topic::PaymentRefunded => {
                 &["recipient", "studio", "service", "start", "amount", "reason"]
+            }
+            Topic::StockLow => &["recipient", "studio", "product", "sku", "unit", "quantity", "minimum"],
+            Topic::StockShortfall => {
+                &["recipient", "studio", "product", "sku", "unit", "quantity", "minimum", "shortfall"]
             }
         }
     }
@@ -264,6 +276,14 @@ impl Topic {
                 "Refund on its way",
                 "{{ amount }} for {{ service }} on {{ start }} is being refunded{% if reason %} ({{ reason }}){% endif %}.",
             ),
+            Topic::StockLow => (
+                "Low stock: {{ product }}",
+                "{{ product }} ({{ sku }}) is down to {{ quantity }} {{ unit }}, below its minimum of {{ minimum }}. Time to reorder.",
+            ),
+            Topic::StockShortfall => (
+                "Stock short: {{ product }}",
+                "A completed service needed {{ shortfall }} {{ unit }} more of {{ product }} ({{ sku }}) than the shelf held; {{ quantity }} {{ unit }} left. Count it and receive stock.",
+            ),
         }
     }
 
@@ -334,6 +354,14 @@ impl Topic {
             Topic::PaymentRefunded => (
                 "Reembolso a caminho",
                 "{{ amount }} por {{ service }} em {{ start }} está sendo reembolsado{% if reason %} ({{ reason }}){% endif %}.",
+            ),
+            Topic::StockLow => (
+                "Estoque baixo: {{ product }}",
+                "{{ product }} ({{ sku }}) está com {{ quantity }} {{ unit }}, abaixo do mínimo de {{ minimum }}. Hora de repor.",
+            ),
+            Topic::StockShortfall => (
+                "Falta de estoque: {{ product }}",
+                "Um serviço concluído precisou de {{ shortfall }} {{ unit }} a mais de {{ product }} ({{ sku }}) do que havia na prateleira; restam {{ quantity }} {{ unit }}. Faça a contagem e registre a entrada.",
             ),
         }
     }

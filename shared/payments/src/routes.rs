@@ -155,20 +155,7 @@ async fn bounds(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<Option<SortKey>> {
-    let studio = atelier_studios::get(&state.platform, studio_id).await?;
-    let zone = jiff::tz::TimeZone::get(&studio.profile.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let from = from.map(|t| atelier_bookings::parse_bound(t, &zone, false, "from")).transpose()?;
-    let to = to.map(|t| atelier_bookings::parse_bound(t, &zone, true, "to")).transpose()?;
-    let at = atelier_bookings::sort_instant;
-    Ok(match (from, to) {
-        (Some(f), Some(t)) if f > t => {
-            return Err(ApiError(atelier_domain::Invalid::field("to", "must not be before from").into()));
-        }
-        (Some(f), Some(t)) => Some(SortKey::Between(at(f), at(t))),
-        (Some(f), None) => Some(SortKey::Ge(at(f))),
-        (None, Some(t)) => Some(SortKey::Le(at(t))),
-        (None, None) => None,
-    })
+    Ok(atelier_bookings::period(&state.platform, studio_id, from, to).await?)
 }
 
 /// A studio's payments by creation time and status (managers).

@@ -264,10 +264,7 @@ pub struct Member {
 }
 
 /// A studio's memberships (user and role), without names.
-pub(crate) async fn memberships(
-    platform: &Platform,
-    studio_id: &StudioId,
-) -> Result<Vec<Membership>, AppError> {
+pub async fn memberships(platform: &Platform, studio_id: &StudioId) -> Result<Vec<Membership>, AppError> {
     let query = Query::partition(studio_partition(studio_id)).sort(SortKey::BeginsWith("MEMBER#".into()));
     Ok(platform
         .store

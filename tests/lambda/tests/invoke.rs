@@ -293,3 +293,41 @@ fn notifications_function_serves_the_inbox() {
     assert_eq!(listed["statusCode"], 200, "{listed}");
     assert_eq!(body(&listed)["items"], serde_json::json!([]));
 }
+
+#[test]
+fn inventory_function_receives_and_takes_stock() {
+    let anonymous = invoke("inventory", "apigw-products-unauthenticated.json").response();
+    assert_eq!(anonymous["statusCode"], 401, "{anonymous}");
+    let registered = register("inventory.owner@example.com", "Owner");
+    let token = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let studio_body = serde_json::json!({
+        "name": "Lambda Stock", "slug": "lambda-stock", "time_zone": "America/Sao_Paulo", "currency": "BRL"
+    });
+    let created =
+        invoke_with("studios", &http_event("POST", "/v1/studios", "", Some(studio_body), Some(&token)))
+            .response();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let studio = body(&created)["id"].as_str().expect("id").to_owned();
+    let products = format!("/v1/studios/{studio}/products");
+    let product = serde_json::json!({ "title": "Developer 20 vol", "sku": "DEV-20", "unit": "ml", "cost_price_minor": 3, "minimum_quantity": 500 });
+    let made =
+        invoke_with("inventory", &http_event("POST", &products, "", Some(product), Some(&token))).response();
+    assert_eq!(made["statusCode"], 201, "{made}");
+    let id = body(&made)["id"].as_str().expect("id").to_owned();
+    let movements = format!("{products}/{id}/movements");
+    let inflow =
+        serde_json::json!({ "kind": "inflow", "quantity": 1000, "unit_cost_minor": 3, "reference": "NF-1" });
+    let received =
+        invoke_with("inventory", &http_event("POST", &movements, "", Some(inflow), Some(&token))).response();
+    assert_eq!(received["statusCode"], 201, "{received}");
+    let outflow = serde_json::json!({ "kind": "outflow", "quantity": 1200 });
+    let refused =
+        invoke_with("inventory", &http_event("POST", &movements, "", Some(outflow), Some(&token))).response();
+    assert_eq!(refused["statusCode"], 409, "{refused}");
+    assert!(body(&refused)["type"].as_str().is_some_and(|t| t.ends_with(":insufficient-stock")), "{refused}");
+    let read =
+        invoke_with("inventory", &http_event("GET", &format!("{products}/{id}"), "", None, Some(&token)))
+            .response();
+    assert_eq!(body(&read)["quantity"], 1000, "{read}");
+    assert_eq!(body(&read)["value_minor"], 3000, "{read}");
+}

@@ -47,6 +47,10 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     // Two deposits online, a late one, two balances at the desk; the cancelled colour's deposit
     // and the late payment refunded.
     assert_eq!((first.payments_received, first.refunds_made), (5, 2), "{first:?}");
+    // Five products received; completed colours and beard trims took what they use; one sale
+    // took the beard oil below its minimum.
+    assert_eq!((first.products, first.sales, first.low_products), (5, 1, 1), "{first:?}");
+    assert!(first.service_outflows > 0 && first.stock_value_minor > 0, "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
@@ -59,7 +63,8 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             second.unread_notices,
             second.emails_written,
             second.payments_received,
-            second.refunds_made
+            second.refunds_made,
+            (second.products, second.service_outflows, second.sales, second.stock_value_minor),
         ),
         (
             false,
@@ -68,7 +73,8 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             first.unread_notices,
             first.emails_written,
             first.payments_received,
-            first.refunds_made
+            first.refunds_made,
+            (first.products, first.service_outflows, first.sales, first.stock_value_minor),
         )
     );
 

@@ -8,6 +8,7 @@ mod bookings;
 mod crash;
 mod demo;
 mod http_platform;
+mod inventory;
 mod notifications;
 mod outbox;
 mod payments;

@@ -828,6 +828,35 @@ fn body_for(method: &Method, template: &str, ids: &Ids) -> Option<Value> {
             json!({ "since": "2026-01-01T00:00:00Z" })
         }
         ("POST", t) if t.starts_with("/v1/studios/{studio_id}/webhooks/{endpoint_id}/") => return None,
+        (
+            "POST",
+            "/v1/studios/{studio_id}/product-categories"
+            | "/v1/studios/{studio_id}/brands"
+            | "/v1/studios/{studio_id}/suppliers",
+        ) => {
+            json!({ "name": "Matrix" })
+        }
+        (
+            "PATCH",
+            "/v1/studios/{studio_id}/product-categories/{category_id}"
+            | "/v1/studios/{studio_id}/brands/{brand_id}"
+            | "/v1/studios/{studio_id}/product-models/{model_id}"
+            | "/v1/studios/{studio_id}/suppliers/{supplier_id}",
+        ) => json!({ "name": "Changed" }),
+        ("POST", "/v1/studios/{studio_id}/product-models") => {
+            json!({ "brand_id": NO_SUCH, "name": "Matrix" })
+        }
+        ("POST", "/v1/studios/{studio_id}/products") => json!({ "title": "Matrix dye", "sku": "MATRIX-1" }),
+        ("PATCH", "/v1/studios/{studio_id}/products/{product_id}") => json!({ "title": "Changed" }),
+        ("POST", "/v1/studios/{studio_id}/products/{product_id}/movements") => {
+            json!({ "kind": "outflow", "quantity": 1 })
+        }
+        ("PUT", "/v1/studios/{studio_id}/services/{service_id}/stock-usage") => {
+            json!({ "items": [{ "product_id": ids.product, "quantity": 1 }] })
+        }
+        ("POST", "/v1/studios/{studio_id}/sales") => {
+            json!({ "lines": [{ "product_id": ids.product, "quantity": 1 }] })
+        }
         ("PUT", "/v1/studios/{studio_id}/notification-templates/{topic}/{language}") => {
             json!({ "subject": "Booked", "body": "{{ start }}" })
         }
@@ -835,6 +864,9 @@ fn body_for(method: &Method, template: &str, ids: &Ids) -> Option<Value> {
     };
     Some(body)
 }
+
+/// An id nothing has.
+const NO_SUCH: &str = "01JNOSUCHENTRY000000000000";
 
 /// Query parameters a route requires.
 fn query_for(method: &Method, template: &str) -> &'static str {
@@ -857,6 +889,7 @@ struct Ids {
     booking: String,
     entry: String,
     endpoint: String,
+    product: String,
 }
 
 impl Ids {
@@ -874,6 +907,12 @@ impl Ids {
             .replace("{endpoint_id}", &self.endpoint)
             .replace("{message_id}", "msg_01JNOSUCHMESSAGE0000000000")
             .replace("{payment_id}", "01JNOSUCHPAYMENT0000000000")
+            .replace("{product_id}", &self.product)
+            .replace("{category_id}", NO_SUCH)
+            .replace("{brand_id}", NO_SUCH)
+            .replace("{model_id}", NO_SUCH)
+            .replace("{supplier_id}", NO_SUCH)
+            .replace("{sale_id}", NO_SUCH)
             .replace("{topic}", "booking_confirmed")
             .replace("{language}", "en")
     }
@@ -960,7 +999,28 @@ async fn seed(app: &TestApp, owner: &Account, slug: &str) -> Ids {
         .as_str()
         .expect("id")
         .to_owned();
+    // A stocked product.
+    let made = send(
+        app,
+        Method::POST,
+        &path(&studio, "/products"),
+        owner,
+        Some(json!({ "title": "Dye", "sku": "DYE-1" })),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let product = made.json()["id"].as_str().expect("id").to_owned();
+    let stocked = send(
+        app,
+        Method::POST,
+        &path(&studio, &format!("/products/{product}/movements")),
+        owner,
+        Some(json!({ "kind": "inflow", "quantity": 5 })),
+    )
+    .await;
+    assert_eq!(stocked.status, 201, "{:?}", stocked.body);
     Ids {
+        product,
         studio,
         professional: pro.user_id,
         service,
@@ -993,6 +1053,9 @@ async fn snapshot(app: &TestApp, studio: &str) -> Vec<String> {
         partitions.push(Query::partition(format!("STUDIO#{studio}#CLIENTS#{field}")));
     }
     partitions.push(Query::partition(atelier_platform::audit::studio_partition(studio)).on(Index::Gsi1));
+    for inventory in ["INVENTORY", "STOCK"] {
+        partitions.push(Query::partition(format!("STUDIO#{studio}#{inventory}")));
+    }
     let mut items = Vec::new();
     for query in partitions {
         for item in app.platform.store.query_all(query, 100_000).await.expect("query") {
@@ -1098,6 +1161,7 @@ impl Ids {
             booking: self.booking.clone(),
             entry: self.entry.clone(),
             endpoint: self.endpoint.clone(),
+            product: self.product.clone(),
         }
     }
 }

@@ -235,6 +235,7 @@ fn every_route_reaches_the_function_of_its_group() {
         Group::Bookings => "bookings",
         Group::Notifications => "notifications",
         Group::Payments => "payments",
+        Group::Inventory => "inventory",
     };
     let mut checked = 0;
     for group in Group::ALL {
