@@ -579,9 +579,9 @@ async fn stock(api: &Api, base: &str, token: &str, colour: &str, beard: &str) ->
     let catalogue = [
         ("Koleston Perfect 7/0", "KP-70", "ml", 2, 0, 300, &colour_category, 3000, 2),
         ("Welloxon developer 6%", "WX-6", "ml", 1, 0, 500, &colour_category, 5000, 1),
-        ("Razor blades", "RZ-100", "piece", 8, 0, 20, &barber, 200, 8),
-        ("Beard oil 30 ml", "BO-30", "bottle", 600, 1500, 3, &retail, 5, 600),
-        ("Repair shampoo 250 ml", "RS-250", "bottle", 700, 1800, 2, &retail, 12, 700),
+        ("Razor blades", "RZ-100", "pcs", 8, 0, 20, &barber, 200, 8),
+        ("Beard oil 30 ml", "BO-30", "pcs", 600, 1500, 3, &retail, 5, 600),
+        ("Repair shampoo 250 ml", "RS-250", "pcs", 700, 1800, 2, &retail, 12, 700),
     ];
     let mut ids = Vec::new();
     for (title, sku, unit, cost, sell, minimum, category, received, unit_cost) in catalogue {

@@ -143,14 +143,18 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
         handlers.extend(atelier_bookings::handlers::handlers(platform));
         #[cfg(feature = "payments")]
         handlers.extend(atelier_payments::notices::handlers(platform));
-        #[cfg(feature = "inventory")]
-        handlers.extend(atelier_inventory::alerts::handlers(platform));
         // After the notices of an event, its webhook messages (each handler is idempotent).
         let fan_out = atelier_notifications::webhooks::FanOut::new(platform.clone());
         for kind in atelier_notifications::webhooks::EVENT_TYPES {
             handlers
                 .push((kind, fan_out.clone() as std::sync::Arc<dyn atelier_platform::worker::EventHandler>));
         }
+        // Added last: a handler's claims are keyed by its position among an event kind's
+        // handlers, so a new capability appended after the others never takes over the claim
+        // of one that ran before a deploy (a redelivered `booking.completed` would otherwise
+        // skip its consumption, or send its webhook twice).
+        #[cfg(feature = "inventory")]
+        handlers.extend(atelier_inventory::alerts::handlers(platform));
     }
     // No capability consumes the exports queue yet; a worker for it refuses every kind.
     let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);

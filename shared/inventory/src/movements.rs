@@ -334,6 +334,19 @@ impl Counters {
     }
 }
 
+/// Whether a commit lost a race to another movement: the product's version guard failed, or
+/// the store gave up on transactions touching the same items (the studio's value and day
+/// counters are shared by every movement). Read the product again and retry.
+pub(crate) fn lost_race(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::Condition(Part::Stock)
+            | Failure::Error(AppError::StoreUnavailable(
+                atelier_platform::store::StoreError::TransactionConflict
+            ))
+    )
+}
+
 /// A short pause before reading a product again, spread so racing movements do not collide
 /// in step.
 pub(crate) async fn back_off(platform: &Platform, attempt: usize) {
@@ -449,11 +462,12 @@ pub async fn record(
     if let Some(supplier) = &intent.supplier_id {
         crate::catalogue::get::<crate::catalogue::Supplier>(platform, actor.studio_id(), supplier)
             .await
-            .map_err(|_| {
-                AppError::Unprocessable(
+            .map_err(|e| match e {
+                AppError::NotFound(_) => AppError::Unprocessable(
                     crate::conflicts::UNKNOWN_REFERENCE,
                     "the studio has no such supplier".into(),
-                )
+                ),
+                other => other,
             })?;
     }
     let zone = crate::studio_zone(platform, actor.studio_id()).await?;
@@ -466,11 +480,17 @@ pub async fn record(
             ));
         }
         let planned = plan(platform, &product, intent.clone(), platform.clock.now())?;
+        let m = &planned.movement;
         let mut tx = Tx::new();
+        // The key first: a concurrent retry with the same key fails on it (both stores report
+        // the first failed condition) and answers with the movement that won.
+        if let Some(key) = &key {
+            let body = serde_json::to_value(m).map_err(|e| AppError::failed("encoding a movement", e))?;
+            tx.push(key.remember(&Outcome { created: true, body }, m.at)?, Part::Idempotency);
+        }
         let mut counters = Counters::default();
         writes(platform, &mut tx, &planned, &mut counters)?;
         counters.push(&mut tx, actor.studio_id(), &zone);
-        let m = &planned.movement;
         tx.push(
             actor.audit(
                 platform,
@@ -481,21 +501,16 @@ pub async fn record(
             )?,
             Part::Other,
         );
-        if let Some(key) = &key {
-            let body = serde_json::to_value(m).map_err(|e| AppError::failed("encoding a movement", e))?;
-            tx.push(key.remember(&Outcome { created: true, body }, m.at)?, Part::Idempotency);
-        }
         match tx.commit(platform).await {
             Ok(()) => return Ok((true, planned.movement)),
-            Err(Failure::Condition(Part::Stock)) => back_off(platform, attempt).await,
-            Err(Failure::Condition(Part::Idempotency)) => {
-                if let Some(key) = &key
-                    && let Some(outcome) = key.lookup(platform).await?
-                {
-                    return Ok((false, replayed(outcome)?));
-                }
-            }
+            Err(Failure::Condition(Part::Idempotency)) => {}
+            Err(f) if lost_race(&f) => back_off(platform, attempt).await,
             Err(f) => return Err(f.into_error()),
+        }
+        if let Some(key) = &key
+            && let Some(outcome) = key.lookup(platform).await?
+        {
+            return Ok((false, replayed(outcome)?));
         }
     }
     Err(AppError::Conflict(

@@ -3,7 +3,7 @@
 
 use atelier_domain::Invalid;
 use atelier_domain::ids::{BrandId, CategoryId, ProductId, ProductModelId, StudioId, SupplierId};
-use atelier_domain::inventory::{MAX_QUANTITY, Stock};
+use atelier_domain::inventory::{MAX_QUANTITY, Stock, is_low};
 use atelier_domain::money::{Currency, check_amount};
 use atelier_domain::studios::{check_required_text, check_text};
 use atelier_platform::store::{Condition, Cursor, Index, Item, Key, Query, SortKey, WriteOp, attr};
@@ -243,6 +243,7 @@ pub async fn create(
     let definition = definition.validate()?;
     let studio = atelier_studios::get(platform, actor.studio_id()).await?;
     let now = platform.clock.now();
+    let low = is_low(0, definition.minimum_quantity);
     let product = Product {
         id: ProductId::new(platform.ids.new_id()),
         studio_id: studio.id.clone(),
@@ -250,7 +251,8 @@ pub async fn create(
         currency: Currency::parse(&studio.profile.currency, "currency")?,
         quantity: 0,
         value_minor: 0,
-        low: false,
+        // Below a minimum from the start: listed as low, without an alert (nothing fell).
+        low,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -258,8 +260,9 @@ pub async fn create(
     let mut tx = Tx::new();
     tx.push(WriteOp::create(product.to_item()?), Part::Other);
     unique_writes(&mut tx, &product, None);
-    for (key, what) in product.definition.references(&studio.id) {
-        tx.push(WriteOp::check(key, Condition::Exists), Part::Reference(what));
+    references(&mut tx, &studio.id, &product.definition);
+    if product.low {
+        tx.push(crate::movements::low_count(&studio.id, 1), Part::Other);
     }
     tx.push(
         actor.audit(
@@ -307,34 +310,60 @@ pub async fn update(
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Product, AppError> {
-    let current = load(platform, actor.studio_id(), product_id).await?;
-    atelier_studios::check_precondition(expected, current.version)?;
-    let definition = atelier_studios::patched(&current.definition, patch)?.validate()?;
-    let mut product = Product {
-        definition,
-        updated_at: platform.clock.now(),
-        version: current.version + 1,
-        ..current.clone()
-    };
-    // A new minimum may make the product low or not: the alert follows the next movement.
-    if !atelier_domain::inventory::is_low(product.quantity, product.definition.minimum_quantity) {
-        product.low = false;
+    // Every movement moves the version too: without `If-Match`, a movement that slipped in is
+    // no reason to refuse a change of the definition, so it is applied again to what is there.
+    for _ in 0..5 {
+        let current = load(platform, actor.studio_id(), product_id).await?;
+        atelier_studios::check_precondition(expected, current.version)?;
+        let definition = atelier_studios::patched(&current.definition, patch)?.validate()?;
+        let mut product = Product {
+            definition,
+            updated_at: platform.clock.now(),
+            version: current.version + 1,
+            ..current.clone()
+        };
+        // A new minimum may make the product low or not, at once (no alert: nothing fell).
+        product.low = is_low(product.quantity, product.definition.minimum_quantity);
+        let mut tx = Tx::new();
+        tx.push(WriteOp::put(product.to_item()?).when(Condition::version_is(current.version)), Part::Product);
+        unique_writes(&mut tx, &product, Some(&current.definition));
+        references(&mut tx, actor.studio_id(), &product.definition);
+        if current.low != product.low {
+            tx.push(
+                crate::movements::low_count(actor.studio_id(), if product.low { 1 } else { -1 }),
+                Part::Other,
+            );
+        }
+        let changes = serde_json::json!({ "from": current.definition, "to": product.definition });
+        tx.push(
+            actor.audit(platform, "inventory.product_updated", "product", product_id, changes)?,
+            Part::Other,
+        );
+        match tx.commit(platform).await {
+            Ok(()) => return Ok(product),
+            Err(Failure::Condition(Part::Product)) if expected.is_some() => {
+                return Err(AppError::PreconditionFailed);
+            }
+            Err(Failure::Condition(Part::Product)) => continue,
+            Err(f) => return Err(f.into_error()),
+        }
     }
-    let mut tx = Tx::new();
-    tx.push(WriteOp::put(product.to_item()?).when(Condition::version_is(current.version)), Part::Product);
-    unique_writes(&mut tx, &product, Some(&current.definition));
-    for (key, what) in product.definition.references(actor.studio_id()) {
-        tx.push(WriteOp::check(key, Condition::Exists), Part::Reference(what));
-    }
-    if current.low != product.low {
-        tx.push(crate::movements::low_count(actor.studio_id(), -1), Part::Other);
-    }
-    let changes = serde_json::json!({ "from": current.definition, "to": product.definition });
-    tx.push(actor.audit(platform, "inventory.product_updated", "product", product_id, changes)?, Part::Other);
-    match tx.commit(platform).await {
-        Ok(()) => Ok(product),
-        Err(Failure::Condition(Part::Product)) if expected.is_some() => Err(AppError::PreconditionFailed),
-        Err(f) => Err(f.into_error()),
+    Err(AppError::Conflict(
+        atelier_platform::error::CHANGED_MEANWHILE,
+        "the product kept changing; try again".into(),
+    ))
+}
+
+/// Checks that what a product refers to exists (a model, that it is the brand's).
+fn references(tx: &mut Tx, studio: &StudioId, definition: &ProductDefinition) {
+    for (key, what) in definition.references(studio) {
+        match (what, &definition.brand_id) {
+            ("product model", Some(brand)) => tx.push(
+                WriteOp::check(key, Condition::eq("brand_id", brand.to_string())),
+                Part::Reference("product model of that brand"),
+            ),
+            _ => tx.push(WriteOp::check(key, Condition::Exists), Part::Reference(what)),
+        };
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::conflicts::PRODUCT_INACTIVE;
-use crate::movements::{ATTEMPTS, Counters, Intent, MovementKind, back_off, plan, writes};
+use crate::movements::{ATTEMPTS, Counters, Intent, MovementKind, back_off, lost_race, plan, writes};
 use crate::tx::{Failure, Part, Tx};
 
 /// Most lines in one sale.
@@ -204,10 +204,10 @@ pub async fn sell(
     for attempt in 0..ATTEMPTS {
         let now = platform.clock.now();
         let sale_id = SaleId::new(platform.ids.new_id());
-        let mut tx = Tx::new();
-        let mut counters = Counters::default();
+        let mut planned_lines = Vec::new();
         let mut lines = Vec::new();
         let mut currency = None;
+        let mut total_minor: i64 = 0;
         for line in &request.lines {
             let product = crate::products::load(platform, studio, &line.product_id).await?;
             if !product.definition.active {
@@ -220,6 +220,17 @@ pub async fn sell(
                 return Err(Invalid::field("lines", "products priced in different currencies").into());
             }
             let unit_price_minor = line.unit_price_minor.unwrap_or(product.definition.sell_price_minor);
+            let line_total = unit_price_minor.checked_mul(line.quantity);
+            total_minor = match line_total.and_then(|t| total_minor.checked_add(t)) {
+                Some(total) if total <= MAX_AMOUNT_MINOR => total,
+                _ => {
+                    return Err(Invalid::field(
+                        "lines",
+                        format!("the total must be at most {MAX_AMOUNT_MINOR} (minor units)"),
+                    )
+                    .into());
+                }
+            };
             let intent = Intent {
                 kind: MovementKind::Outflow,
                 reason: Some(OutflowReason::Sale),
@@ -234,25 +245,16 @@ pub async fn sell(
                 by: Some(actor.user_id().clone()),
             };
             let planned = plan(platform, &product, intent, now)?;
-            writes(platform, &mut tx, &planned, &mut counters)?;
-            let total_minor = unit_price_minor.saturating_mul(line.quantity);
             lines.push(SaleLine {
                 product_id: product.id.clone(),
                 title: product.definition.title.clone(),
                 quantity: line.quantity,
                 unit_price_minor,
-                total_minor,
+                total_minor: line_total.unwrap_or_default(),
                 cost_minor: -planned.movement.value_delta_minor,
                 movement_id: planned.movement.id.clone(),
             });
-        }
-        let total_minor: i64 = lines.iter().map(|l| l.total_minor).sum();
-        if total_minor > MAX_AMOUNT_MINOR {
-            return Err(Invalid::field(
-                "lines",
-                format!("the total must be at most {MAX_AMOUNT_MINOR} (minor units)"),
-            )
-            .into());
+            planned_lines.push(planned);
         }
         let sale = Sale {
             id: sale_id,
@@ -266,6 +268,17 @@ pub async fn sell(
             by: actor.user_id().clone(),
             at: now,
         };
+        let mut tx = Tx::new();
+        // The key first: a concurrent retry with the same key fails on it and answers with the
+        // sale that won.
+        if let Some(key) = &key {
+            let body = serde_json::to_value(&sale).map_err(|e| AppError::failed("encoding a sale", e))?;
+            tx.push(key.remember(&Outcome { created: true, body }, now)?, Part::Idempotency);
+        }
+        let mut counters = Counters::default();
+        for planned in &planned_lines {
+            writes(platform, &mut tx, planned, &mut counters)?;
+        }
         counters.count("sales_minor", sale.total_minor);
         counters.count("sales", 1);
         counters.push(&mut tx, studio, &zone);
@@ -280,21 +293,16 @@ pub async fn sell(
             )?,
             Part::Other,
         );
-        if let Some(key) = &key {
-            let body = serde_json::to_value(&sale).map_err(|e| AppError::failed("encoding a sale", e))?;
-            tx.push(key.remember(&Outcome { created: true, body }, now)?, Part::Idempotency);
-        }
         match tx.commit(platform).await {
             Ok(()) => return Ok((true, sale)),
-            Err(Failure::Condition(Part::Stock)) => back_off(platform, attempt).await,
-            Err(Failure::Condition(Part::Idempotency)) => {
-                if let Some(key) = &key
-                    && let Some(outcome) = key.lookup(platform).await?
-                {
-                    return Ok((false, replayed(outcome)?));
-                }
-            }
+            Err(Failure::Condition(Part::Idempotency)) => {}
+            Err(f) if lost_race(&f) => back_off(platform, attempt).await,
             Err(f) => return Err(f.into_error()),
+        }
+        if let Some(key) = &key
+            && let Some(outcome) = key.lookup(platform).await?
+        {
+            return Ok((false, replayed(outcome)?));
         }
     }
     Err(AppError::Conflict(

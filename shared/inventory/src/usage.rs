@@ -18,7 +18,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::movements::{ATTEMPTS, Counters, Intent, Movement, MovementKind, back_off, plan, writes};
+use crate::movements::{
+    ATTEMPTS, Counters, Intent, Movement, MovementKind, back_off, lost_race, plan, writes,
+};
 use crate::tx::{Failure, Part, Tx};
 
 /// Most products one service may use.
@@ -51,10 +53,11 @@ pub struct StoredUsage {
     pub service_id: ServiceId,
     /// Its products.
     pub items: Vec<ProductUse>,
-    /// Last changed.
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: Timestamp,
-    /// Version.
+    /// Last changed (absent: never set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub updated_at: Option<Timestamp>,
+    /// Version (0: never set).
     pub version: i64,
 }
 
@@ -76,7 +79,7 @@ pub async fn of_service(
     Ok(crate::read(platform, &usage_key(studio, service)).await?.unwrap_or(StoredUsage {
         service_id: service.clone(),
         items: Vec::new(),
-        updated_at: Timestamp::UNIX_EPOCH,
+        updated_at: None,
         version: 0,
     }))
 }
@@ -109,7 +112,7 @@ pub async fn set(
     let stored = StoredUsage {
         service_id: service.clone(),
         items: usage.items,
-        updated_at: platform.clock.now(),
+        updated_at: Some(platform.clock.now()),
         version: current.version + 1,
     };
     let mut tx = Tx::new();
@@ -165,10 +168,12 @@ pub async fn consume(platform: &Platform, booking: &BookingEvent) -> Result<Vec<
         let mut movements = Vec::new();
         let mut counters = Counters::default();
         for used in &usage.items {
-            // A product deleted from the catalogue since is skipped (products are never deleted
-            // today; kept for safety).
-            let Ok(product) = crate::products::load(platform, studio, &used.product_id).await else {
-                continue;
+            let product = match crate::products::load(platform, studio, &used.product_id).await {
+                Ok(product) => product,
+                // Gone from the catalogue since (products are not deleted today): nothing to take.
+                Err(AppError::NotFound(_)) => continue,
+                // Anything else is retried by the queue: the marker must not commit without it.
+                Err(e) => return Err(e),
             };
             let (taken, shortfall) = consumption(used.quantity, product.quantity);
             let intent = Intent {
@@ -178,7 +183,9 @@ pub async fn consume(platform: &Platform, booking: &BookingEvent) -> Result<Vec<
                 unit_cost_minor: None,
                 supplier_id: None,
                 reference: None,
-                note: Some(format!("{} for {}", booking.service_name, booking.client_name)),
+                // The service, not the client: every member reads a product's history, and a
+                // professional sees only their own agenda's clients.
+                note: Some(booking.service_name.clone()),
                 booking_id: Some(booking.booking_id.clone()),
                 sale_id: None,
                 shortfall,
@@ -189,10 +196,26 @@ pub async fn consume(platform: &Platform, booking: &BookingEvent) -> Result<Vec<
             movements.push(planned.movement);
         }
         counters.push(&mut tx, studio, &zone);
+        let taken: Vec<_> = movements.iter().map(|m| serde_json::json!({ "product_id": m.product_id, "quantity": m.quantity, "shortfall": m.shortfall })).collect();
+        tx.push(
+            atelier_platform::audit::record(&atelier_platform::audit::AuditEvent {
+                id: platform.ids.new_id(),
+                at: now,
+                actor: None,
+                action: "inventory.consumed".into(),
+                entity: "booking".into(),
+                entity_id: booking.booking_id.to_string(),
+                studio_id: Some(studio.to_string()),
+                ip: String::new(),
+                user_agent: "worker".into(),
+                changes: serde_json::json!({ "service_id": booking.service_id, "movements": taken }),
+            })?,
+            Part::Other,
+        );
         match tx.commit(platform).await {
             Ok(()) => return Ok(movements),
             Err(Failure::Condition(Part::Consumed)) => return Ok(Vec::new()),
-            Err(Failure::Condition(Part::Stock)) => back_off(platform, attempt).await,
+            Err(f) if lost_race(&f) => back_off(platform, attempt).await,
             Err(f) => return Err(f.into_error()),
         }
     }

@@ -169,7 +169,7 @@ async fn an_owner_stocks_products_and_completed_bookings_consume_them(app: TestA
     let s = Salon { studio: s.studio, owner, pro, cut: s.cut };
     let pro = app.sign_in_again(&s.pro).await;
     // 200 → 140 → 80 → 20 (below the minimum of 50: one alert) → 0 with a shortfall of 40.
-    for booking_id in &consumed {
+    for (n, booking_id) in consumed.iter().enumerate() {
         let done = send(
             &app,
             Method::POST,
@@ -179,6 +179,29 @@ async fn an_owner_stocks_products_and_completed_bookings_consume_them(app: TestA
         )
         .await;
         assert_eq!(done.status, 200, "{:?}", done.body);
+        if n == 0 {
+            // Five deliveries of the completion at once (a redelivery racing the first): one
+            // records the outflow, the others nothing.
+            let booking =
+                atelier_bookings::load(&app.platform, &s.studio.as_str().into(), &booking_id.as_str().into())
+                    .await
+                    .expect("booking");
+            let event = atelier_bookings::events::BookingEvent::of(&booking);
+            let racers: Vec<_> = (0..5)
+                .map(|_| {
+                    let (platform, event) = (app.platform.clone(), event.clone());
+                    tokio::spawn(async move {
+                        atelier_inventory::usage::consume(&platform, &event).await.expect("consume").len()
+                    })
+                })
+                .collect();
+            let mut recorded = Vec::new();
+            for racer in racers {
+                recorded.push(racer.await.expect("task"));
+            }
+            recorded.sort_unstable();
+            assert_eq!(recorded, [0, 0, 0, 0, 1], "one delivery records the outflow");
+        }
         drain(&app).await;
     }
     let after = get(&app, &s, &s.owner, &format!("/products/{dye}")).await;
@@ -297,11 +320,16 @@ async fn concurrent_outflows_never_take_stock_below_zero(app: TestApp) {
         )));
     }
     for task in tasks {
-        let status = task.await.expect("task").status.as_u16();
-        assert!(status == 201 || status == 409, "{status}");
+        let response = task.await.expect("task");
+        if response.status == 409 {
+            response.assert_problem(409, "insufficient-stock");
+        } else {
+            assert_eq!(response.status, 201, "{:?}", response.body);
+        }
     }
     next_minute(&app);
     let history = all_movements(&app, &s, &needles).await;
+    assert_eq!(history.iter().filter(|m| m["kind"] == "count").count(), 5, "every count applied");
     let after = get(&app, &s, &s.owner, &format!("/products/{needles}")).await;
     let sum = |field: &str| history.iter().map(|m| m[field].as_i64().expect("number")).sum::<i64>();
     assert_eq!(Some(sum("quantity_delta")), after["quantity"].as_i64());
@@ -397,7 +425,85 @@ async fn bad_input_and_other_studios_change_nothing(app: TestApp) {
     let sale =
         json!({ "lines": [{ "product_id": ours, "quantity": 2 }, { "product_id": ours, "quantity": 1 }] });
     post(&app, &s, &s.owner, "/sales", sale).await.assert_problem(422, "validation-failed");
+    post(&app, &s, &s.owner, "/sales", json!({ "lines": [{ "product_id": theirs, "quantity": 1 }] }))
+        .await
+        .assert_problem(404, "not-found");
+    post(&app, &s, &s.owner, "/sales", json!({ "lines": [{ "product_id": ours, "quantity": 0 }] }))
+        .await
+        .assert_problem(422, "validation-failed");
+    post(
+        &app,
+        &s,
+        &s.owner,
+        "/sales",
+        json!({ "lines": [{ "product_id": ours, "quantity": 1, "unit_price_minor": 1_000_000_001 }] }),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    let their_client = send(
+        &app,
+        Method::POST,
+        &path(&other.studio, "/clients"),
+        &other.owner,
+        Some(json!({ "name": "Theirs" })),
+    )
+    .await
+    .json();
+    post(
+        &app,
+        &s,
+        &s.owner,
+        "/sales",
+        json!({ "client_id": id(&their_client), "lines": [{ "product_id": ours, "quantity": 1 }] }),
+    )
+    .await
+    .assert_problem(404, "not-found");
+    let usage = |body: Value| {
+        send(
+            &app,
+            Method::PUT,
+            &path(&s.studio, &format!("/services/{}/stock-usage", s.cut)),
+            &s.owner,
+            Some(body),
+        )
+    };
+    usage(json!({ "items": [{ "product_id": theirs, "quantity": 1 }] }))
+        .await
+        .assert_problem(422, "unknown-reference");
+    usage(json!({ "items": [{ "product_id": ours, "quantity": 0 }] }))
+        .await
+        .assert_problem(422, "validation-failed");
+    // A model of another brand.
+    let wella = id(&created(&app, &s, "/brands", json!({ "name": "Wella" })).await);
+    let loreal = id(&created(&app, &s, "/brands", json!({ "name": "L'Oréal" })).await);
+    let koleston =
+        id(&created(&app, &s, "/product-models", json!({ "brand_id": wella, "name": "Koleston" })).await);
+    post(
+        &app,
+        &s,
+        &s.owner,
+        "/products",
+        json!({ "title": "Mixed", "sku": "MIX-1", "brand_id": loreal, "model_id": koleston }),
+    )
+    .await
+    .assert_problem(422, "unknown-reference");
+    // A sale whose total would not fit.
+    let dear = product(&app, &s, "Dear", "DEAR-1", json!({ "sell_price_minor": 1_000_000_000 })).await;
+    receive(&app, &s, &dear, 2, 1).await;
+    post(&app, &s, &s.owner, "/sales", json!({ "lines": [{ "product_id": dear, "quantity": 2 }] }))
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(get(&app, &s, &s.owner, &format!("/products/{dear}")).await["quantity"], 2);
     assert_eq!(all_movements(&app, &s, &ours).await, before, "nothing recorded");
+    let skus: Vec<String> = get(&app, &s, &s.owner, "/products?limit=100").await["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["sku"].as_str().expect("sku").to_owned())
+        .collect();
+    // Shampoo, clipper, the bulk product and the dear one; none of the refused ones.
+    assert_eq!(skus.len(), 4, "no product written by a refused request: {skus:?}");
+    assert!(!skus.iter().any(|sku| ["MIX-1", "P-1", "O-1", "CL-2"].contains(&sku.as_str())), "{skus:?}");
     assert_eq!(get(&app, &s, &s.owner, &format!("/products/{ours}")).await["quantity"], 5);
 
     // Ten creations of one SKU at once: one product.
@@ -506,6 +612,7 @@ async fn sales_and_movements_are_idempotent(app: TestApp) {
         .await;
     assert_eq!(replay.status, 200);
     let body = sold.json();
+    assert_eq!(replay.json(), body, "the same sale");
     assert_eq!(body["total_minor"], 2 * 1500 + 1800);
     assert_eq!(body["lines"][0]["cost_minor"], 1200);
     assert_eq!(get(&app, &s, &s.owner, &format!("/products/{shampoo}")).await["quantity"], 8);
@@ -526,6 +633,39 @@ async fn sales_and_movements_are_idempotent(app: TestApp) {
         .expect("day counters");
     assert_eq!(day.number("sales_minor").expect("sales"), 4800);
     assert_eq!(day.number("sold_cost_minor").expect("cost"), 1200 + 900);
+
+    // Ten requests with one key at once: one movement, the others its replay.
+    let app = Arc::new(app);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let request = app
+                .request(Method::POST, &uri)
+                .bearer(&s.owner.access)
+                .header("idempotency-key", "delivery-8")
+                .json(&json!({ "kind": "inflow", "quantity": 5, "unit_cost_minor": 600 }));
+            tokio::spawn(request.send())
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let response = task.await.expect("task");
+        statuses.push(response.status.as_u16());
+        ids.insert(id(&response.json()));
+    }
+    assert_eq!(counts(statuses), BTreeMap::from([(200, 9), (201, 1)]));
+    assert_eq!(ids.len(), 1, "one movement");
+    assert_eq!(get(&app, &s, &s.owner, &format!("/products/{shampoo}")).await["quantity"], 13);
+
+    // A raised minimum makes the product low at once (no alert: nothing fell); a lowered one not.
+    let low = |minimum: i64| {
+        let uri = path(&s.studio, &format!("/products/{shampoo}"));
+        send(&app, Method::PATCH, &uri, &s.owner, Some(json!({ "minimum_quantity": minimum })))
+    };
+    assert_eq!(low(20).await.json()["low"], true);
+    assert_eq!(get(&app, &s, &s.owner, "/inventory/valuation").await["low_products"], 1);
+    assert_eq!(low(5).await.json()["low"], false);
+    assert_eq!(get(&app, &s, &s.owner, "/inventory/valuation").await["low_products"], 0);
 }
 
 async fn products_are_searched_and_filtered_without_a_scan(app: TestApp) {
@@ -563,11 +703,7 @@ async fn products_are_searched_and_filtered_without_a_scan(app: TestApp) {
     assert_eq!(titles(&list(&format!("?category_id={colour}")).await), ["Blond toner", "Blonde bleach"]);
     assert_eq!(titles(&list(&format!("?supplier_id={supplier}&q=bo")).await), ["Bond builder"]);
     assert_eq!(titles(&list("?active=false").await), ["Brush"]);
-    assert_eq!(
-        titles(&list("?low=true").await),
-        Vec::<String>::new(),
-        "low only after a movement takes it there"
-    );
+    assert_eq!(titles(&list("?low=true").await), ["Blond toner"], "a minimum and nothing on hand");
     let page = list("?limit=2").await;
     assert_eq!(titles(&page), ["Argan oil", "Blond toner"]);
     let next = page["next_cursor"].as_str().expect("cursor");
@@ -585,3 +721,55 @@ atelier_tests::on_both_backends!(
     sales_and_movements_are_idempotent,
     products_are_searched_and_filtered_without_a_scan,
 );
+
+/// DynamoDB requests per movement (one transaction; reads counted by the SDK interceptor), for
+/// docs/performance.md: `cargo test -p atelier-tests --test it dynamodb_calls_per_movement -- --nocapture`.
+#[tokio::test]
+async fn dynamodb_calls_per_movement() {
+    use atelier_domain::ids::{ProductId, StudioId, UserId};
+    use atelier_platform::access::{Caller, StudioAccess};
+    use atelier_platform::audit::RequestMeta;
+    use atelier_studios::Actor;
+
+    let app = TestApp::on(atelier_tests::Backend::Aws).await;
+    let s = salon(&app, "stock-calls").await;
+    let dye = product(&app, &s, "Dye", "DYE-1", json!({ "minimum_quantity": 5 })).await;
+    receive(&app, &s, &dye, 100, 10).await;
+
+    let (clients, settings) = app.aws_parts().expect("AWS adapters");
+    let counter = atelier_aws::CallCounter::new();
+    let store = atelier_aws::DynamoStore::new(counter.instrument(&clients.dynamodb), settings.table.clone());
+    let platform = atelier_platform::Platform::new(
+        Arc::new(store),
+        Arc::new(atelier_aws::SqsQueue::new(clients.sqs.clone(), settings.queue_urls.clone())),
+        Arc::new(atelier_aws::S3Blobs::new(clients.s3.clone(), settings.bucket.clone())),
+        app.clock.clone(),
+        Arc::new(atelier_platform::ids::UlidGenerator),
+    );
+    let access = StudioAccess {
+        caller: Caller {
+            user_id: UserId::new(s.owner.user_id.clone()),
+            session_id: "bench".into(),
+            is_admin: false,
+        },
+        studio_id: StudioId::new(s.studio.clone()),
+        role: Some(atelier_domain::identity::Role::Owner),
+    };
+    let meta = RequestMeta::new("127.0.0.1", "test");
+    let actor = Actor { access: &access, meta: &meta };
+    let outflow: atelier_inventory::movements::MovementRequest =
+        serde_json::from_value(json!({ "kind": "outflow", "quantity": 3 })).expect("request");
+    counter.take();
+    let (created, movement) =
+        atelier_inventory::movements::record(&platform, actor, &ProductId::new(dye.clone()), &outflow, None)
+            .await
+            .expect("recorded");
+    assert!(created && movement.quantity_after == 97);
+    let calls: BTreeMap<String, usize> = counter.take();
+    println!("movement recorded: {calls:?}");
+    assert_eq!(calls.get("TransactWriteItems"), Some(&1), "one transaction: {calls:?}");
+    assert_eq!(calls.get("Scan"), None);
+    let reads: usize =
+        ["GetItem", "BatchGetItem", "Query"].iter().map(|op| calls.get(*op).copied().unwrap_or(0)).sum();
+    assert_eq!(reads, 2, "the studio's zone and the product: {calls:?}");
+}
