@@ -31,6 +31,9 @@ build-PaymentsFunction:
 build-InventoryFunction:
 	$(call function,inventory)
 
+build-ProjectsFunction:
+	$(call function,projects)
+
 build-NotificationsWorkerFunction:
 	$(call function,notifications-worker)
 
@@ -39,4 +42,4 @@ build-SchedulerFunction:
 
 
 .PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction build-NotificationsFunction \
-	build-PaymentsFunction build-InventoryFunction build-NotificationsWorkerFunction build-SchedulerFunction
+	build-PaymentsFunction build-InventoryFunction build-ProjectsFunction build-NotificationsWorkerFunction build-SchedulerFunction

@@ -97,6 +97,10 @@ pub struct DemoReport {
     pub low_products: i64,
     /// The stock's value at cost, minor units.
     pub stock_value_minor: i64,
+    /// Projects (a bridal party planned, an editorial shoot delivered).
+    pub projects: usize,
+    /// Profit of the delivered project, after tax, minor units.
+    pub delivered_profit_minor: i64,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -497,6 +501,8 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         api.expect(Method::POST, &format!("{base}/sales"), &owner.token, Some(&sale)).await?;
         host.drain_notifications().await?;
     }
+    let (projects, delivered_profit_minor) =
+        projects(&api, &base, &owner.token, &professionals, &clients, today).await?;
     let products = api.all(&format!("{base}/products"), &owner.token).await?.len();
     let service_outflows = api
         .all(&format!("{base}/stock-movements"), &owner.token)
@@ -534,7 +540,72 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         sales,
         low_products: valuation["low_products"].as_i64().unwrap_or(0),
         stock_value_minor: valuation["value_minor"].as_i64().unwrap_or(0),
+        projects,
+        delivered_profit_minor,
     })
+}
+
+/// Two projects, made once: a bridal party planned (Rita and Joana, a fixed fee and hours) and
+/// an editorial shoot Tiago delivered; returns how many there are and the delivered one's profit.
+async fn projects(
+    api: &Api,
+    base: &str,
+    token: &str,
+    professionals: &[Account],
+    clients: &[String],
+    today: Date,
+) -> Result<(usize, i64), DemoError> {
+    let existing = api.all(&format!("{base}/projects"), token).await?;
+    if existing.is_empty() {
+        let deadline = |days: i64| today.checked_add(days.days()).unwrap_or(today);
+        let bridal = json!({ "title": "Bridal party", "client_id": clients[1], "description": "Hair and make-up for the bride and four bridesmaids, at the venue.",
+                             "start_date": deadline(18), "deadline": deadline(20), "tags": ["wedding"], "budget_minor": 60000 });
+        let bridal =
+            text(&api.expect(Method::POST, &format!("{base}/projects"), token, Some(&bridal)).await?["id"]);
+        let p = format!("{base}/projects/{bridal}");
+        let item = json!({ "description": "Bridal hair and make-up", "quantity": 5, "unit_price_minor": 12000, "discount_bps": 500 });
+        api.expect(Method::POST, &format!("{p}/items"), token, Some(&item)).await?;
+        let rita = json!({ "role": "Lead stylist", "fee": { "kind": "fixed", "amount_minor": 30000 } });
+        api.expect(Method::PUT, &format!("{p}/crew/{}", professionals[0].id), token, Some(&rita)).await?;
+        let joana =
+            json!({ "role": "Assistant", "fee": { "kind": "hourly", "rate_minor": 2500, "minutes": 240 } });
+        api.expect(Method::PUT, &format!("{p}/crew/{}", professionals[1].id), token, Some(&joana)).await?;
+        let travel = json!({ "category": "travel", "description": "Taxi to the venue and back", "amount_minor": 4000, "date": deadline(20) });
+        api.expect(Method::POST, &format!("{p}/expenses"), token, Some(&travel)).await?;
+        api.expect(Method::POST, &format!("{p}/status"), token, Some(&json!({ "status": "planned" })))
+            .await?;
+
+        let shoot = json!({ "title": "Editorial shoot", "client_id": clients[2], "description": "Grooming for a magazine's menswear story.",
+                            "start_date": today, "deadline": today, "tags": ["editorial"], "budget_minor": 40000 });
+        let shoot =
+            text(&api.expect(Method::POST, &format!("{base}/projects"), token, Some(&shoot)).await?["id"]);
+        let p = format!("{base}/projects/{shoot}");
+        let item = json!({ "description": "Grooming, full day", "quantity": 1, "unit_price_minor": 60000 });
+        api.expect(Method::POST, &format!("{p}/items"), token, Some(&item)).await?;
+        let tiago = json!({ "role": "Groomer", "fee": { "kind": "fixed", "amount_minor": 15000 } });
+        api.expect(Method::PUT, &format!("{p}/crew/{}", professionals[2].id), token, Some(&tiago)).await?;
+        let rental = json!({ "category": "rental", "description": "Studio half day", "amount_minor": 20000, "date": today, "receipt": "R-2211" });
+        api.expect(Method::POST, &format!("{p}/expenses"), token, Some(&rental)).await?;
+        for status in ["planned", "in_progress"] {
+            api.expect(Method::POST, &format!("{p}/status"), token, Some(&json!({ "status": status })))
+                .await?;
+        }
+        // Tiago, as crew, hands it over.
+        let tiago = api.account(PROFESSIONALS[2].0, PROFESSIONALS[2].1).await?;
+        api.expect(
+            Method::POST,
+            &format!("{p}/status"),
+            &tiago.token,
+            Some(&json!({ "status": "delivered" })),
+        )
+        .await?;
+    }
+    let all = api.all(&format!("{base}/projects"), token).await?;
+    let delivered = all
+        .iter()
+        .find(|p| p["status"] == "delivered")
+        .map(|p| p["totals"]["profit_minor"].as_i64().unwrap_or(0));
+    Ok((all.len(), delivered.unwrap_or(0)))
 }
 
 /// The demo's stocked products.
@@ -861,6 +932,11 @@ pub fn instructions(report: &DemoReport) -> String {
         report.service_outflows,
         report.sales,
         report.low_products,
+    ));
+    out.push_str(&format!(
+        "{} projects (GET /v1/studios/{studio}/project-dashboard as the owner); the delivered one made {} after tax.\n",
+        report.projects,
+        atelier_domain::money::format_amount(report.delivered_profit_minor, "EUR"),
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

@@ -38,11 +38,13 @@ pub enum Group {
     Payments,
     /// Products and their catalogue, stock movements, valuation, what services use, sales.
     Inventory,
+    /// Projects with their items, crew, expenses and totals; the project dashboard.
+    Projects,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 8] = [
         Group::Health,
         Group::Auth,
         Group::Studios,
@@ -50,6 +52,7 @@ impl Group {
         Group::Notifications,
         Group::Payments,
         Group::Inventory,
+        Group::Projects,
     ];
 
     /// The group's routes with their OpenAPI description.
@@ -72,6 +75,8 @@ impl Group {
             Group::Payments => atelier_payments::routes::routes(),
             #[cfg(feature = "inventory")]
             Group::Inventory => atelier_inventory::routes::routes(),
+            #[cfg(feature = "projects")]
+            Group::Projects => atelier_projects::routes::routes(),
             #[allow(unreachable_patterns)]
             other => panic!("this build of atelier-app leaves out the {other:?} group (enable its feature)"),
         }
@@ -155,6 +160,8 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
         // skip its consumption, or send its webhook twice).
         #[cfg(feature = "inventory")]
         handlers.extend(atelier_inventory::alerts::handlers(platform));
+        #[cfg(feature = "projects")]
+        handlers.extend(atelier_projects::alerts::handlers(platform));
     }
     // No capability consumes the exports queue yet; a worker for it refuses every kind.
     let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);

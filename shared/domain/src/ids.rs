@@ -205,6 +205,18 @@ id_type!(
     /// A sale of retail products to a client.
     SaleId
 );
+id_type!(
+    /// A project: a production for a client beyond single appointments.
+    ProjectId
+);
+id_type!(
+    /// A line item of a project.
+    ProjectItemId
+);
+id_type!(
+    /// An expense of a project.
+    ExpenseId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ pub mod language;
 pub mod money;
 pub mod payments;
 pub mod policies;
+pub mod projects;
 pub mod scheduling;
 pub mod studios;
 pub mod time;

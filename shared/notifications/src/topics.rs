@@ -48,6 +48,8 @@ pub enum Topic {
     StockLow,
     /// A completed service needed more of a product than there was (owners and managers).
     StockShortfall,
+    /// A project's crew costs and expenses went beyond its budget (to the studio's owners).
+    ProjectOverBudget,
 }
 
 /// A channel a person is reached on (webhooks are per studio, not per person).
@@ -80,7 +82,7 @@ const BOOKING_VARS: &[&str] = &["recipient", "studio", "service", "professional"
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 19] = [
+    pub const ALL: [Topic; 20] = [
         Topic::BookingHeld,
         Topic::BookingCreated,
         Topic::BookingConfirmed,
@@ -100,6 +102,7 @@ impl Topic {
         Topic::PaymentRefunded,
         Topic::StockLow,
         Topic::StockShortfall,
+        Topic::ProjectOverBudget,
     ];
 
     /// The name on the wire and in keys.
@@ -124,6 +127,7 @@ impl Topic {
             Topic::PaymentRefunded => "payment_refunded",
             Topic::StockLow => "stock_low",
             Topic::StockShortfall => "stock_shortfall",
+            Topic::ProjectOverBudget => "project_over_budget",
         }
     }
 
@@ -195,6 +199,7 @@ impl Topic {
                 &["recipient", "studio", "service", "start", "amount", "reason"]
             }
             Topic::StockLow => &["recipient", "studio", "product", "sku", "unit", "quantity", "minimum"],
+            Topic::ProjectOverBudget => &["recipient", "studio", "project", "budget", "spent"],
             Topic::StockShortfall => {
                 &["recipient", "studio", "product", "sku", "unit", "quantity", "minimum", "shortfall"]
             }
@@ -284,6 +289,10 @@ impl Topic {
                 "Stock short: {{ product }}",
                 "A completed service needed {{ shortfall }} {{ unit }} more of {{ product }} ({{ sku }}) than the shelf held; {{ quantity }} {{ unit }} left. Count it and receive stock.",
             ),
+            Topic::ProjectOverBudget => (
+                "Over budget: {{ project }}",
+                "{{ project }} has spent {{ spent }} on crew and expenses, beyond its budget of {{ budget }}.",
+            ),
         }
     }
 
@@ -362,6 +371,10 @@ impl Topic {
             Topic::StockShortfall => (
                 "Falta de estoque: {{ product }}",
                 "Um serviço concluído precisou de {{ shortfall }} {{ unit }} a mais de {{ product }} ({{ sku }}) do que havia na prateleira; restam {{ quantity }} {{ unit }}. Faça a contagem e registre a entrada.",
+            ),
+            Topic::ProjectOverBudget => (
+                "Orçamento estourado: {{ project }}",
+                "{{ project }} já gastou {{ spent }} com equipe e despesas, além do orçamento de {{ budget }}.",
             ),
         }
     }

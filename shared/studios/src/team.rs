@@ -477,7 +477,7 @@ pub async fn professionals(platform: &Platform, studio_id: &StudioId) -> Result<
 /// Checks that every id is an active professional of the studio; field errors name the bad
 /// ones. Returns condition checks to put in the writing transaction, so a professional removed
 /// meanwhile fails the write.
-pub(crate) async fn check_professionals(
+pub async fn check_professionals(
     platform: &Platform,
     studio_id: &StudioId,
     ids: &[UserId],

@@ -331,3 +331,43 @@ fn inventory_function_receives_and_takes_stock() {
     assert_eq!(body(&read)["quantity"], 1000, "{read}");
     assert_eq!(body(&read)["value_minor"], 3000, "{read}");
 }
+
+#[test]
+fn projects_function_creates_a_project_with_totals() {
+    let anonymous = invoke("projects", "apigw-projects-unauthenticated.json").response();
+    assert_eq!(anonymous["statusCode"], 401, "{anonymous}");
+    let registered = register("projects.owner@example.com", "Owner");
+    let token = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let studio_body = serde_json::json!({
+        "name": "Lambda Projects", "slug": "lambda-projects", "time_zone": "Europe/Lisbon", "currency": "EUR", "tax_rate_bps": 2300
+    });
+    let created =
+        invoke_with("studios", &http_event("POST", "/v1/studios", "", Some(studio_body), Some(&token)))
+            .response();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let studio = body(&created)["id"].as_str().expect("id").to_owned();
+    let client = serde_json::json!({ "name": "Marta" });
+    let client = invoke_with(
+        "studios",
+        &http_event("POST", &format!("/v1/studios/{studio}/clients"), "", Some(client), Some(&token)),
+    )
+    .response();
+    assert_eq!(client["statusCode"], 201, "{client}");
+    let client_id = body(&client)["id"].as_str().expect("id").to_owned();
+    let projects = format!("/v1/studios/{studio}/projects");
+    let project =
+        serde_json::json!({ "title": "Bridal party", "client_id": client_id, "deadline": "2026-12-19" });
+    let made =
+        invoke_with("projects", &http_event("POST", &projects, "", Some(project), Some(&token))).response();
+    assert_eq!(made["statusCode"], 201, "{made}");
+    let id = body(&made)["id"].as_str().expect("id").to_owned();
+    let item = serde_json::json!({ "description": "Hair and make-up, five people", "quantity": 5, "unit_price_minor": 12000 });
+    let added = invoke_with(
+        "projects",
+        &http_event("POST", &format!("{projects}/{id}/items"), "", Some(item), Some(&token)),
+    )
+    .response();
+    assert_eq!(added["statusCode"], 201, "{added}");
+    assert_eq!(body(&added)["totals"]["revenue_minor"], 60000);
+    assert_eq!(body(&added)["totals"]["tax_minor"], 13800);
+}

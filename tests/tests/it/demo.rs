@@ -51,6 +51,8 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     // took the beard oil below its minimum.
     assert_eq!((first.products, first.sales, first.low_products), (5, 1, 1), "{first:?}");
     assert!(first.service_outflows > 0 && first.stock_value_minor > 0, "{first:?}");
+    // Two projects; the shoot's 600.00 less 23 % tax, 150.00 crew and 200.00 rental: 112.00.
+    assert_eq!((first.projects, first.delivered_profit_minor), (2, 11200), "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
@@ -65,6 +67,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             second.payments_received,
             second.refunds_made,
             (second.products, second.service_outflows, second.sales, second.stock_value_minor),
+            (second.projects, second.delivered_profit_minor),
         ),
         (
             false,
@@ -75,6 +78,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             first.payments_received,
             first.refunds_made,
             (first.products, first.service_outflows, first.sales, first.stock_value_minor),
+            (first.projects, first.delivered_profit_minor),
         )
     );
 

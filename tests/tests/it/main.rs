@@ -13,6 +13,7 @@ mod notifications;
 mod outbox;
 mod payments;
 mod problems;
+mod projects;
 mod queue;
 mod robustness;
 mod store;

@@ -854,6 +854,21 @@ fn body_for(method: &Method, template: &str, ids: &Ids) -> Option<Value> {
         ("PUT", "/v1/studios/{studio_id}/services/{service_id}/stock-usage") => {
             json!({ "items": [{ "product_id": ids.product, "quantity": 1 }] })
         }
+        ("POST", "/v1/studios/{studio_id}/projects") => json!({ "title": "Matrix", "client_id": ids.client }),
+        ("PATCH", "/v1/studios/{studio_id}/projects/{project_id}") => json!({ "title": "Changed" }),
+        ("POST", "/v1/studios/{studio_id}/projects/{project_id}/status") => json!({ "status": "planned" }),
+        ("POST", "/v1/studios/{studio_id}/projects/{project_id}/items") => {
+            json!({ "description": "Line", "quantity": 1, "unit_price_minor": 1 })
+        }
+        ("PUT", "/v1/studios/{studio_id}/projects/{project_id}/crew/{user_id}") => {
+            json!({ "role": "Artist", "fee": { "kind": "fixed", "amount_minor": 1 } })
+        }
+        ("PUT", "/v1/studios/{studio_id}/projects/{project_id}/crew/{user_id}/minutes") => {
+            json!({ "minutes": 1 })
+        }
+        ("POST", "/v1/studios/{studio_id}/projects/{project_id}/expenses") => {
+            json!({ "category": "x", "description": "x", "amount_minor": 1, "date": "2026-06-01" })
+        }
         ("POST", "/v1/studios/{studio_id}/sales") => {
             json!({ "lines": [{ "product_id": ids.product, "quantity": 1 }] })
         }
@@ -890,6 +905,7 @@ struct Ids {
     entry: String,
     endpoint: String,
     product: String,
+    project: String,
 }
 
 impl Ids {
@@ -908,6 +924,9 @@ impl Ids {
             .replace("{message_id}", "msg_01JNOSUCHMESSAGE0000000000")
             .replace("{payment_id}", "01JNOSUCHPAYMENT0000000000")
             .replace("{product_id}", &self.product)
+            .replace("{project_id}", &self.project)
+            .replace("{item_id}", NO_SUCH)
+            .replace("{expense_id}", NO_SUCH)
             .replace("{category_id}", NO_SUCH)
             .replace("{brand_id}", NO_SUCH)
             .replace("{model_id}", NO_SUCH)
@@ -1019,8 +1038,20 @@ async fn seed(app: &TestApp, owner: &Account, slug: &str) -> Ids {
     )
     .await;
     assert_eq!(stocked.status, 201, "{:?}", stocked.body);
+    // A project for the client.
+    let made = send(
+        app,
+        Method::POST,
+        &path(&studio, "/projects"),
+        owner,
+        Some(json!({ "title": "Sleeve", "client_id": client })),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let project = made.json()["id"].as_str().expect("id").to_owned();
     Ids {
         product,
+        project,
         studio,
         professional: pro.user_id,
         service,
@@ -1053,7 +1084,7 @@ async fn snapshot(app: &TestApp, studio: &str) -> Vec<String> {
         partitions.push(Query::partition(format!("STUDIO#{studio}#CLIENTS#{field}")));
     }
     partitions.push(Query::partition(atelier_platform::audit::studio_partition(studio)).on(Index::Gsi1));
-    for inventory in ["INVENTORY", "STOCK"] {
+    for inventory in ["INVENTORY", "STOCK", "PROJECTS"] {
         partitions.push(Query::partition(format!("STUDIO#{studio}#{inventory}")));
     }
     let mut items = Vec::new();
@@ -1162,6 +1193,7 @@ impl Ids {
             entry: self.entry.clone(),
             endpoint: self.endpoint.clone(),
             product: self.product.clone(),
+            project: self.project.clone(),
         }
     }
 }

@@ -236,6 +236,7 @@ fn every_route_reaches_the_function_of_its_group() {
         Group::Notifications => "notifications",
         Group::Payments => "payments",
         Group::Inventory => "inventory",
+        Group::Projects => "projects",
     };
     let mut checked = 0;
     for group in Group::ALL {
