@@ -88,7 +88,8 @@ fn mul_div_round(a: i64, b: i64, c: i64) -> i64 {
     i64::try_from(if n < 0 { -q } else { q }).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// A line's revenue: `quantity × unit price`, less the discount, rounded half up.
+/// A line's revenue: `quantity × unit price`, less the discount, rounded half up (quantities and
+/// prices are never negative).
 pub fn line_total(quantity: i64, unit_price_minor: i64, discount_bps: u32) -> i64 {
     let gross = i128::from(quantity) * i128::from(unit_price_minor);
     let kept = i128::from(FULL_BPS - discount_bps.min(FULL_BPS));
@@ -238,7 +239,8 @@ mod tests {
         /// Totals add up over the lines; profit is revenue less costs and tax, exactly.
         #[test]
         fn totals_are_additive_and_exact(
-            lines in proptest::collection::vec((0..1_000_000i64, any::<bool>()), 0..30),
+            // Up to the largest line (10^6 units at 10^9) and more lines than a project holds.
+            lines in proptest::collection::vec((0..1_000_000_000_000_000i64, any::<bool>()), 0..60),
             crew in proptest::collection::vec(0..1_000_000i64, 0..10),
             expenses in proptest::collection::vec(0..1_000_000i64, 0..30),
             rate in 0u32..=10_000,
@@ -246,6 +248,8 @@ mod tests {
             let as_lines: Vec<Line> = lines.iter().map(|(t, b)| Line { total_minor: *t, booked: *b }).collect();
             let t = totals(as_lines.clone(), crew.clone(), expenses.clone(), rate);
             prop_assert_eq!(t.revenue_minor, lines.iter().map(|(v, _)| v).sum::<i64>());
+            prop_assert_eq!(t.crew_costs_minor, crew.iter().sum::<i64>());
+            prop_assert_eq!(t.expenses_minor, expenses.iter().sum::<i64>());
             prop_assert_eq!(t.crew_costs_minor + t.expenses_minor, t.spent_minor);
             prop_assert_eq!(t.profit_minor, t.revenue_minor - t.crew_costs_minor - t.expenses_minor - t.tax_minor);
             // Splitting the lines in two: revenue, costs and the unrounded tax add up; the tax

@@ -24,11 +24,13 @@ use crate::conflicts::{PROJECT_FINISHED, PROJECT_FULL, PROJECT_TRANSITION, UNKNO
 use crate::{CrewMember, Expense, Project, ProjectItem, Seat, client_pointer, crew_pointer, seat};
 
 /// Most line items of a project.
-pub const MAX_ITEMS: usize = 100;
+pub const MAX_ITEMS: usize = 50;
 /// Most crew members.
 pub const MAX_CREW: usize = 20;
 /// Most expenses.
-pub const MAX_EXPENSES: usize = 200;
+pub const MAX_EXPENSES: usize = 100;
+/// Most bookings one line covers.
+pub const MAX_BOOKINGS_PER_LINE: usize = 10;
 /// Most units on a line, and minutes on an hourly fee (a year of full days).
 pub const MAX_QUANTITY: i64 = 1_000_000;
 
@@ -39,6 +41,8 @@ pub enum Part {
     Project,
     /// A record the change refers to must exist.
     Reference(&'static str),
+    /// A booking's claim by a project line.
+    BookingLinked,
     /// Anything whose condition cannot fail in practice.
     #[default]
     Other,
@@ -50,6 +54,10 @@ impl atelier_platform::tx::Label for Part {
             Part::Reference(what) => {
                 AppError::Unprocessable(UNKNOWN_PROJECT_REFERENCE, format!("the studio has no such {what}"))
             }
+            Part::BookingLinked => AppError::Conflict(
+                crate::conflicts::BOOKING_LINKED,
+                "a booking is already a line of a project: its revenue is counted once".into(),
+            ),
             Part::Project | Part::Other => {
                 AppError::Conflict(CHANGED_MEANWHILE, "the project changed meanwhile; read it again".into())
             }
@@ -238,19 +246,26 @@ fn follow_ups(
     Ok(())
 }
 
-/// Applies `apply` to the project and writes it with what follows, under the version read;
-/// `checks` are conditions the write needs (a referenced record still exists).
+/// A change as asked for: what it is for the audit trail, the version it is based on (`If-Match`)
+/// and the conditions its write needs (a referenced record still exists, a booking's claim).
+struct Edit {
+    action: &'static str,
+    details: serde_json::Value,
+    expected: Option<i64>,
+    checks: Vec<(WriteOp, Part)>,
+}
+
+/// Applies `apply` to the project and writes it with what follows, under the version read.
 async fn change(
     platform: &Platform,
     actor: &Actor<'_>,
     project_id: &ProjectId,
-    expected: Option<i64>,
-    action: &str,
-    checks: Vec<(WriteOp, Part)>,
+    edit: Edit,
     apply: impl Fn(&mut Project, Seat) -> Result<(), AppError>,
 ) -> Result<Project, AppError> {
+    let Edit { action, details, expected, checks } = edit;
     let zone = atelier_studios::get(platform, actor.studio_id()).await?.profile.time_zone;
-    for _ in 0..8 {
+    for attempt in 0..ATTEMPTS {
         let current = crate::visible(platform, actor.access, project_id).await?;
         atelier_studios::check_precondition(expected, current.version)?;
         let seat = seat(actor.access);
@@ -264,20 +279,29 @@ async fn change(
             tx.push(op.clone(), part.clone());
         }
         follow_ups(platform, &mut tx, Some(&current), &next, &zone)?;
-        let changes =
-            serde_json::json!({ "version": next.version, "status": next.status, "totals": next.totals() });
+        let changes = serde_json::json!({
+            "request": details, "version": next.version, "status": next.status, "totals": next.totals()
+        });
         tx.push(actor.audit(platform, action, "project", project_id, changes)?, Part::Other);
         match tx.commit(platform).await {
             Ok(()) => return Ok(next),
             Err(Failure::Condition(Part::Project)) if expected.is_some() => {
                 return Err(AppError::PreconditionFailed);
             }
-            Err(Failure::Condition(Part::Project)) => continue,
+            Err(Failure::Condition(Part::Project)) => {
+                // Spread out, so changes racing on one project do not collide in step.
+                let spread = u64::from(atelier_platform::stable_shard(&platform.ids.new_id(), 7));
+                tokio::time::sleep(std::time::Duration::from_millis((attempt.min(10) as u64) * (1 + spread)))
+                    .await;
+            }
             Err(f) => return Err(f.into_error()),
         }
     }
     Err(AppError::Conflict(CHANGED_MEANWHILE, "the project kept changing; try again".into()))
 }
+
+/// How many times a change without `If-Match` is applied again after losing a race.
+const ATTEMPTS: usize = 20;
 
 fn managers_only(seat: Seat) -> Result<(), AppError> {
     match seat {
@@ -309,29 +333,46 @@ pub async fn update(
 ) -> Result<Project, AppError> {
     let current = crate::visible(platform, actor.access, project_id).await?;
     managers_only(seat(actor.access))?;
+    // Checked now for a quick answer; applied again inside the change to what is there then,
+    // so a concurrent change of another field is kept.
     let definition = atelier_studios::patched(&definition_of(&current), patch)?.validate()?;
     let mut checks = Vec::new();
-    let mut name = current.client_name.clone();
-    if definition.client_id != current.client_id {
-        name = client_name(platform, actor.studio_id(), &definition.client_id).await?;
+    let mut name = None;
+    if let Some(client) = patch.get("client_id").and_then(|v| v.as_str()) {
+        let client = ClientId::new(client);
+        name = Some(client_name(platform, actor.studio_id(), &client).await?);
         checks.push((
             WriteOp::check(
-                atelier_studios::clients::client_key(actor.studio_id(), &definition.client_id),
+                atelier_studios::clients::client_key(actor.studio_id(), &client),
                 Condition::Exists,
             ),
             Part::Reference("client"),
         ));
     }
-    change(platform, &actor, project_id, expected, "projects.updated", checks, |p, _| {
-        open(p)?;
-        let d = definition.clone();
-        if d.client_id != p.client_id {
-            p.client_name = name.clone();
-        }
-        (p.title, p.client_id, p.description, p.start_date, p.deadline, p.tags, p.budget_minor) =
-            (d.title, d.client_id, d.description, d.start_date, d.deadline, d.tags, d.budget_minor);
-        Ok(())
-    })
+    drop(definition);
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit { action: "projects.updated", details: patch.clone(), expected, checks },
+        |p, _| {
+            open(p)?;
+            let d = atelier_studios::patched(&definition_of(p), patch)?.validate()?;
+            if d.client_id != p.client_id {
+                if p.items.iter().any(|i| !i.booking_ids.is_empty()) {
+                    return Err(Invalid::field(
+                        "client_id",
+                        "lines are linked to the client's bookings: remove them first",
+                    )
+                    .into());
+                }
+                p.client_name = name.clone().unwrap_or_default();
+            }
+            (p.title, p.client_id, p.description, p.start_date, p.deadline, p.tags, p.budget_minor) =
+                (d.title, d.client_id, d.description, d.start_date, d.deadline, d.tags, d.budget_minor);
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -345,19 +386,30 @@ pub async fn set_status(
 ) -> Result<Project, AppError> {
     let zone = atelier_studios::get(platform, actor.studio_id()).await?.profile.time_zone;
     let month = crate::dashboard::month_of(platform.clock.now(), &zone);
-    change(platform, &actor, project_id, expected, "projects.status_changed", Vec::new(), |p, _| {
-        if !p.status.may_become(status) {
-            return Err(AppError::Conflict(
-                PROJECT_TRANSITION,
-                format!("a project {} cannot become {}", p.status.as_str(), status.as_str()),
-            ));
-        }
-        p.status = status;
-        if status == ProjectStatus::Delivered && p.earned_month.is_none() {
-            p.earned_month = Some(month.clone());
-        }
-        Ok(())
-    })
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.status_changed",
+            details: serde_json::json!({ "status": status }),
+            expected,
+            checks: Vec::new(),
+        },
+        |p, _| {
+            if !p.status.may_become(status) {
+                return Err(AppError::Conflict(
+                    PROJECT_TRANSITION,
+                    format!("a project {} cannot become {}", p.status.as_str(), status.as_str()),
+                ));
+            }
+            p.status = status;
+            if status == ProjectStatus::Delivered && p.earned_month.is_none() {
+                p.earned_month = Some(month.clone());
+            }
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -392,6 +444,7 @@ pub async fn add_item(
     actor: Actor<'_>,
     project_id: &ProjectId,
     request: &ItemRequest,
+    expected: Option<i64>,
 ) -> Result<Project, AppError> {
     let current = crate::visible(platform, actor.access, project_id).await?;
     managers_only(seat(actor.access))?;
@@ -407,7 +460,11 @@ pub async fn add_item(
     {
         errors.merge(e);
     }
-    errors.check(request.booking_ids.len() <= 50, "booking_ids", "at most 50");
+    errors.check(
+        request.booking_ids.len() <= MAX_BOOKINGS_PER_LINE,
+        "booking_ids",
+        format!("at most {MAX_BOOKINGS_PER_LINE}"),
+    );
     errors.into_result()?;
     let mut checks = Vec::new();
     let (mut description, mut price) = (request.description.clone(), request.unit_price_minor);
@@ -432,9 +489,21 @@ pub async fn add_item(
             Part::Reference("service"),
         ));
     }
-    for booking_id in &request.booking_ids {
+    for (n, booking_id) in request.booking_ids.iter().enumerate() {
+        if request.booking_ids[..n].contains(booking_id) {
+            return Err(Invalid::field(&format!("booking_ids[{n}]"), "lists a booking twice").into());
+        }
         match atelier_bookings::load(platform, actor.studio_id(), booking_id).await {
-            Ok(b) if b.client_id == current.client_id => {}
+            Ok(b) if b.client_id == current.client_id => {
+                // One line of one project per booking, claimed in the change's transaction.
+                checks.push((
+                    WriteOp::create(
+                        Item::new(&crate::booking_claim(actor.studio_id(), booking_id))
+                            .with("project_id", project_id.to_string()),
+                    ),
+                    Part::BookingLinked,
+                ));
+            }
             Ok(_) | Err(AppError::NotFound(_)) => {
                 return Err(AppError::Unprocessable(
                     UNKNOWN_PROJECT_REFERENCE,
@@ -458,17 +527,28 @@ pub async fn add_item(
         booking_ids: request.booking_ids.clone(),
         total_minor: line_total(request.quantity, price, request.discount_bps),
     };
-    change(platform, &actor, project_id, None, "projects.item_added", checks, |p, _| {
-        open(p)?;
-        if p.items.len() >= MAX_ITEMS {
-            return Err(AppError::Conflict(
-                PROJECT_FULL,
-                format!("a project holds at most {MAX_ITEMS} items"),
-            ));
-        }
-        p.items.push(item.clone());
-        Ok(())
-    })
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.item_added",
+            details: serde_json::to_value(request).unwrap_or_default(),
+            expected,
+            checks,
+        },
+        |p, _| {
+            open(p)?;
+            if p.items.len() >= MAX_ITEMS {
+                return Err(AppError::Conflict(
+                    PROJECT_FULL,
+                    format!("a project holds at most {MAX_ITEMS} items"),
+                ));
+            }
+            p.items.push(item.clone());
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -478,14 +558,35 @@ pub async fn remove_item(
     actor: Actor<'_>,
     project_id: &ProjectId,
     item_id: &ProjectItemId,
+    expected: Option<i64>,
 ) -> Result<Project, AppError> {
-    change(platform, &actor, project_id, None, "projects.item_removed", Vec::new(), |p, seat| {
-        managers_only(seat)?;
-        open(p)?;
-        let before = p.items.len();
-        p.items.retain(|i| i.id != *item_id);
-        if p.items.len() == before { Err(AppError::NotFound("item")) } else { Ok(()) }
-    })
+    // A line never changes once added: its bookings' claims can be found before the change.
+    let current = crate::visible(platform, actor.access, project_id).await?;
+    let claims = current
+        .items
+        .iter()
+        .filter(|i| i.id == *item_id)
+        .flat_map(|i| i.booking_ids.iter())
+        .map(|b| (WriteOp::delete(crate::booking_claim(actor.studio_id(), b)), Part::Other))
+        .collect();
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.item_removed",
+            details: serde_json::json!({ "item_id": item_id }),
+            expected,
+            checks: claims,
+        },
+        |p, seat| {
+            managers_only(seat)?;
+            open(p)?;
+            let before = p.items.len();
+            p.items.retain(|i| i.id != *item_id);
+            if p.items.len() == before { Err(AppError::NotFound("item")) } else { Ok(()) }
+        },
+    )
     .await
 }
 
@@ -526,6 +627,7 @@ pub async fn set_crew(
     project_id: &ProjectId,
     user: &UserId,
     request: &CrewRequest,
+    expected: Option<i64>,
 ) -> Result<Project, AppError> {
     crate::visible(platform, actor.access, project_id).await?;
     managers_only(seat(actor.access))?;
@@ -551,28 +653,39 @@ pub async fn set_crew(
     let name =
         atelier_studios::team::professional(platform, actor.studio_id(), user).await?.profile.display_name;
     let checks = checks.into_iter().map(|op| (op, Part::Reference("professional"))).collect();
-    change(platform, &actor, project_id, None, "projects.crew_set", checks, |p, _| {
-        open(p)?;
-        let member = CrewMember {
-            user_id: user.clone(),
-            name: name.clone(),
-            role: role.clone(),
-            fee: Some(request.fee),
-            cost_minor: Some(request.fee.cost_minor()),
-        };
-        let full = p.crew.len() >= MAX_CREW;
-        match p.crew.iter_mut().find(|c| c.user_id == *user) {
-            Some(existing) => *existing = member,
-            None if full => {
-                return Err(AppError::Conflict(
-                    PROJECT_FULL,
-                    format!("a project holds at most {MAX_CREW} crew members"),
-                ));
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.crew_set",
+            details: serde_json::json!({ "user_id": user, "request": request }),
+            expected,
+            checks,
+        },
+        |p, _| {
+            open(p)?;
+            let member = CrewMember {
+                user_id: user.clone(),
+                name: name.clone(),
+                role: role.clone(),
+                fee: Some(request.fee),
+                cost_minor: Some(request.fee.cost_minor()),
+            };
+            let full = p.crew.len() >= MAX_CREW;
+            match p.crew.iter_mut().find(|c| c.user_id == *user) {
+                Some(existing) => *existing = member,
+                None if full => {
+                    return Err(AppError::Conflict(
+                        PROJECT_FULL,
+                        format!("a project holds at most {MAX_CREW} crew members"),
+                    ));
+                }
+                None => p.crew.push(member),
             }
-            None => p.crew.push(member),
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -582,14 +695,26 @@ pub async fn remove_crew(
     actor: Actor<'_>,
     project_id: &ProjectId,
     user: &UserId,
+    expected: Option<i64>,
 ) -> Result<Project, AppError> {
-    change(platform, &actor, project_id, None, "projects.crew_removed", Vec::new(), |p, seat| {
-        managers_only(seat)?;
-        open(p)?;
-        let before = p.crew.len();
-        p.crew.retain(|c| c.user_id != *user);
-        if p.crew.len() == before { Err(AppError::NotFound("crew member")) } else { Ok(()) }
-    })
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.crew_removed",
+            details: serde_json::json!({ "user_id": user }),
+            expected,
+            checks: Vec::new(),
+        },
+        |p, seat| {
+            managers_only(seat)?;
+            open(p)?;
+            let before = p.crew.len();
+            p.crew.retain(|c| c.user_id != *user);
+            if p.crew.len() == before { Err(AppError::NotFound("crew member")) } else { Ok(()) }
+        },
+    )
     .await
 }
 
@@ -600,28 +725,40 @@ pub async fn set_minutes(
     project_id: &ProjectId,
     user: &UserId,
     minutes: i64,
+    expected: Option<i64>,
 ) -> Result<Project, AppError> {
     if !(0..=MAX_QUANTITY).contains(&minutes) {
         return Err(Invalid::field("minutes", format!("must be between 0 and {MAX_QUANTITY}")).into());
     }
     let caller = actor.user_id().clone();
-    change(platform, &actor, project_id, None, "projects.hours_set", Vec::new(), |p, seat| {
-        if seat == Seat::Crew && caller != *user {
-            managers_only(seat)?;
-        }
-        open(p)?;
-        let member =
-            p.crew.iter_mut().find(|c| c.user_id == *user).ok_or(AppError::NotFound("crew member"))?;
-        match member.fee {
-            Some(Fee::Hourly { rate_minor, .. }) => {
-                let fee = Fee::Hourly { rate_minor, minutes };
-                member.fee = Some(fee);
-                member.cost_minor = Some(fee.cost_minor());
-                Ok(())
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.hours_set",
+            details: serde_json::json!({ "user_id": user, "minutes": minutes }),
+            expected,
+            checks: Vec::new(),
+        },
+        |p, seat| {
+            if seat == Seat::Crew && caller != *user {
+                managers_only(seat)?;
             }
-            _ => Err(Invalid::field("minutes", "only an hourly fee counts minutes").into()),
-        }
-    })
+            open(p)?;
+            let member =
+                p.crew.iter_mut().find(|c| c.user_id == *user).ok_or(AppError::NotFound("crew member"))?;
+            match member.fee {
+                Some(Fee::Hourly { rate_minor, .. }) => {
+                    let fee = Fee::Hourly { rate_minor, minutes };
+                    member.fee = Some(fee);
+                    member.cost_minor = Some(fee.cost_minor());
+                    Ok(())
+                }
+                _ => Err(Invalid::field("minutes", "only an hourly fee counts minutes").into()),
+            }
+        },
+    )
     .await
 }
 
@@ -653,6 +790,7 @@ pub async fn add_expense(
     actor: Actor<'_>,
     project_id: &ProjectId,
     request: &ExpenseRequest,
+    expected: Option<i64>,
 ) -> Result<Project, AppError> {
     crate::visible(platform, actor.access, project_id).await?;
     managers_only(seat(actor.access))?;
@@ -701,17 +839,28 @@ pub async fn add_expense(
         receipt,
         recorded_by: actor.user_id().clone(),
     };
-    change(platform, &actor, project_id, None, "projects.expense_added", checks, |p, _| {
-        open(p)?;
-        if p.expenses.len() >= MAX_EXPENSES {
-            return Err(AppError::Conflict(
-                PROJECT_FULL,
-                format!("a project holds at most {MAX_EXPENSES} expenses"),
-            ));
-        }
-        p.expenses.push(expense.clone());
-        Ok(())
-    })
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.expense_added",
+            details: serde_json::to_value(request).unwrap_or_default(),
+            expected,
+            checks,
+        },
+        |p, _| {
+            open(p)?;
+            if p.expenses.len() >= MAX_EXPENSES {
+                return Err(AppError::Conflict(
+                    PROJECT_FULL,
+                    format!("a project holds at most {MAX_EXPENSES} expenses"),
+                ));
+            }
+            p.expenses.push(expense.clone());
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -721,13 +870,25 @@ pub async fn remove_expense(
     actor: Actor<'_>,
     project_id: &ProjectId,
     expense_id: &ExpenseId,
+    expected: Option<i64>,
 ) -> Result<Project, AppError> {
-    change(platform, &actor, project_id, None, "projects.expense_removed", Vec::new(), |p, seat| {
-        managers_only(seat)?;
-        open(p)?;
-        let before = p.expenses.len();
-        p.expenses.retain(|e| e.id != *expense_id);
-        if p.expenses.len() == before { Err(AppError::NotFound("expense")) } else { Ok(()) }
-    })
+    change(
+        platform,
+        &actor,
+        project_id,
+        Edit {
+            action: "projects.expense_removed",
+            details: serde_json::json!({ "expense_id": expense_id }),
+            expected,
+            checks: Vec::new(),
+        },
+        |p, seat| {
+            managers_only(seat)?;
+            open(p)?;
+            let before = p.expenses.len();
+            p.expenses.retain(|e| e.id != *expense_id);
+            if p.expenses.len() == before { Err(AppError::NotFound("expense")) } else { Ok(()) }
+        },
+    )
     .await
 }

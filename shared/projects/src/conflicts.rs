@@ -13,3 +13,6 @@ pub const UNKNOWN_PROJECT_REFERENCE: Reason =
     Reason { slug: "unknown-project-reference", title: "A referenced record does not exist in the studio" };
 /// 409: more items, crew or expenses than a project holds.
 pub const PROJECT_FULL: Reason = Reason { slug: "project-full", title: "The project holds no more of these" };
+/// 409: a booking already linked to a line of a project.
+pub const BOOKING_LINKED: Reason =
+    Reason { slug: "booking-already-linked", title: "The booking is already a line of a project" };

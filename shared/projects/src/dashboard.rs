@@ -1,8 +1,8 @@
 //! The studio's project dashboard, read from counters every project transaction keeps: how
 //! many projects are in each status (`COUNTS`), and per month of delivery the revenue, the part
 //! of it already counted as bookings' revenue, and the profit (`MONTH#<YYYY-MM>`). A delivered
-//! project's later changes add their difference to its month. Deadlines come from the deadline
-//! index: only the projects in the range are read.
+//! project's later changes add their difference to its month. Deadlines come from the status
+//! index of each open status: only open projects in the range are read.
 
 use std::collections::BTreeMap;
 
@@ -115,9 +115,9 @@ pub struct MonthFigures {
 pub struct Dashboard {
     /// Projects per status.
     pub by_status: BTreeMap<String, i64>,
-    /// Open projects due today or in the next 14 days (up to 50).
+    /// Open projects due today or in the next 14 days, soonest first (up to 50 of each status).
     pub due_soon: Vec<DeadlineEntry>,
-    /// Open projects past their deadline (up to 50).
+    /// Open projects past their deadline, oldest first (up to 50 of each status).
     pub overdue: Vec<DeadlineEntry>,
     /// The last 12 months, oldest first.
     pub months: Vec<MonthFigures>,
@@ -150,19 +150,24 @@ pub async fn dashboard(platform: &Platform, studio: &StudioId) -> Result<Dashboa
             )
         })
         .collect();
+    // Only open projects are read: one status index each, within the range.
     let horizon = today.checked_add(14.days()).unwrap_or(today);
-    let soon = Query::partition(projects_partition(studio))
-        .on(Index::Gsi1)
-        .sort(SortKey::Between(today.to_string(), format!("{horizon}#~")))
-        .limit(100);
-    let due_soon =
-        entries(&platform.store.query_all(soon, 200).await?, today, false)?.into_iter().take(50).collect();
-    let past = Query::partition(projects_partition(studio))
-        .on(Index::Gsi1)
-        .sort(SortKey::Lt(today.to_string()))
-        .limit(100);
-    let overdue =
-        entries(&platform.store.query_all(past, 500).await?, today, true)?.into_iter().take(50).collect();
+    let (mut due_soon, mut overdue) = (Vec::new(), Vec::new());
+    for status in ProjectStatus::ALL.into_iter().filter(|s| s.open()) {
+        let index = || Query::partition(crate::status_index(studio, status)).on(Index::Gsi2).limit(50);
+        let soon = index().sort(SortKey::Between(today.to_string(), format!("{horizon}#~")));
+        due_soon.extend(entries(&platform.store.query_all(soon, 50).await?, today, false)?);
+        let past = index().sort(SortKey::Lt(today.to_string()));
+        overdue.extend(entries(&platform.store.query_all(past, 50).await?, today, true)?);
+    }
+    due_soon.sort_by(|a: &DeadlineEntry, b: &DeadlineEntry| {
+        (a.deadline, &a.project_id).cmp(&(b.deadline, &b.project_id))
+    });
+    overdue.sort_by(|a: &DeadlineEntry, b: &DeadlineEntry| {
+        (a.deadline, &a.project_id).cmp(&(b.deadline, &b.project_id))
+    });
+    due_soon.truncate(50);
+    overdue.truncate(50);
     let first = today.first_of_month().checked_sub(11.months()).unwrap_or(today);
     let months: Vec<String> = (0..12)
         .filter_map(|n| first.checked_add(n.months()).ok())

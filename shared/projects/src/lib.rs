@@ -212,6 +212,49 @@ pub struct ProjectView {
     pub version: i64,
 }
 
+/// A project in a list: the header, who is on it and (managers) the money, without its lines
+/// and expenses (a page of 100 projects stays small).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectSummary {
+    /// Id.
+    #[schema(value_type = String)]
+    pub id: ProjectId,
+    /// Title.
+    pub title: String,
+    /// The studio's client.
+    #[schema(value_type = String)]
+    pub client_id: ClientId,
+    /// Their name.
+    pub client_name: String,
+    /// Where it stands.
+    pub status: ProjectStatus,
+    /// Start.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub start_date: Option<Date>,
+    /// Deadline.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub deadline: Option<Date>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The crew's names (their fees are on the project itself).
+    pub crew: Vec<String>,
+    /// Line items.
+    pub item_count: usize,
+    /// Expenses.
+    pub expense_count: usize,
+    /// The money (owners and managers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<Totals>,
+    /// Beyond the budget (owners and managers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over_budget: Option<bool>,
+    /// Last changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Version.
+    pub version: i64,
+}
+
 /// How a caller relates to a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seat {
@@ -275,6 +318,28 @@ impl Project {
         }
     }
 
+    /// The list entry for a caller in `seat`.
+    pub fn summary(&self, seat: Seat) -> ProjectSummary {
+        let manager = seat == Seat::Manager;
+        ProjectSummary {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            client_id: self.client_id.clone(),
+            client_name: self.client_name.clone(),
+            status: self.status,
+            start_date: self.start_date,
+            deadline: self.deadline,
+            tags: self.tags.clone(),
+            crew: self.crew.iter().map(|c| c.name.clone()).collect(),
+            item_count: self.items.len(),
+            expense_count: self.expenses.len(),
+            totals: manager.then(|| self.totals()),
+            over_budget: (manager && self.budget_minor.is_some()).then(|| self.over_budget()),
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+
     /// The stored item, listed by deadline (gsi1) and by status and deadline (gsi2).
     pub fn to_item(&self) -> Result<Item, StoreError> {
         let sort = format!("{}#{}", deadline_sort(self.deadline), self.id);
@@ -314,6 +379,11 @@ pub fn project_key(studio: &StudioId, project: &ProjectId) -> Key {
 /// Key of a project's pointer from its client.
 pub fn client_pointer(studio: &StudioId, client: &ClientId, project: &ProjectId) -> Key {
     Key::new(format!("STUDIO#{studio}#PROJECTS#CLIENT#{client}"), project.to_string())
+}
+
+/// Key of a booking's claim by a project line (a booking's revenue is counted once).
+pub fn booking_claim(studio: &StudioId, booking: &BookingId) -> Key {
+    Key::new(projects_partition(studio), format!("BOOKED#{booking}"))
 }
 
 /// Key of a project's pointer from a crew member.

@@ -20,7 +20,9 @@ use utoipa_axum::routes;
 
 use crate::changes::{self, CrewRequest, ExpenseRequest, ItemRequest, ProjectDefinition};
 use crate::dashboard::{self, Dashboard};
-use crate::{Project, ProjectView, Seat, project_key, projects_partition, seat, status_index};
+use crate::{
+    Project, ProjectSummary, ProjectView, Seat, project_key, projects_partition, seat, status_index,
+};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -132,18 +134,25 @@ impl ProjectFilter {
 /// The studio's projects by deadline (no deadline last), filtered by status, deadline range,
 /// client or crew member (members; a professional sees only the projects they are crew of).
 #[utoipa::path(get, path = "/v1/studios/{studio_id}/projects", tag = "projects", security(("bearer" = [])), params(StudioPath, ProjectFilter, PageParams),
-    responses((status = 200, body = inline(Page<ProjectView>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = inline(Page<ProjectSummary>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_projects(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     QueryParams(mut filter): QueryParams<ProjectFilter>,
     QueryParams(page): QueryParams<PageParams>,
-) -> Result<Json<Page<ProjectView>>> {
+) -> Result<Json<Page<ProjectSummary>>> {
     let platform = &state.platform;
     let studio = &member.access.studio_id;
     if seat(&member.access) == Seat::Crew {
         filter.crew_id = Some(member.access.caller.user_id.clone());
     }
+    let mut errors = atelier_domain::Invalid::default();
+    for (field, date) in [("from", filter.from), ("to", filter.to)] {
+        if let Some(date) = date {
+            atelier_domain::time::check_date(&mut errors, field, date);
+        }
+    }
+    errors.into_result().map_err(|e| ApiError(e.into()))?;
     if let (Some(from), Some(to)) = (filter.from, filter.to)
         && to < from
     {
@@ -177,7 +186,10 @@ pub async fn list_projects(
         projects.sort_by(|a, b| {
             (crate::deadline_sort(a.deadline), &a.id).cmp(&(crate::deadline_sort(b.deadline), &b.id))
         });
-        return Ok(Json(Page::new(projects.iter().map(|p| view(&member, p)).collect(), found.next)));
+        return Ok(Json(Page::new(
+            projects.iter().map(|p| p.summary(seat(&member.access))).collect(),
+            found.next,
+        )));
     }
     let (partition, index) = match filter.status {
         Some(status) => (status_index(studio, status), Index::Gsi2),
@@ -186,7 +198,8 @@ pub async fn list_projects(
     let mut query = Query::partition(partition).on(index);
     query = match (filter.from, filter.to) {
         (Some(f), Some(t)) => query.sort(SortKey::Between(f.to_string(), format!("{t}#~"))),
-        (Some(f), None) => query.sort(SortKey::Between(f.to_string(), "9999-12-31#~".into())),
+        // Projects without a deadline sort last (9999-12-31): a range leaves them out.
+        (Some(f), None) => query.sort(SortKey::Between(f.to_string(), "2199-12-31#~".into())),
         (None, Some(t)) => query.sort(SortKey::Between("0".into(), format!("{t}#~"))),
         (None, None) => query,
     };
@@ -197,7 +210,7 @@ pub async fn list_projects(
         .map(Item::to_record)
         .collect::<std::result::Result<_, _>>()
         .map_err(AppError::from)?;
-    Ok(Json(Page::new(projects.iter().map(|p| view(&member, p)).collect(), found.next)))
+    Ok(Json(Page::new(projects.iter().map(|p| p.summary(seat(&member.access))).collect(), found.next)))
 }
 
 /// A project with its totals (managers; a crew member sees their project, their own fee, no
@@ -262,10 +275,12 @@ pub async fn add_item(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<ProjectPath>,
+    IfMatch(expected): IfMatch,
     Json(body): Json<ItemRequest>,
-) -> Result<(StatusCode, Json<ProjectView>)> {
-    let project = changes::add_item(&state.platform, member.actor(), &path.project_id, &body).await?;
-    Ok((StatusCode::CREATED, Json(view(&member, &project))))
+) -> Result<(StatusCode, Tagged<ProjectView>)> {
+    let project =
+        changes::add_item(&state.platform, member.actor(), &path.project_id, &body, expected).await?;
+    Ok((StatusCode::CREATED, Tagged(project.version, view(&member, &project))))
 }
 
 /// Removes a line item (managers).
@@ -275,10 +290,12 @@ pub async fn remove_item(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<ItemPath>,
-) -> Result<Json<ProjectView>> {
+    IfMatch(expected): IfMatch,
+) -> Result<Tagged<ProjectView>> {
     let project =
-        changes::remove_item(&state.platform, member.actor(), &path.project_id, &path.item_id).await?;
-    Ok(Json(view(&member, &project)))
+        changes::remove_item(&state.platform, member.actor(), &path.project_id, &path.item_id, expected)
+            .await?;
+    Ok(Tagged(project.version, view(&member, &project)))
 }
 
 /// Assigns a professional with a role and a fee, or changes them (managers).
@@ -289,11 +306,13 @@ pub async fn set_crew(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<CrewPath>,
+    IfMatch(expected): IfMatch,
     Json(body): Json<CrewRequest>,
-) -> Result<Json<ProjectView>> {
+) -> Result<Tagged<ProjectView>> {
     let project =
-        changes::set_crew(&state.platform, member.actor(), &path.project_id, &path.user_id, &body).await?;
-    Ok(Json(view(&member, &project)))
+        changes::set_crew(&state.platform, member.actor(), &path.project_id, &path.user_id, &body, expected)
+            .await?;
+    Ok(Tagged(project.version, view(&member, &project)))
 }
 
 /// Takes a professional off the crew (managers).
@@ -303,10 +322,12 @@ pub async fn remove_crew(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<CrewPath>,
-) -> Result<Json<ProjectView>> {
+    IfMatch(expected): IfMatch,
+) -> Result<Tagged<ProjectView>> {
     let project =
-        changes::remove_crew(&state.platform, member.actor(), &path.project_id, &path.user_id).await?;
-    Ok(Json(view(&member, &project)))
+        changes::remove_crew(&state.platform, member.actor(), &path.project_id, &path.user_id, expected)
+            .await?;
+    Ok(Tagged(project.version, view(&member, &project)))
 }
 
 /// Minutes worked.
@@ -325,12 +346,19 @@ pub async fn set_minutes(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<CrewPath>,
+    IfMatch(expected): IfMatch,
     Json(body): Json<MinutesRequest>,
-) -> Result<Json<ProjectView>> {
-    let project =
-        changes::set_minutes(&state.platform, member.actor(), &path.project_id, &path.user_id, body.minutes)
-            .await?;
-    Ok(Json(view(&member, &project)))
+) -> Result<Tagged<ProjectView>> {
+    let project = changes::set_minutes(
+        &state.platform,
+        member.actor(),
+        &path.project_id,
+        &path.user_id,
+        body.minutes,
+        expected,
+    )
+    .await?;
+    Ok(Tagged(project.version, view(&member, &project)))
 }
 
 /// Adds an expense (managers).
@@ -341,10 +369,12 @@ pub async fn add_expense(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<ProjectPath>,
+    IfMatch(expected): IfMatch,
     Json(body): Json<ExpenseRequest>,
-) -> Result<(StatusCode, Json<ProjectView>)> {
-    let project = changes::add_expense(&state.platform, member.actor(), &path.project_id, &body).await?;
-    Ok((StatusCode::CREATED, Json(view(&member, &project))))
+) -> Result<(StatusCode, Tagged<ProjectView>)> {
+    let project =
+        changes::add_expense(&state.platform, member.actor(), &path.project_id, &body, expected).await?;
+    Ok((StatusCode::CREATED, Tagged(project.version, view(&member, &project))))
 }
 
 /// Removes an expense (managers).
@@ -354,10 +384,17 @@ pub async fn remove_expense(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<ExpensePath>,
-) -> Result<Json<ProjectView>> {
-    let project =
-        changes::remove_expense(&state.platform, member.actor(), &path.project_id, &path.expense_id).await?;
-    Ok(Json(view(&member, &project)))
+    IfMatch(expected): IfMatch,
+) -> Result<Tagged<ProjectView>> {
+    let project = changes::remove_expense(
+        &state.platform,
+        member.actor(),
+        &path.project_id,
+        &path.expense_id,
+        expected,
+    )
+    .await?;
+    Ok(Tagged(project.version, view(&member, &project)))
 }
 
 /// The studio's project dashboard (managers): projects by status, deadlines in the next 14

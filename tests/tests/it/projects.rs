@@ -97,6 +97,9 @@ async fn a_project_runs_from_draft_to_delivery_with_an_honest_profit(app: TestAp
         let added = call(&app, &s, &s.owner, Method::POST, &format!("{p}/items"), Some(item)).await;
         assert_eq!(added.status, 201, "{:?}", added.body);
     }
+    call(&app, &s, &s.owner, Method::POST, &format!("{p}/items"), Some(json!({ "description": "Again", "quantity": 1, "unit_price_minor": 4000, "booking_ids": [booked] })))
+        .await
+        .assert_problem(409, "booking-already-linked");
     ok(
         &app,
         &s,
@@ -275,6 +278,67 @@ async fn concurrent_edits_lose_nothing_and_stale_ones_are_refused(app: TestApp) 
     assert_eq!(after["expenses"].as_array().map(Vec::len), Some(10));
     assert_eq!(stored, (0..10).map(|n| 1000 + n).sum::<i64>());
     assert_eq!(after["totals"]["expenses_minor"], stored);
+
+    // A stale `If-Match` is refused on every change, not only the header's.
+    app.request(Method::POST, &path(&s.studio, &format!("{p}/expenses")))
+        .bearer(&s.owner.access)
+        .header("if-match", "\"1\"")
+        .json(&json!({ "category": "x", "description": "x", "amount_minor": 1, "date": "2026-06-01" }))
+        .send()
+        .await
+        .assert_problem(412, "precondition-failed");
+
+    // Five moves to `planned` at once: one, and four that make no sense once it has moved;
+    // the dashboard's counts follow.
+    next_minute(&app);
+    let moves: Vec<_> = (0..5)
+        .map(|n| {
+            tokio::spawn(send(
+                &app,
+                Method::POST,
+                &path(&s.studio, &format!("{p}/status")),
+                if n % 2 == 0 { &s.owner } else { &manager },
+                Some(json!({ "status": "planned" })),
+            ))
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in moves {
+        let response = task.await.expect("task");
+        if response.status == 409 {
+            response.assert_problem(409, "invalid-project-transition");
+        }
+        statuses.push(response.status.as_u16());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409]);
+    let board = ok(&app, &s, &s.owner, Method::GET, "/project-dashboard", None).await;
+    assert_eq!(
+        (board["by_status"]["planned"].as_i64(), board["by_status"]["draft"].as_i64()),
+        (Some(1), Some(0))
+    );
+
+    // Six expenses at once on a budget of 50.00 that the fifth crosses: one alert.
+    let tight = project(
+        &app,
+        &s,
+        json!({ "title": "Tight", "client_id": client(&app, &s, "Bea").await, "budget_minor": 5000 }),
+    )
+    .await;
+    let t = format!("/projects/{}", id(&tight));
+    next_minute(&app);
+    let spends: Vec<_> = (0..6)
+        .map(|n| {
+            let body = json!({ "category": "materials", "description": format!("Roll {n}"), "amount_minor": 1000, "date": "2026-06-01" });
+            tokio::spawn(send(&app, Method::POST, &path(&s.studio, &format!("{t}/expenses")), if n % 2 == 0 { &s.owner } else { &manager }, Some(body)))
+        })
+        .collect();
+    for task in spends {
+        assert_eq!(task.await.expect("task").status, 201);
+    }
+    while app.run_workers().await > 0 {}
+    let titles = inbox_titles(&app, &app.sign_in_again(&s.owner).await).await;
+    assert_eq!(titles.iter().filter(|t| t.as_str() == "Over budget: Tight").count(), 1, "{titles:?}");
 }
 
 async fn bad_input_changes_nothing(app: TestApp) {
@@ -331,8 +395,8 @@ async fn bad_input_changes_nothing(app: TestApp) {
     let listed = ok(&app, &s, &s.owner, Method::GET, "/projects", None).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "only the one project");
 
-    // A project holds at most 100 items.
-    for n in 0..100 {
+    // A project holds at most 50 items.
+    for n in 0..50 {
         if n % 90 == 0 {
             next_minute(&app);
         }
