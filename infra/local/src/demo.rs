@@ -380,7 +380,7 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let exceptions = format!("{base}/professionals/{}/availability/exceptions", professionals[1].id);
     let range = format!("{exceptions}?from={today}&to={}", today.checked_add(60.days()).unwrap_or(today));
     let listed = api.expect(Method::GET, &range, &owner.token, None).await?;
-    if listed.as_array().is_none_or(Vec::is_empty) {
+    if listed["items"].as_array().is_none_or(Vec::is_empty) {
         let off = today.checked_add(10.days()).unwrap_or(today);
         let exception =
             json!({ "kind": "time_off", "start_date": off, "end_date": off, "note": "Training course" });
@@ -685,8 +685,8 @@ async fn stock(api: &Api, base: &str, token: &str, colour: &str, beard: &str) ->
 
 /// Invites `who` to the studio with `role` and accepts, unless they are a member already.
 async fn join(api: &Api, base: &str, owner: &Account, who: &Account, role: &str) -> Result<(), DemoError> {
-    let members = api.expect(Method::GET, &format!("{base}/members"), &owner.token, None).await?;
-    if members.as_array().is_some_and(|m| m.iter().any(|m| m["user_id"] == who.id.as_str())) {
+    let members = api.all(&format!("{base}/members"), &owner.token).await?;
+    if members.iter().any(|m| m["user_id"] == who.id.as_str()) {
         return Ok(());
     }
     let invitation = json!({ "email": who.email, "role": role });
@@ -696,8 +696,8 @@ async fn join(api: &Api, base: &str, owner: &Account, who: &Account, role: &str)
         text(&sent["id"])
     } else {
         // Sent by an earlier run that stopped before the acceptance.
-        let pending = api.expect(Method::GET, &format!("{base}/invitations"), &owner.token, None).await?;
-        let found = pending.as_array().and_then(|all| {
+        let pending = api.all(&format!("{base}/invitations"), &owner.token).await?;
+        let found = Some(pending.as_slice()).and_then(|all| {
             all.iter()
                 .find(|i| i["email"] == who.email.as_str() && i["status"] == "pending")
                 .map(|i| text(&i["id"]))

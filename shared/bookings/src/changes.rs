@@ -464,11 +464,13 @@ pub async fn complete(
             points,
             &before.id,
             settings.loyalty_expiry_days,
+            actor.user_id(),
         )?;
         plan.extra.extend(ops.into_iter().map(|op| (op, Part::Other)));
     }
     let mut payload = BookingEvent::of(&plan.after);
     payload.points = Some(points);
+    payload.by = Some(actor.user_id().clone());
     plan.events.push(events::stage(platform, events::COMPLETED, studio_id, &payload).map_err(store_err)?);
     plan.audit = Some(actor.audit(
         platform,

@@ -111,6 +111,10 @@ pub struct BookingEvent {
     /// the booking as it was then).
     #[serde(default)]
     pub reschedules: u32,
+    /// The member whose change raised it (a completion's, for what it records in their name);
+    /// absent when the system did or the event does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserId>,
 }
 
 impl BookingEvent {
@@ -140,6 +144,7 @@ impl BookingEvent {
             hold_until: b.timers.hold_until.filter(|_| b.status == BookingStatus::Pending),
             reason: None,
             reschedules: b.reschedules,
+            by: None,
         }
     }
 }

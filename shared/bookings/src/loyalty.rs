@@ -34,6 +34,8 @@ pub enum LedgerKind {
 
 /// One movement of points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Named apart from the payments ledger's entry: one name is one schema in the OpenAPI document.
+#[schema(as = LoyaltyEntry)]
 pub struct LedgerEntry {
     /// Id.
     pub id: String,
@@ -48,7 +50,8 @@ pub struct LedgerEntry {
     /// A note.
     #[serde(default)]
     pub note: String,
-    /// Who (absent: the system).
+    /// Who did it: the member who completed, redeemed or marked the no-show; absent only when
+    /// the system did (points expired by the scheduler).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
     /// When.
@@ -104,6 +107,7 @@ pub(crate) fn earn_ops(
     points: i64,
     booking_id: &BookingId,
     expiry_days: u32,
+    by: &atelier_domain::ids::UserId,
 ) -> Result<Vec<WriteOp>, StoreError> {
     let now = platform.clock.now();
     let mut actions = vec![
@@ -121,7 +125,8 @@ pub(crate) fn earn_ops(
         points,
         booking_id: Some(booking_id.to_owned()),
         note: String::new(),
-        by: None,
+        // The staff member who completed the booking.
+        by: Some(by.to_string()),
         at: now,
     };
     let mut ops = vec![

@@ -329,14 +329,19 @@ pub async fn join_waitlist(
 }
 
 /// Waitlist entries with their positions: staff see every line, a client their own entries.
-#[utoipa::path(get, path = "/v1/studios/{studio_id}/waitlist", tag = "waitlist", security(("bearer" = [])), params(StudioPath, WaitlistFilter),
-    responses((status = 200, body = Vec<EntryView>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/waitlist", tag = "waitlist", security(("bearer" = [])), params(StudioPath, WaitlistFilter, PageParams),
+    responses((status = 200, body = inline(Page<EntryView>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_waitlist(
     State(state): State<AppState>,
     caller: InStudio,
     QueryParams(filter): QueryParams<WaitlistFilter>,
-) -> Result<Json<Vec<EntryView>>> {
-    Ok(Json(waitlist::list(&state.platform, &caller.access, filter.service_id.as_ref()).await?))
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<EntryView>>> {
+    let all = waitlist::list(&state.platform, &caller.access, filter.service_id.as_ref()).await?;
+    // By service, then position in its line (entries no longer waiting last), then id.
+    Ok(Json(page.slice(all, |e: &EntryView| {
+        format!("{}#{:06}#{}", e.entry.service_id, e.position.unwrap_or(999_999), e.entry.id)
+    })?))
 }
 
 /// Leaves the waitlist.

@@ -1,4 +1,12 @@
 //! Money in integer minor units with an ISO 4217 currency; rates in basis points. No floats.
+//!
+//! **Rounding rule, everywhere.** A share of an amount (a cancellation or no-show fee, a deposit,
+//! loyalty points, tax on a project, the value of stock taken at average cost) is computed
+//! exactly in integers and rounded once, to the nearest minor unit, **halves up** (away from
+//! zero): 50 % of 2545 is 1273, 17.5 % of 2545 is 445 (445.375), 50 % of 1 is 1, 49.99 % of 1 is
+//! 0. The minor unit is the currency's own (cents, or the yen itself for JPY: 50 % of JPY 1001
+//! is JPY 501). A refund is never rounded: it is what was received less the fee kept. Tax is
+//! rounded once on a total, never per line (docs/projects.md).
 
 use serde::{Deserialize, Serialize};
 
@@ -286,6 +294,19 @@ pub fn check_amount(amount_minor: i64, field: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_round_half_up_once() {
+        assert_eq!(apply_bps(2545, 5000), 1273, "an exact half goes up");
+        assert_eq!(apply_bps(2545, 1750), 445, "445.375");
+        assert_eq!(apply_bps(2545, 1751), 446, "445.6295");
+        assert_eq!(apply_bps(1, 5000), 1, "a tiny amount's half");
+        assert_eq!(apply_bps(1, 4999), 0);
+        assert_eq!(apply_bps(0, 10_000), 0);
+        assert_eq!(apply_bps(1001, 5000), 501, "JPY has no minor unit: the yen rounds");
+        assert_eq!(apply_bps(MAX_AMOUNT_MINOR, FULL_BPS), MAX_AMOUNT_MINOR);
+        assert_eq!(Currency::parse("JPY", "c").expect("yen").minor_units(), 0);
+    }
 
     #[test]
     fn money_keeps_its_currency_and_prints_for_people() {

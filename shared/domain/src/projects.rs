@@ -100,7 +100,7 @@ pub fn line_total(quantity: i64, unit_price_minor: i64, discount_bps: u32) -> i6
 /// A crew member's fee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Fee {
+pub enum CrewFee {
     /// A fixed amount for the project.
     Fixed {
         /// Minor units.
@@ -116,12 +116,12 @@ pub enum Fee {
     },
 }
 
-impl Fee {
+impl CrewFee {
     /// What it costs, rounded half up.
     pub fn cost_minor(&self) -> i64 {
         match *self {
-            Fee::Fixed { amount_minor } => amount_minor,
-            Fee::Hourly { rate_minor, minutes } => mul_div_round(rate_minor, minutes, 60),
+            CrewFee::Fixed { amount_minor } => amount_minor,
+            CrewFee::Hourly { rate_minor, minutes } => mul_div_round(rate_minor, minutes, 60),
         }
     }
 }
@@ -223,8 +223,8 @@ mod tests {
         assert_eq!(line_total(3, 333, 0), 999);
         assert_eq!(line_total(1, 2545, 5000), 1273, "half up");
         assert_eq!(line_total(2, 100, 10_000), 0);
-        assert_eq!(Fee::Hourly { rate_minor: 2000, minutes: 90 }.cost_minor(), 3000);
-        assert_eq!(Fee::Hourly { rate_minor: 1001, minutes: 30 }.cost_minor(), 501, "500.5 → 501");
+        assert_eq!(CrewFee::Hourly { rate_minor: 2000, minutes: 90 }.cost_minor(), 3000);
+        assert_eq!(CrewFee::Hourly { rate_minor: 1001, minutes: 30 }.cost_minor(), 501, "500.5 → 501");
         let t = totals([Line { total_minor: 100_000, booked: true }], [30_000], [10_000], 2300);
         assert_eq!(
             (t.tax_minor, t.profit_minor, t.margin_bps, t.booked_revenue_minor),

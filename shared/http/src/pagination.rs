@@ -52,6 +52,43 @@ impl PageParams {
     }
 }
 
+impl PageParams {
+    /// A page of a bounded collection read whole (a studio's members, its resources, one
+    /// professional's exceptions in a range): ordered by `key`, cut after the cursor's key, so
+    /// every list answers in the same shape with the same parameters. The cursor is the last
+    /// key of the page, hex-encoded (opaque to clients).
+    pub fn slice<T>(&self, mut items: Vec<T>, key: impl Fn(&T) -> String) -> Result<Page<T>, AppError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT) as usize;
+        let after = match &self.cursor {
+            Some(text) => {
+                Some(decode_key(text).ok_or_else(|| AppError::BadRequest("invalid cursor".into()))?)
+            }
+            None => None,
+        };
+        items.sort_by_key(|item| key(item));
+        let mut rest: Vec<T> =
+            items.into_iter().filter(|item| after.as_ref().is_none_or(|a| key(item) > *a)).collect();
+        let more = rest.len() > limit;
+        rest.truncate(limit);
+        let next_cursor = if more { rest.last().map(|last| encode_key(&key(last))) } else { None };
+        Ok(Page { items: rest, next_cursor })
+    }
+}
+
+fn encode_key(key: &str) -> String {
+    format!("k{}", key.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn decode_key(text: &str) -> Option<String> {
+    let hex = text.strip_prefix('k')?;
+    if hex.len() % 2 != 0 || hex.len() > 1024 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
 /// One page of a list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Page<T> {
@@ -72,6 +109,18 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_collections_page_by_key() {
+        let params = |limit, cursor: Option<String>| PageParams { limit: Some(limit), cursor };
+        let first = params(2, None).slice(vec!["c", "a", "d", "b"], |s| (*s).to_owned()).expect("page");
+        assert_eq!(first.items, ["a", "b"]);
+        let next = first.next_cursor.expect("more");
+        let second =
+            params(2, Some(next)).slice(vec!["d", "c", "b", "a"], |s| (*s).to_owned()).expect("page");
+        assert_eq!((second.items, second.next_cursor), (vec!["c", "d"], None));
+        assert!(params(2, Some("zz".into())).slice(vec!["a"], |s| (*s).to_owned()).is_err());
+    }
 
     #[test]
     fn limits_and_cursors_are_checked() {

@@ -94,8 +94,8 @@ pub struct Movement {
     /// completed).
     #[serde(default)]
     pub shortfall: i64,
-    /// Who recorded it; absent when the system did (a booking's completion consumes its
-    /// service's products: `booking_id` says which).
+    /// Who recorded it; for a completed booking's consumption, who completed it
+    /// (`booking_id` says which booking).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub by: Option<UserId>,

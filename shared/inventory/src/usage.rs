@@ -189,7 +189,8 @@ pub async fn consume(platform: &Platform, booking: &BookingEvent) -> Result<Vec<
                 booking_id: Some(booking.booking_id.clone()),
                 sale_id: None,
                 shortfall,
-                by: None,
+                // In the name of who completed the booking (the worker records it for them).
+                by: booking.by.clone(),
             };
             let planned = plan(platform, &product, intent, now)?;
             writes(platform, &mut tx, &planned, &mut counters)?;

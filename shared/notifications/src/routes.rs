@@ -185,11 +185,12 @@ fn template_view(topic: Topic, language: Language, text: Option<TemplateText>) -
 
 /// Every topic's template in every language: the studio's own where it has one (managers).
 #[utoipa::path(get, path = "/v1/studios/{studio_id}/notification-templates", tag = "notifications", security(("bearer" = [])),
-    params(StudioPath),
+    params(StudioPath, PageParams),
     responses((status = 200, body = inline(Page<TemplateView>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_templates(
     State(state): State<AppState>,
     member: Member<Manager>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Page<TemplateView>>> {
     let overrides = templates::overrides(&state.platform, &member.access.studio_id).await?;
     let mut items = Vec::new();
@@ -202,7 +203,13 @@ pub async fn list_templates(
             items.push(template_view(topic, language, own));
         }
     }
-    Ok(Json(Page::new(items, None)))
+    // In the topics' order, English first.
+    let order = |t: &TemplateView| {
+        let topic = Topic::ALL.iter().position(|x| *x == t.topic).unwrap_or_default();
+        let language = Language::ALL.iter().position(|x| *x == t.language).unwrap_or_default();
+        format!("{topic:03}#{language}")
+    };
+    Ok(Json(page.slice(items, order)?))
 }
 
 /// Sets the studio's own subject and body for a topic in a language; checked first (syntax and

@@ -97,7 +97,7 @@ pub async fn record_in_person(
 pub struct BookingMoney {
     /// Its payments, oldest first.
     pub items: Vec<PaymentView>,
-    /// Always absent: a booking has few payments, all listed.
+    /// Pass as `cursor` for more payments (a booking has few).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
     /// Received and returned, from the ledger, per currency.
@@ -107,12 +107,13 @@ pub struct BookingMoney {
 }
 
 /// A booking's payments and balance (its client, its professional, managers).
-#[utoipa::path(get, path = "/v1/studios/{studio_id}/bookings/{booking_id}/payments", tag = "payments", security(("bearer" = [])), params(BookingPath),
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/bookings/{booking_id}/payments", tag = "payments", security(("bearer" = [])), params(BookingPath, PageParams),
     responses((status = 200, body = BookingMoney), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn booking_payments(
     State(state): State<AppState>,
     caller: InStudio,
     Path(path): Path<BookingPath>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<BookingMoney>> {
     let platform = &state.platform;
     let booking = atelier_bookings::load(platform, &caller.access.studio_id, &path.booking_id).await?;
@@ -129,12 +130,12 @@ pub async fn booking_payments(
     } else {
         0
     };
-    Ok(Json(BookingMoney {
-        items: payments.iter().map(Payment::view).collect(),
-        next_cursor: None,
-        balances,
-        owed_minor,
-    }))
+    let views = payments.iter().map(Payment::view).collect();
+    // Oldest first: created instant, then id.
+    let page = page.slice(views, |p: &PaymentView| {
+        format!("{}#{}", atelier_bookings::sort_instant(p.created_at), p.id)
+    })?;
+    Ok(Json(BookingMoney { items: page.items, next_cursor: page.next_cursor, balances, owed_minor }))
 }
 
 /// Filters of a studio's payments.
@@ -385,20 +386,24 @@ pub async fn client_balance(
 pub struct DriftList {
     /// Oldest first.
     pub items: Vec<Drift>,
-    /// Always absent: drifts are few, all listed.
+    /// Pass as `cursor` for more drifts (they are few).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
 /// What the reconciliation found different between the provider and the ledger (managers).
-#[utoipa::path(get, path = "/v1/studios/{studio_id}/payment-drifts", tag = "payments", security(("bearer" = [])), params(StudioPath),
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/payment-drifts", tag = "payments", security(("bearer" = [])), params(StudioPath, PageParams),
     responses((status = 200, body = DriftList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn payment_drifts(
     State(state): State<AppState>,
     member: Member<Manager>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<DriftList>> {
     let items = reconciliation::drifts(&state.platform, &member.access.studio_id).await?;
-    Ok(Json(DriftList { items, next_cursor: None }))
+    let page = page.slice(items, |d: &Drift| {
+        format!("{}#{}#{}", atelier_bookings::sort_instant(d.detected_at), d.intent_id, d.kind as u8)
+    })?;
+    Ok(Json(DriftList { items: page.items, next_cursor: page.next_cursor }))
 }
 
 /// The provider's webhook: the raw body with its `Stripe-Signature`, verified before it is

@@ -10,7 +10,7 @@ use atelier_domain::ids::{
     BookingId, ClientId, ExpenseId, ProjectId, ProjectItemId, ServiceId, StudioId, SupplierId, UserId,
 };
 use atelier_domain::money::{Currency, FULL_BPS, check_amount};
-use atelier_domain::projects::{Fee, ProjectStatus, line_total};
+use atelier_domain::projects::{CrewFee, ProjectStatus, line_total};
 use atelier_domain::studios::{check_required_text, check_text};
 use atelier_platform::error::CHANGED_MEANWHILE;
 use atelier_platform::store::{Condition, Item, WriteOp};
@@ -597,17 +597,17 @@ pub struct CrewRequest {
     /// Their role on the project, up to 60 characters.
     pub role: String,
     /// Their fee: `{"kind": "fixed", "amount_minor"}` or `{"kind": "hourly", "rate_minor", "minutes"}`.
-    pub fee: Fee,
+    pub fee: CrewFee,
 }
 
-fn check_fee(fee: &Fee, errors: &mut Invalid) {
+fn check_fee(fee: &CrewFee, errors: &mut Invalid) {
     match *fee {
-        Fee::Fixed { amount_minor } => {
+        CrewFee::Fixed { amount_minor } => {
             if let Err(e) = check_amount(amount_minor, "fee.amount_minor") {
                 errors.merge(e);
             }
         }
-        Fee::Hourly { rate_minor, minutes } => {
+        CrewFee::Hourly { rate_minor, minutes } => {
             if let Err(e) = check_amount(rate_minor, "fee.rate_minor") {
                 errors.merge(e);
             }
@@ -749,8 +749,8 @@ pub async fn set_minutes(
             let member =
                 p.crew.iter_mut().find(|c| c.user_id == *user).ok_or(AppError::NotFound("crew member"))?;
             match member.fee {
-                Some(Fee::Hourly { rate_minor, .. }) => {
-                    let fee = Fee::Hourly { rate_minor, minutes };
+                Some(CrewFee::Hourly { rate_minor, .. }) => {
+                    let fee = CrewFee::Hourly { rate_minor, minutes };
                     member.fee = Some(fee);
                     member.cost_minor = Some(fee.cost_minor());
                     Ok(())

@@ -19,7 +19,7 @@ use atelier_domain::ids::{
     BookingId, ClientId, ExpenseId, ProjectId, ProjectItemId, ServiceId, StudioId, SupplierId, UserId,
 };
 use atelier_domain::money::Currency;
-use atelier_domain::projects::{Fee, Line, ProjectStatus, Totals, totals};
+use atelier_domain::projects::{CrewFee, Line, ProjectStatus, Totals, totals};
 use atelier_platform::access::StudioAccess;
 use atelier_platform::store::{Item, Key, StoreError, attr};
 use atelier_platform::{AppError, Platform};
@@ -68,7 +68,7 @@ pub struct CrewMember {
     pub role: String,
     /// Their fee (hidden from the other crew members).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fee: Option<Fee>,
+    pub fee: Option<CrewFee>,
     /// What the fee costs (hidden likewise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_minor: Option<i64>,

@@ -196,15 +196,17 @@ pub async fn public_services(
 }
 
 /// The active professionals of an active studio (anyone).
-#[utoipa::path(get, path = "/v1/public/studios/{studio_id}/professionals", tag = "public", params(StudioPath),
-    responses((status = 200, body = Vec<Professional>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/public/studios/{studio_id}/professionals", tag = "public", params(StudioPath, PageParams),
+    responses((status = 200, body = inline(Page<Professional>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn public_professionals(
     State(state): State<AppState>,
     Path(path): Path<StudioPath>,
-) -> Result<Json<Vec<Professional>>> {
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<Professional>>> {
     studios::public_by_id(&state.platform, &path.studio_id).await?;
     let all = team::professionals(&state.platform, &path.studio_id).await?;
-    Ok(Json(all.into_iter().filter(|p| p.profile.active).collect()))
+    let active = all.into_iter().filter(|p| p.profile.active).collect();
+    Ok(Json(page.slice(active, |p: &Professional| p.user_id.to_string())?))
 }
 
 /// The cancellation policy that applies to a service (anyone, before booking).
@@ -239,13 +241,15 @@ pub async fn invite(
 }
 
 /// The studio's invitations (managers).
-#[utoipa::path(get, path = "/v1/studios/{studio_id}/invitations", tag = "team", security(("bearer" = [])), params(StudioPath),
-    responses((status = 200, body = Vec<Invitation>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/invitations", tag = "team", security(("bearer" = [])), params(StudioPath, PageParams),
+    responses((status = 200, body = inline(Page<Invitation>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_invitations(
     State(state): State<AppState>,
     member: Member<Manager>,
-) -> Result<Json<Vec<Invitation>>> {
-    Ok(Json(team::invitations(&state.platform, member.actor()).await?))
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<Invitation>>> {
+    let all = team::invitations(&state.platform, member.actor()).await?;
+    Ok(Json(page.slice(all, |i: &Invitation| i.id.to_string())?))
 }
 
 /// Withdraws a pending invitation (managers).
@@ -276,23 +280,27 @@ pub async fn accept_invitation(
 }
 
 /// Pending invitations addressed to the caller.
-#[utoipa::path(get, path = "/v1/invitations", tag = "team", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Invitation>), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/invitations", tag = "team", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = inline(Page<Invitation>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn my_invitations(
     State(state): State<AppState>,
     SignedIn(who): SignedIn,
-) -> Result<Json<Vec<Invitation>>> {
-    Ok(Json(team::invitations_for(&state.platform, &who.user.email).await?))
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<Invitation>>> {
+    let all = team::invitations_for(&state.platform, &who.user.email).await?;
+    Ok(Json(page.slice(all, |i: &Invitation| i.id.to_string())?))
 }
 
 /// The studio's members.
-#[utoipa::path(get, path = "/v1/studios/{studio_id}/members", tag = "team", security(("bearer" = [])), params(StudioPath),
-    responses((status = 200, body = Vec<TeamMember>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/members", tag = "team", security(("bearer" = [])), params(StudioPath, PageParams),
+    responses((status = 200, body = inline(Page<TeamMember>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_members(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-) -> Result<Json<Vec<TeamMember>>> {
-    Ok(Json(team::members(&state.platform, member.actor()).await?))
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<TeamMember>>> {
+    let all = team::members(&state.platform, member.actor()).await?;
+    Ok(Json(page.slice(all, |m: &TeamMember| m.user_id.to_string())?))
 }
 
 /// Changes a member's role (managers; owners for the owner role).
@@ -322,13 +330,15 @@ pub async fn remove_member(
 }
 
 /// Every professional of the studio.
-#[utoipa::path(get, path = "/v1/studios/{studio_id}/professionals", tag = "team", security(("bearer" = [])), params(StudioPath),
-    responses((status = 200, body = Vec<Professional>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/professionals", tag = "team", security(("bearer" = [])), params(StudioPath, PageParams),
+    responses((status = 200, body = inline(Page<Professional>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_professionals(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-) -> Result<Json<Vec<Professional>>> {
-    Ok(Json(team::professionals(&state.platform, &member.access.studio_id).await?))
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<Professional>>> {
+    let all = team::professionals(&state.platform, &member.access.studio_id).await?;
+    Ok(Json(page.slice(all, |p: &Professional| p.user_id.to_string())?))
 }
 
 /// One professional's profile.
@@ -426,13 +436,15 @@ pub async fn update_service(
 }
 
 /// Every resource of the studio.
-#[utoipa::path(get, path = "/v1/studios/{studio_id}/resources", tag = "catalog", security(("bearer" = [])), params(StudioPath),
-    responses((status = 200, body = Vec<Resource>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/resources", tag = "catalog", security(("bearer" = [])), params(StudioPath, PageParams),
+    responses((status = 200, body = inline(Page<Resource>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_resources(
     State(state): State<AppState>,
     member: Member<AnyMember>,
-) -> Result<Json<Vec<Resource>>> {
-    Ok(Json(catalog::resources(&state.platform, &member.access.studio_id).await?))
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<Resource>>> {
+    let all = catalog::resources(&state.platform, &member.access.studio_id).await?;
+    Ok(Json(page.slice(all, |r: &Resource| r.id.to_string())?))
 }
 
 /// Creates a resource (managers).
@@ -517,24 +529,25 @@ pub async fn put_availability(
 
 /// A professional's exceptions touching a date range.
 #[utoipa::path(get, path = "/v1/studios/{studio_id}/professionals/{user_id}/availability/exceptions", tag = "availability", security(("bearer" = [])),
-    params(("studio_id" = String, Path), ("user_id" = String, Path), DateRange),
-    responses((status = 200, body = Vec<StoredException>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    params(("studio_id" = String, Path), ("user_id" = String, Path), DateRange, PageParams),
+    responses((status = 200, body = inline(Page<StoredException>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_exceptions(
     State(state): State<AppState>,
     member: Member<AnyMember>,
     Path(path): Path<UserPath>,
     QueryParams(range): QueryParams<DateRange>,
-) -> Result<Json<Vec<StoredException>>> {
-    Ok(Json(
-        availability::exceptions(
-            &state.platform,
-            &member.access.studio_id,
-            &path.user_id,
-            range.from,
-            range.to,
-        )
-        .await?,
-    ))
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Page<StoredException>>> {
+    let all = availability::exceptions(
+        &state.platform,
+        &member.access.studio_id,
+        &path.user_id,
+        range.from,
+        range.to,
+    )
+    .await?;
+    // By start date, then id: the order a calendar shows them in.
+    Ok(Json(page.slice(all, |e: &StoredException| format!("{}#{}", e.exception.start_date, e.id))?))
 }
 
 /// Adds time off or an extra opening (their own, or as a manager); overlaps are refused.

@@ -804,17 +804,21 @@ async fn the_waitlist_gets_freed_time_in_order(app: TestApp) {
     assert_eq!(taken.status, 200, "{:?}", taken.body);
     assert_eq!(taken.json()["status"], "confirmed");
     let line = send(&app, Method::GET, &path(&s.studio, "/waitlist"), &owner, None).await.json();
-    let statuses: Vec<&str> =
-        line.as_array().expect("entries").iter().map(|e| e["status"].as_str().expect("status")).collect();
+    let statuses: Vec<&str> = line["items"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["status"].as_str().expect("status"))
+        .collect();
     assert_eq!(statuses, ["expired", "booked"]);
     let own = send(&app, Method::GET, &path(&s.studio, "/waitlist"), &bruno, None).await.json();
-    assert_eq!(own.as_array().map(Vec::len), Some(1), "a client sees their own entries only");
+    assert_eq!(own["items"].as_array().map(Vec::len), Some(1), "a client sees their own entries only");
 
     // Closed entries leave the line after 30 days, so it never fills with history.
     app.clock.advance(SignedDuration::from_hours(30 * 24 + 1));
     let owner = app.sign_in_again(&s.owner).await;
     let line = send(&app, Method::GET, &path(&s.studio, "/waitlist"), &owner, None).await.json();
-    assert_eq!(line, json!([]));
+    assert_eq!(line["items"], json!([]));
 }
 
 async fn loyalty_points_expire_without_activity(app: TestApp) {
@@ -1543,6 +1547,7 @@ async fn any_professional_retries_and_odd_input(app: TestApp) {
 }
 
 atelier_tests::on_both_backends!(
+    a_client_may_overlap_with_different_professionals,
     a_client_finds_books_moves_and_cancels_with_the_fee,
     staff_book_for_a_client_complete_and_mark_no_shows,
     bad_starts_are_refused_with_a_reason,
@@ -1679,4 +1684,28 @@ async fn dynamodb_calls_per_operation() {
 
     assert!(!everything.contains_key("Scan"), "nothing scans: {everything:?}");
     eprintln!("DynamoDB calls per operation (DynamoDB Local):\n{}", report.join("\n"));
+}
+
+/// The rule (docs/api.md, Bookings): a client may be in two places of the salon at once with
+/// different professionals (hair and nails); one professional's time never overlaps.
+async fn a_client_may_overlap_with_different_professionals(app: TestApp) {
+    let s = salon(&app, "overlap").await;
+    let nails_pro = app.join(&s.studio, &s.owner, "nails@overlap.example", "professional").await;
+    app.make_professional(&s.studio, &s.owner, &nails_pro).await;
+    every_day(&app, &s.studio, &s.owner, &nails_pro.user_id, "09:00", "18:00").await;
+    let nails = service(
+        &app,
+        &s.studio,
+        &s.owner,
+        json!({ "name": "Nails", "category": "nails", "duration_minutes": 60, "price_minor": 2500, "professional_ids": [nails_pro.user_id] }),
+    )
+    .await;
+    let client = app.register("both@overlap.example").await;
+    let start = "2026-06-02T10:00:00+01:00";
+    s.book_ok(&app, &client, start).await;
+    let body = json!({ "service_id": nails, "professional_id": nails_pro.user_id, "start": start });
+    let second = send(&app, Method::POST, &path(&s.studio, "/bookings"), &client, Some(body)).await;
+    assert_eq!(second.status, 201, "overlapping, with another professional: {:?}", second.body);
+    // The same professional at the same time, for the same client: refused.
+    s.book(&app, &client, start).await.assert_problem(409, "slot-taken");
 }

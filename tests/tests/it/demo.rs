@@ -95,7 +95,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
 
     let members = get(&app, &token, &format!("{base}/members")).await;
     let roles: Vec<&str> =
-        members.as_array().expect("members").iter().filter_map(|m| m["role"].as_str()).collect();
+        members["items"].as_array().expect("members").iter().filter_map(|m| m["role"].as_str()).collect();
     assert_eq!(roles.len(), 5, "owner, manager, three professionals: {roles:?}");
     assert_eq!(roles.iter().filter(|r| **r == "professional").count(), 3);
     assert_eq!(count(&get(&app, &token, &format!("{base}/clients?limit=100")).await), 30);

@@ -186,7 +186,8 @@ async fn an_owner_stocks_products_and_completed_bookings_consume_them(app: TestA
                 atelier_bookings::load(&app.platform, &s.studio.as_str().into(), &booking_id.as_str().into())
                     .await
                     .expect("booking");
-            let event = atelier_bookings::events::BookingEvent::of(&booking);
+            let mut event = atelier_bookings::events::BookingEvent::of(&booking);
+            event.by = Some(atelier_domain::ids::UserId::new(s.pro.user_id.clone()));
             let racers: Vec<_> = (0..5)
                 .map(|_| {
                     let (platform, event) = (app.platform.clone(), event.clone());
@@ -212,7 +213,10 @@ async fn an_owner_stocks_products_and_completed_bookings_consume_them(app: TestA
     let service: Vec<&Value> = history.iter().filter(|m| m["reason"] == "service").collect();
     assert_eq!(service.len(), 4, "one outflow per completed booking");
     assert_eq!(service.iter().map(|m| m["shortfall"].as_i64().unwrap_or(0)).sum::<i64>(), 40);
-    assert!(service.iter().all(|m| m["booking_id"].is_string() && m["by"].is_null()));
+    assert!(
+        service.iter().all(|m| m["booking_id"].is_string() && m["by"] == s.pro.user_id.as_str()),
+        "recorded in the name of who completed the booking: {service:?}"
+    );
 
     // A redelivered completion records nothing more.
     let event: atelier_bookings::events::BookingEvent = {

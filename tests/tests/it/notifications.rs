@@ -384,9 +384,14 @@ async fn studio_templates_are_checked_and_used(app: TestApp) {
     let ours =
         json!({ "subject": "See you, {{ recipient }}!", "body": "<b>{{ service }}</b> on {{ start }}." });
     send(&app, Method::PUT, &uri, &s.pro, Some(ours.clone())).await.assert_problem(403, "role-required");
-    let listed =
-        send(&app, Method::GET, &format!("/v1/studios/{}/notification-templates", s.studio), &s.owner, None)
-            .await;
+    let listed = send(
+        &app,
+        Method::GET,
+        &format!("/v1/studios/{}/notification-templates?limit=100", s.studio),
+        &s.owner,
+        None,
+    )
+    .await;
     let items = listed.json()["items"].as_array().expect("items").clone();
     assert_eq!(items.len(), 2 * atelier_notifications::Topic::ALL.len(), "every topic in both languages");
     assert!(items.iter().all(|t| t["overridden"] == false), "nothing was stored by the refused saves");

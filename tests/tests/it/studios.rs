@@ -180,14 +180,14 @@ async fn team_invitations_roles_and_the_last_owner(app: TestApp) {
         .assert_problem(404, "not-found");
     let mine = app.register("x@team.example").await;
     let listed = app.request(Method::GET, "/v1/invitations").bearer(&mine.access).send().await.json();
-    assert_eq!(listed[0]["id"], stray_id.as_str());
+    assert_eq!(listed["items"][0]["id"], stray_id.as_str());
     send(&app, Method::DELETE, &path(&studio, &format!("/invitations/{stray_id}")), &manager, None).await;
     send(&app, Method::POST, &path(&studio, &format!("/invitations/{stray_id}/accept")), &mine, None)
         .await
         .assert_problem(409, "invitation-not-pending");
 
     let members = send(&app, Method::GET, &path(&studio, "/members"), &pro, None).await.json();
-    assert_eq!(members.as_array().map(Vec::len), Some(4));
+    assert_eq!(members["items"].as_array().map(Vec::len), Some(4));
 
     // Role changes: managers may not touch owners.
     let demote_owner = json!({ "role": "manager" });
@@ -231,7 +231,8 @@ async fn team_invitations_roles_and_the_last_owner(app: TestApp) {
     let statuses = [a.status.as_u16(), b.status.as_u16()];
     assert!(statuses.contains(&200) && statuses.iter().any(|s| *s == 409 || *s == 403), "{statuses:?}");
     let remaining = send(&app, Method::GET, &path(&studio, "/members"), &manager, None).await.json();
-    let owners = remaining.as_array().expect("members").iter().filter(|m| m["role"] == "owner").count();
+    let owners =
+        remaining["items"].as_array().expect("members").iter().filter(|m| m["role"] == "owner").count();
     assert_eq!(owners, 1, "never zero owners");
     let last_owner = if a.status == 200 { &owner } else { &co_owner };
     let leave = send(
@@ -371,7 +372,7 @@ async fn professionals_and_the_catalog(app: TestApp) {
     assert_eq!(names(&members_view).len(), 5, "members see inactive services too");
     let pros =
         app.request(Method::GET, &format!("/v1/public/studios/{studio}/professionals")).send().await.json();
-    assert_eq!(pros.as_array().map(Vec::len), Some(2));
+    assert_eq!(pros["items"].as_array().map(Vec::len), Some(2));
 
     // Concurrent edits of one service with the same If-Match: one wins, one is told.
     let app = Arc::new(app);
@@ -446,9 +447,7 @@ async fn professionals_and_the_catalog(app: TestApp) {
     .await;
     assert_eq!(renamed.json()["name"], "Window chair");
     assert_eq!(
-        send(&app, Method::GET, &path(&studio, "/resources"), &rita, None)
-            .await
-            .json()
+        send(&app, Method::GET, &path(&studio, "/resources"), &rita, None).await.json()["items"]
             .as_array()
             .map(Vec::len),
         Some(1)
@@ -565,7 +564,7 @@ async fn availability_rules_and_exceptions(app: TestApp) {
     let listed = send(&app, Method::GET, &format!("{exceptions}?from=2026-12-25&to=2026-12-31"), &ines, None)
         .await
         .json();
-    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(2), "{listed}");
     assert_eq!(
         send(&app, Method::DELETE, &format!("{exceptions}/{christmas_id}"), &rita, None).await.status,
         204
@@ -1171,7 +1170,7 @@ async fn tenant_matrix(app: TestApp) {
     // Through the routes open to clients, an outsider sees only their own things in B: none.
     for (who, caller) in callers {
         let line = send(&app, Method::GET, &path(&b.studio, "/waitlist"), caller, None).await;
-        assert_eq!(line.json(), json!([]), "{who}: B's waitlist");
+        assert_eq!(line.json()["items"], json!([]), "{who}: B's waitlist");
         let points = send(&app, Method::GET, &path(&b.studio, "/me/loyalty"), caller, None).await;
         assert_eq!(points.json()["points"], 0, "{who}");
         let history = send(&app, Method::GET, &path(&b.studio, "/me/loyalty/history"), caller, None).await;

@@ -311,3 +311,89 @@ fn the_served_openapi_document_is_the_generated_one() {
     let doc: serde_json::Value = serde_json::from_str(atelier_app::health::OPENAPI_JSON).expect("JSON");
     assert!(doc["paths"]["/v1/studios/{studio_id}/bookings"]["post"].is_object(), "every group is in it");
 }
+
+/// Every list answers `{items, next_cursor}` and takes `limit` and `cursor`, as docs/api.md
+/// says: walked from the OpenAPI document clients generate code from.
+#[test]
+fn every_list_operation_is_paginated_alike() {
+    let doc: serde_json::Value = serde_json::from_str(&atelier_app::openapi::document_json()).expect("JSON");
+    let resolve = |schema: &serde_json::Value| {
+        let mut schema = schema.clone();
+        while let Some(reference) = schema["$ref"].as_str().map(str::to_owned) {
+            let name = reference.rsplit('/').next().unwrap_or_default();
+            schema = doc["components"]["schemas"][name].clone();
+        }
+        schema
+    };
+    let mut lists = 0;
+    let mut wrong = Vec::new();
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let Some(get) = operations.get("get") else { continue };
+        let schema = &get["responses"]["200"]["content"]["application/json"]["schema"];
+        if schema.is_null() {
+            continue;
+        }
+        let schema = resolve(schema);
+        if schema["type"] == "array" {
+            wrong.push(format!("GET {path} answers a bare array"));
+            continue;
+        }
+        let properties = &schema["properties"];
+        if !(properties["items"]["type"] == "array" && properties.get("next_cursor").is_some()) {
+            continue;
+        }
+        lists += 1;
+        let parameters: BTreeSet<&str> =
+            get["parameters"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+        for name in ["limit", "cursor"] {
+            if !parameters.contains(name) {
+                wrong.push(format!("GET {path} does not take `{name}`"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(lists > 30, "the walk found the lists ({lists})");
+}
+
+/// Two types with one schema name become one schema in the OpenAPI document (the second
+/// silently replaces the first): every `ToSchema` type's name, or its `as =` rename, is unique.
+#[test]
+fn schema_names_are_unique() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").join("shared");
+    let mut files = vec![root];
+    let mut names: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).expect("dir").flatten().map(|e| e.path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        let mut pending: Option<Option<String>> = None;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") && line.contains("ToSchema") {
+                pending = Some(None);
+            } else if let (Some(rename), Some(rest)) = (pending.as_mut(), line.strip_prefix("#[schema(as = "))
+            {
+                *rename = Some(rest.trim_end_matches(")]").to_owned());
+            } else if let Some(rename) = pending.clone()
+                && let Some(rest) =
+                    line.strip_prefix("pub struct ").or_else(|| line.strip_prefix("pub enum "))
+            {
+                let name = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
+                names
+                    .entry(rename.unwrap_or_else(|| name.to_owned()))
+                    .or_default()
+                    .push(path.display().to_string());
+                pending = None;
+            } else if !line.starts_with("#[") && !line.starts_with("///") && !line.starts_with("//") {
+                pending = None;
+            }
+        }
+    }
+    let clashes: Vec<_> = names.iter().filter(|(_, files)| files.len() > 1).collect();
+    assert!(clashes.is_empty(), "one schema name, several types: {clashes:#?}");
+    assert!(names.len() > 100, "the scan found the schemas ({})", names.len());
+}

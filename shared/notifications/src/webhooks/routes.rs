@@ -61,14 +61,16 @@ pub struct ReplaySince {
 
 /// The studio's webhook endpoints (managers).
 #[utoipa::path(get, path = "/v1/studios/{studio_id}/webhooks", tag = "webhooks", security(("bearer" = [])),
-    params(StudioPath),
+    params(StudioPath, PageParams),
     responses((status = 200, body = inline(Page<EndpointView>)), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     member: Member<Manager>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Page<EndpointView>>> {
     let endpoints = super::endpoints(&state.platform, &member.access.studio_id).await?;
-    Ok(Json(Page::new(endpoints.iter().map(super::WebhookEndpoint::view).collect(), None)))
+    let views = endpoints.iter().map(super::WebhookEndpoint::view).collect();
+    Ok(Json(page.slice(views, |e: &EndpointView| e.id.to_string())?))
 }
 
 /// Registers an endpoint; the answer holds its signing secret.
