@@ -34,6 +34,9 @@ build-InventoryFunction:
 build-ProjectsFunction:
 	$(call function,projects)
 
+build-ReportsFunction:
+	$(call function,reports)
+
 build-NotificationsWorkerFunction:
 	$(call function,notifications-worker)
 
@@ -42,4 +45,4 @@ build-SchedulerFunction:
 
 
 .PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction build-NotificationsFunction \
-	build-PaymentsFunction build-InventoryFunction build-ProjectsFunction build-NotificationsWorkerFunction build-SchedulerFunction
+	build-PaymentsFunction build-InventoryFunction build-ProjectsFunction build-ReportsFunction build-NotificationsWorkerFunction build-SchedulerFunction

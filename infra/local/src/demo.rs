@@ -101,6 +101,10 @@ pub struct DemoReport {
     pub projects: usize,
     /// Profit of the delivered project, after tax, minor units.
     pub delivered_profit_minor: i64,
+    /// The dashboard of the four weeks around today: bookings counted by the daily tallies.
+    pub dashboard_bookings: i64,
+    /// The same dashboard's completed value in EUR, minor units.
+    pub dashboard_completed_minor: i64,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -519,6 +523,24 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let count = api.expect(Method::GET, "/v1/me/notifications/unread-count", &rita.token, None).await?;
     let unread_notices = count["unread"].as_i64().unwrap_or(0);
 
+    let dashboard = api
+        .expect(
+            Method::GET,
+            &format!(
+                "{base}/dashboard?period=custom&from={}&to={}",
+                today.checked_sub(14.days()).unwrap_or(today),
+                today.checked_add(14.days()).unwrap_or(today)
+            ),
+            &owner.token,
+            None,
+        )
+        .await?;
+    let dashboard_completed_minor = dashboard["money"]
+        .as_array()
+        .and_then(|m| m.iter().find(|x| x["currency"] == "EUR"))
+        .and_then(|x| x["completed_value_minor"].as_i64())
+        .unwrap_or(0);
+
     let mut by_status = std::collections::BTreeMap::new();
     for booking in api.all(&window, &owner.token).await? {
         *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
@@ -544,6 +566,8 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         stock_value_minor: valuation["value_minor"].as_i64().unwrap_or(0),
         projects,
         delivered_profit_minor,
+        dashboard_bookings: dashboard["bookings"]["total"].as_i64().unwrap_or(0),
+        dashboard_completed_minor,
     })
 }
 
@@ -936,6 +960,11 @@ pub fn instructions(report: &DemoReport) -> String {
         "{} projects (GET /v1/studios/{studio}/project-dashboard as the owner); the delivered one made {} after tax.\n",
         report.projects,
         atelier_domain::money::format_amount(report.delivered_profit_minor, "EUR"),
+    ));
+    out.push_str(&format!(
+        "The dashboard counts {} bookings in the same four weeks, {} completed (GET /v1/studios/{studio}/dashboard?period=month as the owner; /reports/professionals for commissions).\n",
+        report.dashboard_bookings,
+        atelier_domain::money::format_amount(report.dashboard_completed_minor, "EUR"),
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

@@ -511,6 +511,14 @@ pub async fn make_admin(
     atelier_identity::make_admin(host.platform(), email).await.map_err(|e| LocalError::Config(e.to_string()))
 }
 
+/// Compares (and with `--apply`, mends) a studio's daily tallies with its bookings.
+pub async fn rebuild_tallies(options: &LocalOptions, args: &[&str]) -> Result<String, LocalError> {
+    let host = open(options, Arc::new(SystemClock), Arc::new(UlidGenerator), |_| {}).await?;
+    atelier_reports::rebuild::command(host.platform(), args)
+        .await
+        .map_err(|e| LocalError::Config(e.to_string()))
+}
+
 /// Runs the local server until Ctrl-C.
 pub async fn serve(options: LocalOptions) -> Result<(), LocalError> {
     let host = open(&options, Arc::new(SystemClock), Arc::new(UlidGenerator), |_| {}).await?;

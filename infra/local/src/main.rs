@@ -2,6 +2,8 @@
 //! `cargo run -p atelier-local -- demo`: fills the local data directory with a demo studio.
 //! `cargo run -p atelier-local -- make-admin <email>`: makes an existing account a platform
 //! administrator.
+//! `cargo run -p atelier-local -- rebuild-tallies --studio <id> --from <date> --to <date>
+//! [--apply]`: compares (and mends) a studio's daily booking tallies with its bookings.
 
 use atelier_http::logging::{self, LogFormat};
 
@@ -25,8 +27,13 @@ async fn main() -> std::process::ExitCode {
         ["make-admin", email] => atelier_local::make_admin(&options, email).await.map(|user_id| {
             println!("{email} ({user_id}) is now a platform administrator");
         }),
+        ["rebuild-tallies", rest @ ..] => {
+            atelier_local::rebuild_tallies(&options, rest).await.map(|report| {
+                println!("{report}");
+            })
+        }
         _ => {
-            eprintln!("usage: atelier-local [demo | make-admin <email>]");
+            eprintln!("usage: atelier-local [demo | make-admin <email> | rebuild-tallies …]");
             return std::process::ExitCode::from(2);
         }
     };

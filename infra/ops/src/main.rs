@@ -5,6 +5,8 @@
 //!   the same definitions the tests use, and prints the environment pointing at them.
 //! - `atelier-ops make-admin <email>`: makes an existing account a platform administrator
 //!   (needs `ATELIER_TABLE`).
+//! - `atelier-ops rebuild-tallies --studio <id> --from <date> --to <date> [--apply]`: compares
+//!   (and mends) a studio's daily booking tallies with its bookings (docs/reports.md).
 //! - `atelier-ops openapi`: prints the OpenAPI document generated from the code (what
 //!   `docs/openapi.json` must hold).
 
@@ -22,11 +24,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{email} ({user_id}) is now a platform administrator");
             Ok(())
         }
+        ["rebuild-tallies", rest @ ..] => {
+            let platform = atelier_aws::platform_from_env().await?;
+            println!("{}", atelier_reports::rebuild::command(&platform, rest).await?);
+            Ok(())
+        }
         ["openapi"] => {
             print!("{}", atelier_app::openapi::document_json());
             Ok(())
         }
-        _ => Err("usage: atelier-ops provision <prefix> | make-admin <email> | openapi".into()),
+        _ => {
+            Err("usage: atelier-ops provision <prefix> | make-admin <email> | rebuild-tallies … | openapi"
+                .into())
+        }
     }
 }
 

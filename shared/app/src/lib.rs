@@ -40,11 +40,13 @@ pub enum Group {
     Inventory,
     /// Projects with their items, crew, expenses and totals; the project dashboard.
     Projects,
+    /// The studio dashboard, reports, the platform report, exports and imports.
+    Reports,
 }
 
 impl Group {
     /// Every group, as the local server mounts them.
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 9] = [
         Group::Health,
         Group::Auth,
         Group::Studios,
@@ -53,6 +55,7 @@ impl Group {
         Group::Payments,
         Group::Inventory,
         Group::Projects,
+        Group::Reports,
     ];
 
     /// The group's routes with their OpenAPI description.
@@ -77,6 +80,8 @@ impl Group {
             Group::Inventory => atelier_inventory::routes::routes(),
             #[cfg(feature = "projects")]
             Group::Projects => atelier_projects::routes::routes(),
+            #[cfg(feature = "reports")]
+            Group::Reports => atelier_reports::routes::routes(),
             #[allow(unreachable_patterns)]
             other => panic!("this build of atelier-app leaves out the {other:?} group (enable its feature)"),
         }

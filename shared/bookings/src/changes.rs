@@ -96,6 +96,7 @@ impl<'a> Plan<'a> {
             tx.extend(b.pointer_moves(self.before), Part::Other);
         }
         tx.extend(due::moves(Some(self.before), b), Part::Other);
+        tx.extend(crate::tally::moves(Some(self.before), b), Part::Other);
         for (op, part) in self.extra {
             tx.push(op, part);
         }

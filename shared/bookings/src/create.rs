@@ -25,7 +25,7 @@ use crate::tx::{Failure, Part, Tx, conflict};
 use crate::{Booking, BookingView, local_time, slots};
 use atelier_platform::access::UserProfile;
 use atelier_platform::idempotency::{IdempotencyKey, Outcome};
-use atelier_platform::store::{Condition, Key, WriteOp};
+use atelier_platform::store::{Condition, Key, Query, WriteOp};
 use atelier_platform::{AppError, Platform};
 use atelier_studios::Actor;
 use atelier_studios::clients::{self, Client};
@@ -207,6 +207,30 @@ fn resolve_client(
                 Ok(ClientChoice::New { client, ops })
             }
         },
+    }
+}
+
+/// Whether the client has no booking at the studio yet: their booking counts as a new client
+/// in the daily tallies. Two first bookings of one client racing each other may both count (a
+/// condition here would make a client's concurrent bookings conflict): documented in
+/// docs/reports.md.
+pub async fn is_first_visit(
+    platform: &Platform,
+    studio_id: &StudioId,
+    client_id: &ClientId,
+) -> Result<bool, AppError> {
+    let query = Query::partition(crate::client_bookings(studio_id, client_id)).limit(1);
+    Ok(platform.store.query(&query).await?.items.is_empty())
+}
+
+async fn first_visit(
+    platform: &Platform,
+    studio_id: &StudioId,
+    client: &ClientChoice,
+) -> Result<bool, AppError> {
+    match client {
+        ClientChoice::New { .. } => Ok(true),
+        ClientChoice::Existing { id, .. } => is_first_visit(platform, studio_id, id).await,
     }
 }
 
@@ -403,6 +427,7 @@ async fn book_one(
             now: platform.clock.now(),
         };
         let mut drafts = vec![draft(platform, &basis, request.start).map_err(|r| refusal(r, "start"))?];
+        drafts[0].booking.first_visit = first_visit(platform, studio_id, &client).await?;
         let result = commit_drafts(platform, &mut drafts, |drafts, overbooked| {
             let mut tx = Tx::new();
             let booking = &drafts[0].booking;
@@ -481,6 +506,7 @@ pub async fn create_series(
             created_by: Some(&booker.user.id),
             now: platform.clock.now(),
         };
+        let first = first_visit(platform, studio_id, &client).await?;
         let series_id = platform.ids.new_id();
         let mut refused: Vec<Option<String>> = Vec::new();
         let mut drafts = Vec::new();
@@ -489,6 +515,7 @@ pub async fn create_series(
             match draft(platform, &basis, *start) {
                 Ok(mut d) => {
                     d.booking.series_id = Some(series_id.clone());
+                    d.booking.first_visit = first && drafts.is_empty();
                     refused.push(None);
                     drafts.push(d);
                     at.push(i);

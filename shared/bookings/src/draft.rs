@@ -111,6 +111,7 @@ pub fn draft(platform: &Platform, basis: &Basis<'_>, start: Timestamp) -> Result
         series_id: None,
         waitlist_entry_id: None,
         reschedules: 0,
+        first_visit: false,
         created_by: basis.created_by.cloned(),
         created_at: basis.now,
         updated_at: basis.now,
@@ -143,6 +144,7 @@ pub fn draft_ops(tx: &mut Tx, index: usize, draft: &Draft, overbooked: bool) -> 
     tx.push(WriteOp::create(b.to_item()?), Part::Booking(index));
     tx.extend(b.pointers().into_iter().map(WriteOp::put), Part::Other);
     tx.extend(due::moves(None, b), Part::Other);
+    tx.extend(crate::tally::moves(None, b), Part::Other);
     let capacity = if overbooked { draft.capacity } else { 1 };
     for (op, owner) in occupancy::moves(&b.studio_id, &[], &b.holds(capacity, draft.pool_capacity)) {
         tx.push(op, Part::Cells(index, owner));

@@ -22,6 +22,7 @@ pub mod loyalty;
 pub mod occupancy;
 pub mod routes;
 pub mod slots;
+pub mod tally;
 pub mod tx;
 pub mod waitlist;
 
@@ -197,6 +198,10 @@ pub struct Booking {
     /// Times it was moved.
     #[serde(default)]
     pub reschedules: u32,
+    /// Whether the client had no other booking at the studio when it was made (a new client,
+    /// in the daily tallies). Internal: not in the view.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_visit: bool,
     /// Who booked it (user id; absent for waitlist offers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]

@@ -467,6 +467,8 @@ pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<Book
         draft.booking.pending_reason = Some(PendingReason::Offer);
         draft.booking.timers.hold_until = Some((now + SignedDuration::from_mins(minutes)).min(freed.start));
         draft.booking.waitlist_entry_id = Some(entry.id.clone());
+        draft.booking.first_visit =
+            crate::create::is_first_visit(platform, &StudioId::from(&studio_id), &entry.client_id).await?;
         due::plan(&mut draft.booking);
         let (_, entry_ops) = transition(&entry, EntryStatus::Offered, now, Some(&draft.booking.id))?;
         let mut tx = Tx::new();

@@ -20,7 +20,8 @@ fn counts_key(studio: &StudioId) -> Key {
     Key::new(projects_partition(studio), "COUNTS")
 }
 
-fn month_key(studio: &StudioId, month: &str) -> Key {
+/// Key of a studio's project figures for one month (read by reports).
+pub fn month_key(studio: &StudioId, month: &str) -> Key {
     Key::new(projects_partition(studio), format!("MONTH#{month}"))
 }
 

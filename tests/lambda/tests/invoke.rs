@@ -371,3 +371,33 @@ fn projects_function_creates_a_project_with_totals() {
     assert_eq!(body(&added)["totals"]["revenue_minor"], 60000);
     assert_eq!(body(&added)["totals"]["tax_minor"], 13800);
 }
+
+#[test]
+fn reports_function_answers_the_dashboard() {
+    let anonymous = invoke("reports", "apigw-dashboard-unauthenticated.json").response();
+    assert_eq!(anonymous["statusCode"], 401, "{anonymous}");
+    let registered = register("reports.owner@example.com", "Owner");
+    let token = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let studio_body = serde_json::json!({
+        "name": "Lambda Reports", "slug": "lambda-reports", "time_zone": "Europe/Lisbon", "currency": "EUR"
+    });
+    let created =
+        invoke_with("studios", &http_event("POST", "/v1/studios", "", Some(studio_body), Some(&token)))
+            .response();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let studio = body(&created)["id"].as_str().expect("id").to_owned();
+    let dashboard = invoke_with(
+        "reports",
+        &http_event(
+            "GET",
+            &format!("/v1/studios/{studio}/dashboard"),
+            "period=week&date=2026-11-23",
+            None,
+            Some(&token),
+        ),
+    )
+    .response();
+    assert_eq!(dashboard["statusCode"], 200, "{dashboard}");
+    assert_eq!(body(&dashboard)["period"]["from"], "2026-11-23");
+    assert_eq!(body(&dashboard)["bookings"]["total"], 0);
+}

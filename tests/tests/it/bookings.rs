@@ -140,7 +140,7 @@ impl Salon {
             .collect()
     }
 
-    async fn act(
+    pub(crate) async fn act(
         &self,
         app: &TestApp,
         who: &Account,

@@ -53,6 +53,9 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     assert!(first.service_outflows > 0 && first.stock_value_minor > 0, "{first:?}");
     // Two projects; the shoot's 600.00 less 23 % tax, 150.00 crew and 200.00 rental: 112.00.
     assert_eq!((first.projects, first.delivered_profit_minor), (2, 11200), "{first:?}");
+    // The dashboard's tallies count what the bookings list shows, and the completed services.
+    assert_eq!(first.dashboard_bookings, first.by_status.values().sum::<usize>() as i64, "{first:?}");
+    assert!(first.dashboard_completed_minor > 0, "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 

@@ -15,6 +15,7 @@ mod payments;
 mod problems;
 mod projects;
 mod queue;
+mod reports;
 mod robustness;
 mod store;
 mod studios;
