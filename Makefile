@@ -37,6 +37,9 @@ build-ProjectsFunction:
 build-ReportsFunction:
 	$(call function,reports)
 
+build-ExportsWorkerFunction:
+	$(call function,exports-worker)
+
 build-NotificationsWorkerFunction:
 	$(call function,notifications-worker)
 
@@ -45,4 +48,4 @@ build-SchedulerFunction:
 
 
 .PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction build-NotificationsFunction \
-	build-PaymentsFunction build-InventoryFunction build-ProjectsFunction build-ReportsFunction build-NotificationsWorkerFunction build-SchedulerFunction
+	build-PaymentsFunction build-InventoryFunction build-ProjectsFunction build-ReportsFunction build-ExportsWorkerFunction build-NotificationsWorkerFunction build-SchedulerFunction

@@ -362,14 +362,18 @@ impl TestApp {
         let clients = emulator_clients().await;
         let table = unique_name("t");
         atelier_aws::provision::create_table(&clients.dynamodb, &table).await.expect("table created");
-        let queue_url = atelier_aws::provision::create_queue(&clients.sqs, &unique_name("q"))
-            .await
-            .expect("queue created");
+        let mut queue_urls = std::collections::HashMap::new();
+        for queue in atelier_app::QUEUES {
+            let url = atelier_aws::provision::create_queue(&clients.sqs, &unique_name("q"))
+                .await
+                .expect("queue created");
+            queue_urls.insert(queue, url);
+        }
         let bucket = unique_name("b");
         atelier_aws::provision::create_bucket(&clients.s3, &bucket).await.expect("bucket created");
         let settings = AwsSettings {
             table: table.clone(),
-            queue_urls: [(atelier_notifications::QUEUE, queue_url)].into_iter().collect(),
+            queue_urls: queue_urls.into_iter().collect(),
             bucket: bucket.clone(),
             s3_path_style: true,
             mail_from: TEST_MAIL_FROM.to_owned(),

@@ -105,6 +105,12 @@ pub struct DemoReport {
     pub dashboard_bookings: i64,
     /// The same dashboard's completed value in EUR, minor units.
     pub dashboard_completed_minor: i64,
+    /// The XLSX export of this month's bookings (made once): its id.
+    pub export_id: String,
+    /// Its status after the exports worker ran (`done`).
+    pub export_status: String,
+    /// Rows it holds.
+    pub export_rows: u64,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -349,7 +355,8 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     for (email, name, specialties) in PROFESSIONALS {
         let account = api.account(email, name).await?;
         join(&api, &base, &owner, &account, "professional").await?;
-        let profile = json!({ "display_name": name, "specialties": specialties, "bio": format!("{name} at Atelier Demo.") });
+        // Each keeps 40 % of what they bill (the professionals' report shows it).
+        let profile = json!({ "display_name": name, "specialties": specialties, "bio": format!("{name} at Atelier Demo."), "commission_bps": 4000 });
         api.expect(
             Method::PUT,
             &format!("{base}/professionals/{}", account.id),
@@ -541,6 +548,19 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         .and_then(|x| x["completed_value_minor"].as_i64())
         .unwrap_or(0);
 
+    // An XLSX export of this month's bookings, asked once; the exports worker writes it.
+    let exports = format!("{base}/exports");
+    let export = match api.all(&exports, &owner.token).await?.into_iter().next() {
+        Some(existing) => existing,
+        None => {
+            let asked = json!({ "dataset": "bookings", "format": "xlsx", "from": today.first_of_month(), "to": today.last_of_month() });
+            api.expect(Method::POST, &exports, &owner.token, Some(&asked)).await?
+        }
+    };
+    host.drain_exports().await?;
+    let export_id = text(&export["id"]);
+    let export = api.expect(Method::GET, &format!("{exports}/{export_id}"), &owner.token, None).await?;
+
     let mut by_status = std::collections::BTreeMap::new();
     for booking in api.all(&window, &owner.token).await? {
         *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
@@ -568,6 +588,9 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         delivered_profit_minor,
         dashboard_bookings: dashboard["bookings"]["total"].as_i64().unwrap_or(0),
         dashboard_completed_minor,
+        export_id,
+        export_status: text(&export["status"]),
+        export_rows: export["rows"].as_u64().unwrap_or(0),
     })
 }
 
@@ -965,6 +988,10 @@ pub fn instructions(report: &DemoReport) -> String {
         "The dashboard counts {} bookings in the same four weeks, {} completed (GET /v1/studios/{studio}/dashboard?period=month as the owner; /reports/professionals for commissions).\n",
         report.dashboard_bookings,
         atelier_domain::money::format_amount(report.dashboard_completed_minor, "EUR"),
+    ));
+    out.push_str(&format!(
+        "An XLSX export of this month's bookings is {} with {} rows: GET /v1/studios/{studio}/exports/{}/download as the owner gives a five-minute link (open it while the server runs).\n",
+        report.export_status, report.export_rows, report.export_id,
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

@@ -20,6 +20,7 @@ use atelier_identity::{AuthSettings, HashCost, KeyRing, PasswordHasher};
 use atelier_platform::Platform;
 use atelier_platform::clock::{Clock, SystemClock};
 use atelier_platform::ids::{IdGenerator, UlidGenerator};
+use atelier_platform::queue::QueueName;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -267,10 +268,18 @@ impl Host {
     /// server's background workers would do, for commands that stop before a server runs (the
     /// demo). Returns how many messages it handled.
     pub async fn drain_notifications(&self) -> Result<usize, LocalError> {
+        self.drain(atelier_notifications::QUEUE).await
+    }
+
+    /// The same for the exports queue: writes every export asked for.
+    pub async fn drain_exports(&self) -> Result<usize, LocalError> {
+        self.drain(atelier_reports::exports::QUEUE).await
+    }
+
+    async fn drain(&self, queue: QueueName) -> Result<usize, LocalError> {
         let platform = self.platform();
-        let queue = atelier_notifications::QUEUE;
         let worker = atelier_app::worker(&queue, platform, QueueOptions::default().visibility);
-        let failed = |e: &dyn std::fmt::Display| LocalError::Config(format!("delivering notifications: {e}"));
+        let failed = |e: &dyn std::fmt::Display| LocalError::Config(format!("delivering {queue}: {e}"));
         let mut handled = 0;
         // Handlers send new events (a booking's notices): go round until a round finds nothing.
         loop {
@@ -316,20 +325,22 @@ impl Host {
         match self {
             Host::Embedded(app) => app.spawn_background(options),
             Host::Aws(app) => {
-                // The real queue, long-polled, through the same glue as the Lambda event source.
-                let queue = atelier_notifications::QUEUE;
-                match app.settings.queue_urls.get(&queue) {
-                    Some(url) => {
-                        let lease =
-                            Duration::from_secs(atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into());
-                        let worker = atelier_app::worker(&queue, &app.platform, lease);
-                        tokio::spawn(atelier_aws::sqs::poll_forever(
-                            app.clients.sqs.clone(),
-                            url.clone(),
-                            worker,
-                        ));
+                // The real queues, long-polled, through the same glue as the Lambda event source.
+                for queue in atelier_app::QUEUES {
+                    match app.settings.queue_urls.get(&queue) {
+                        Some(url) => {
+                            let lease = Duration::from_secs(
+                                atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into(),
+                            );
+                            let worker = atelier_app::worker(&queue, &app.platform, lease);
+                            tokio::spawn(atelier_aws::sqs::poll_forever(
+                                app.clients.sqs.clone(),
+                                url.clone(),
+                                worker,
+                            ));
+                        }
+                        None => tracing::warn!(%queue, "no queue URL: its messages stay queued"),
                     }
-                    None => tracing::warn!(%queue, "no queue URL: notifications stay queued"),
                 }
                 spawn_jobs(&app.platform, options);
             }
@@ -445,10 +456,10 @@ async fn download(
 impl LocalApp {
     /// Starts the queue workers and scheduled jobs in the background.
     pub fn spawn_background(&self, options: &LocalOptions) {
-        // Only queues with consumers are polled; the exports queue gets one with exports.
-        let queue = atelier_notifications::QUEUE;
-        let consumer = atelier_app::worker(&queue, &self.platform, QueueOptions::default().visibility);
-        tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
+        for queue in atelier_app::QUEUES {
+            let consumer = atelier_app::worker(&queue, &self.platform, QueueOptions::default().visibility);
+            tokio::spawn(self.queue.clone().run(queue, consumer, options.poll_interval));
+        }
 
         spawn_jobs(&self.platform, options);
 

@@ -168,7 +168,10 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
         #[cfg(feature = "projects")]
         handlers.extend(atelier_projects::alerts::handlers(platform));
     }
-    // No capability consumes the exports queue yet; a worker for it refuses every kind.
+    #[cfg(feature = "reports")]
+    if *queue == atelier_reports::exports::QUEUE {
+        handlers.extend(atelier_reports::exports::worker::handlers(platform, lease));
+    }
     let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
     handlers.into_iter().fold(worker, |worker, (kind, handler)| worker.on(kind, handler))
 }
@@ -191,6 +194,8 @@ mod tests {
     #[test]
     fn every_queue_a_capability_sends_to_is_deployed() {
         assert!(super::QUEUES.contains(&atelier_notifications::QUEUE));
+        #[cfg(feature = "reports")]
+        assert!(super::QUEUES.contains(&atelier_reports::exports::QUEUE));
     }
 
     #[test]

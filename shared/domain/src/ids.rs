@@ -217,6 +217,14 @@ id_type!(
     /// An expense of a project.
     ExpenseId
 );
+id_type!(
+    /// An export job: a studio's data written to a file.
+    ExportId
+);
+id_type!(
+    /// An import job: clients or products read from a file.
+    ImportId
+);
 
 #[cfg(test)]
 mod tests {

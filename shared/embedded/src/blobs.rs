@@ -6,11 +6,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atelier_platform::blob::{BlobBackend, BlobBody, BlobError, validate_key};
+use atelier_platform::blob::{BlobBackend, BlobBody, BlobError, UploadedPart, validate_key};
 use atelier_platform::clock::Clock;
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 /// Path under the local server where links point.
 pub const LINK_PREFIX: &str = "/local-blobs/";
@@ -46,6 +46,7 @@ impl EmbeddedBlobs {
         std::fs::create_dir_all(dir.join("objects")).map_err(io)?;
         std::fs::create_dir_all(dir.join("meta")).map_err(io)?;
         std::fs::create_dir_all(dir.join("tmp")).map_err(io)?;
+        std::fs::create_dir_all(dir.join("uploads")).map_err(io)?;
         let mut secret = [0u8; 32];
         // A fresh key per process: links are short-lived and die with the server.
         getrandom::fill(&mut secret).map_err(|e| BlobError::Unavailable(e.to_string()))?;
@@ -100,6 +101,24 @@ impl EmbeddedBlobs {
     }
 }
 
+impl EmbeddedBlobs {
+    /// The directory of an upload of `key`, if it exists and is that key's.
+    async fn upload_dir(&self, key: &str, upload_id: &str) -> Result<PathBuf, BlobError> {
+        validate_key(key)?;
+        if upload_id.is_empty() || !upload_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(BlobError::InvalidKey(upload_id.to_owned()));
+        }
+        let dir = self.dir.join("uploads").join(upload_id);
+        let meta = tokio::fs::read_to_string(dir.join("meta"))
+            .await
+            .map_err(|_| BlobError::Body(format!("no upload {upload_id}")))?;
+        if meta.split('\n').next() != Some(key) {
+            return Err(BlobError::Body(format!("upload {upload_id} is not of {key}")));
+        }
+        Ok(dir)
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -144,6 +163,96 @@ impl BlobBackend for EmbeddedBlobs {
         let tmp = self.dir.join("tmp");
         write_atomically(&tmp, &self.dir.join("meta").join(key), content_type.as_bytes()).await?;
         write_atomically(&tmp, &self.dir.join("objects").join(key), &bytes).await
+    }
+
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let id = ulid::Ulid::generate().to_string();
+        let dir = self.dir.join("uploads").join(&id);
+        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+        write_atomically(
+            &self.dir.join("tmp"),
+            &dir.join("meta"),
+            format!("{key}\n{content_type}").as_bytes(),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: Bytes,
+    ) -> Result<UploadedPart, BlobError> {
+        let dir = self.upload_dir(key, upload_id).await?;
+        if !(1..=10_000).contains(&number) {
+            return Err(BlobError::InvalidKey(format!("part {number}")));
+        }
+        let etag = hex(&Sha256::digest(&body));
+        write_atomically(&self.dir.join("tmp"), &dir.join(format!("{number:05}")), &body).await?;
+        Ok(UploadedPart { number, etag })
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), BlobError> {
+        let dir = self.upload_dir(key, upload_id).await?;
+        let meta = tokio::fs::read_to_string(dir.join("meta")).await.map_err(io)?;
+        let content_type = meta.split_once('\n').map_or("application/octet-stream", |(_, c)| c).to_owned();
+        let target = self.dir.join("objects").join(key);
+        let tmp = self.dir.join("tmp").join(ulid::Ulid::generate().to_string());
+        let (parts, tmp_clone, dir_clone) = (parts.to_vec(), tmp.clone(), dir.clone());
+        // Parts are copied one at a time from disk: memory stays flat whatever the size.
+        tokio::task::spawn_blocking(move || -> Result<(), BlobError> {
+            use std::io::Write;
+            let mut out = std::fs::File::create(&tmp_clone).map_err(io)?;
+            for (i, part) in parts.iter().enumerate() {
+                if usize::try_from(part.number).ok() != Some(i + 1) {
+                    return Err(BlobError::Body(format!(
+                        "parts must be numbered 1.. in order, got {}",
+                        part.number
+                    )));
+                }
+                let path = dir_clone.join(format!("{:05}", part.number));
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| BlobError::Body(format!("part {}: {e}", part.number)))?;
+                if hex(&Sha256::digest(&bytes)) != part.etag {
+                    return Err(BlobError::Body(format!("part {} does not match its tag", part.number)));
+                }
+                out.write_all(&bytes).map_err(io)?;
+            }
+            out.sync_all().map_err(io)
+        })
+        .await
+        .map_err(|e| BlobError::Unavailable(e.to_string()))??;
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        write_atomically(&self.dir.join("tmp"), &self.dir.join("meta").join(key), content_type.as_bytes())
+            .await?;
+        tokio::fs::rename(&tmp, &target).await.map_err(io)?;
+        tokio::fs::remove_dir_all(&dir).await.map_err(io)
+    }
+
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
+        match self.upload_dir(key, upload_id).await {
+            Ok(dir) => tokio::fs::remove_dir_all(&dir).await.map_err(io),
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        validate_key(key)?;
+        match tokio::fs::metadata(self.dir.join("objects").join(key)).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError> {

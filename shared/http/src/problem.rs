@@ -56,6 +56,7 @@ pub fn slug_and_title(status: StatusCode) -> (&'static str, &'static str) {
         406 => ("not-acceptable", "Not acceptable"),
         408 => ("request-timeout", "Request timeout"),
         409 => ("conflict", "Conflict"),
+        410 => ("gone", "Gone"),
         412 => ("precondition-failed", "Precondition failed"),
         413 => ("payload-too-large", "Payload too large"),
         414 => ("uri-too-long", "Request target too long"),
@@ -150,6 +151,9 @@ impl ApiError {
             }
             AppError::Unprocessable(reason, m) => {
                 Problem::typed(StatusCode::UNPROCESSABLE_ENTITY, reason.slug, reason.title, Some(m.clone()))
+            }
+            AppError::Gone(reason, m) => {
+                Problem::typed(StatusCode::GONE, reason.slug, reason.title, Some(m.clone()))
             }
             AppError::RateLimited { retry_after } => {
                 let mut p =

@@ -50,6 +50,10 @@ pub enum Topic {
     StockShortfall,
     /// A project's crew costs and expenses went beyond its budget (to the studio's owners).
     ProjectOverBudget,
+    /// An export is ready to download, or failed (to whoever asked for it).
+    ExportFinished,
+    /// An import was applied, with its rows' outcomes (to whoever asked for it).
+    ImportFinished,
 }
 
 /// A channel a person is reached on (webhooks are per studio, not per person).
@@ -82,7 +86,7 @@ const BOOKING_VARS: &[&str] = &["recipient", "studio", "service", "professional"
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 20] = [
+    pub const ALL: [Topic; 22] = [
         Topic::BookingHeld,
         Topic::BookingCreated,
         Topic::BookingConfirmed,
@@ -103,6 +107,8 @@ impl Topic {
         Topic::StockLow,
         Topic::StockShortfall,
         Topic::ProjectOverBudget,
+        Topic::ExportFinished,
+        Topic::ImportFinished,
     ];
 
     /// The name on the wire and in keys.
@@ -128,6 +134,8 @@ impl Topic {
             Topic::StockLow => "stock_low",
             Topic::StockShortfall => "stock_shortfall",
             Topic::ProjectOverBudget => "project_over_budget",
+            Topic::ExportFinished => "export_finished",
+            Topic::ImportFinished => "import_finished",
         }
     }
 
@@ -200,6 +208,8 @@ impl Topic {
             }
             Topic::StockLow => &["recipient", "studio", "product", "sku", "unit", "quantity", "minimum"],
             Topic::ProjectOverBudget => &["recipient", "studio", "project", "budget", "spent"],
+            Topic::ExportFinished => &["recipient", "studio", "dataset", "format", "rows", "outcome", "link"],
+            Topic::ImportFinished => &["recipient", "studio", "kind", "applied", "refused", "link"],
             Topic::StockShortfall => {
                 &["recipient", "studio", "product", "sku", "unit", "quantity", "minimum", "shortfall"]
             }
@@ -293,6 +303,14 @@ impl Topic {
                 "Over budget: {{ project }}",
                 "{{ project }} has spent {{ spent }} on crew and expenses, beyond its budget of {{ budget }}.",
             ),
+            Topic::ExportFinished => (
+                "Export {{ outcome }}: {{ dataset }}",
+                "Your {{ format }} export of {{ dataset }} is {{ outcome }} ({{ rows }} rows). Get its download link from {{ link }}.",
+            ),
+            Topic::ImportFinished => (
+                "Import of {{ kind }} finished",
+                "{{ applied }} rows were applied and {{ refused }} refused. The report of every row is at {{ link }}.",
+            ),
         }
     }
 
@@ -375,6 +393,14 @@ impl Topic {
             Topic::ProjectOverBudget => (
                 "Orçamento estourado: {{ project }}",
                 "{{ project }} já gastou {{ spent }} com equipe e despesas, além do orçamento de {{ budget }}.",
+            ),
+            Topic::ExportFinished => (
+                "Exportação {{ outcome }}: {{ dataset }}",
+                "Sua exportação {{ format }} de {{ dataset }} está {{ outcome }} ({{ rows }} linhas). O link de download está em {{ link }}.",
+            ),
+            Topic::ImportFinished => (
+                "Importação de {{ kind }} concluída",
+                "{{ applied }} linhas aplicadas e {{ refused }} recusadas. O relatório de cada linha está em {{ link }}.",
             ),
         }
     }

@@ -1,4 +1,5 @@
-//! The blob port: put objects (exports), hand out short-lived download links.
+//! The blob port: put objects (exports), upload large ones in parts that survive a restart,
+//! hand out short-lived download links.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,9 +31,42 @@ pub enum BlobError {
     Unavailable(String),
 }
 
+/// A part of a multipart upload, as the store acknowledged it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UploadedPart {
+    /// 1-based position.
+    pub number: i32,
+    /// The store's tag for it, given back when the upload is completed.
+    pub etag: String,
+}
+
+/// Smallest part S3 accepts, the last part excepted.
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
 /// What an adapter implements.
 #[async_trait]
 pub trait BlobBackend: Send + Sync + 'static {
+    /// Starts a multipart upload; the object appears only when it is completed.
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<String, BlobError>;
+    /// Uploads part `number` (1-based) of an upload; uploading a number again replaces it.
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: Bytes,
+    ) -> Result<UploadedPart, BlobError>;
+    /// Joins the parts, in order, into the object.
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), BlobError>;
+    /// Drops an upload and its parts (a restarted export's).
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), BlobError>;
+    /// The size of an object, if there is one (without reading it).
+    async fn size(&self, key: &str) -> Result<Option<u64>, BlobError>;
     /// Stores an object, replacing any with the same key.
     async fn put(&self, key: &str, body: BlobBody, content_type: &str) -> Result<(), BlobError>;
     /// Reads an object.
@@ -72,6 +106,52 @@ impl Blobs {
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError> {
         validate_key(key)?;
         self.backend.get(key).await
+    }
+
+    /// Starts a multipart upload.
+    pub async fn start_upload(&self, key: &str, content_type: &str) -> Result<String, BlobError> {
+        validate_key(key)?;
+        self.backend.start_upload(key, content_type).await
+    }
+
+    /// Uploads one part.
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: Bytes,
+    ) -> Result<UploadedPart, BlobError> {
+        validate_key(key)?;
+        self.backend.upload_part(key, upload_id, number, body).await
+    }
+
+    /// Completes a multipart upload.
+    pub async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), BlobError> {
+        validate_key(key)?;
+        self.backend.complete_upload(key, upload_id, parts).await
+    }
+
+    /// Drops a multipart upload.
+    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
+        validate_key(key)?;
+        self.backend.abort_upload(key, upload_id).await
+    }
+
+    /// The size of an object, if there is one.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        validate_key(key)?;
+        self.backend.size(key).await
+    }
+
+    /// The adapter underneath (tests wrap it to inject faults).
+    pub fn backend(&self) -> Arc<dyn BlobBackend> {
+        self.backend.clone()
     }
 
     /// A download link valid for `expires_in` (at most [`MAX_LINK_LIFETIME`]).

@@ -60,6 +60,9 @@ pub enum AppError {
     /// its own problem type.
     #[error("{1}")]
     Unprocessable(Reason, String),
+    /// What was asked for existed and is gone for good (410 with the reason's problem type).
+    #[error("{1}")]
+    Gone(Reason, String),
     /// Too many requests; retry after this many seconds (429).
     #[error("rate limit exceeded")]
     RateLimited {

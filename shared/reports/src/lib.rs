@@ -7,6 +7,7 @@
 
 pub mod breakdown;
 pub mod dashboard;
+pub mod exports;
 pub mod period;
 pub mod platform_report;
 pub mod rebuild;

@@ -187,4 +187,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(services_report))
         .routes(routes!(client_report))
         .routes(routes!(platform))
+        .merge(crate::exports::routes::routes())
 }

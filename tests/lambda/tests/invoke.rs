@@ -400,4 +400,38 @@ fn reports_function_answers_the_dashboard() {
     assert_eq!(dashboard["statusCode"], 200, "{dashboard}");
     assert_eq!(body(&dashboard)["period"]["from"], "2026-11-23");
     assert_eq!(body(&dashboard)["bookings"]["total"], 0);
+
+    // An export asked of the reports function is written by the exports worker from the
+    // queue's message, into the bucket.
+    let exports = format!("/v1/studios/{studio}/exports");
+    let asked = serde_json::json!({ "dataset": "clients", "format": "xlsx" });
+    let asked =
+        invoke_with("reports", &http_event("POST", &exports, "", Some(asked), Some(&token))).response();
+    assert_eq!(asked["statusCode"], 202, "{asked}");
+    let export = body(&asked)["id"].as_str().expect("id").to_owned();
+    let mut message = event("sqs-export-unknown.json");
+    let payload = serde_json::json!({
+        "id": format!("01JEVENTEXPORTLAMBDA{}", &export[export.len() - 6..]), "kind": "export.requested", "studio_id": studio,
+        "occurred_at": "2026-11-23T18:00:00Z", "payload": { "studio_id": studio, "export_id": export, "hop": 0 },
+    });
+    message["Records"][0]["body"] = serde_json::json!(payload.to_string());
+    let handled = invoke_with("exports-worker", &message).response();
+    assert_eq!(handled, serde_json::json!({ "batchItemFailures": [] }));
+    let job =
+        invoke_with("reports", &http_event("GET", &format!("{exports}/{export}"), "", None, Some(&token)))
+            .response();
+    assert_eq!(body(&job)["status"], "done", "{job}");
+    let link = invoke_with(
+        "reports",
+        &http_event("GET", &format!("{exports}/{export}/download"), "", None, Some(&token)),
+    )
+    .response();
+    assert_eq!(link["statusCode"], 200, "{link}");
+    assert!(body(&link)["url"].as_str().is_some_and(|u| u.contains("X-Amz-Signature=")), "{link}");
+}
+
+#[test]
+fn exports_worker_acknowledges_a_message_for_no_job() {
+    let handled = invoke("exports-worker", "sqs-export-unknown.json").response();
+    assert_eq!(handled, serde_json::json!({ "batchItemFailures": [] }));
 }

@@ -74,4 +74,34 @@ async fn download_links_work_and_expire(app: TestApp) {
     }
 }
 
-atelier_tests::on_both_backends!(put_and_get, download_links_work_and_expire);
+/// Parts of S3's smallest size (the last one smaller), uploaded out of order and one of them
+/// twice (a retried part), joined in order; an aborted upload leaves nothing.
+async fn multipart_uploads_join_their_parts(app: TestApp) {
+    let blobs = &app.platform.blobs;
+    let key = "exports/s1/big.csv";
+    let id = blobs.start_upload(key, "text/csv").await.expect("start");
+    let part = |byte: u8, len: usize| Bytes::from(vec![byte; len]);
+    let min = atelier_platform::blob::MIN_PART_SIZE;
+    let second = blobs.upload_part(key, &id, 2, part(b'b', min)).await.expect("part 2");
+    let _stale = blobs.upload_part(key, &id, 1, part(b'x', min)).await.expect("part 1, first try");
+    let first = blobs.upload_part(key, &id, 1, part(b'a', min)).await.expect("part 1 again");
+    let third = blobs.upload_part(key, &id, 3, part(b'c', 10)).await.expect("part 3");
+    assert_eq!(blobs.get(key).await.expect("get"), None, "nothing before completion");
+    blobs.complete_upload(key, &id, &[first, second, third]).await.expect("complete");
+    let joined = blobs.get(key).await.expect("get").expect("object");
+    assert_eq!(joined.len(), 2 * min + 10);
+    assert!(joined[..min].iter().all(|b| *b == b'a') && joined[min..2 * min].iter().all(|b| *b == b'b'));
+    assert_eq!(&joined[2 * min..], b"cccccccccc");
+
+    let dropped = blobs.start_upload("exports/s1/dropped.csv", "text/csv").await.expect("start");
+    blobs.upload_part("exports/s1/dropped.csv", &dropped, 1, part(b'z', 10)).await.expect("part");
+    blobs.abort_upload("exports/s1/dropped.csv", &dropped).await.expect("abort");
+    blobs.abort_upload("exports/s1/dropped.csv", &dropped).await.expect("aborting twice is harmless");
+    assert_eq!(blobs.get("exports/s1/dropped.csv").await.expect("get"), None);
+}
+
+atelier_tests::on_both_backends!(
+    put_and_get,
+    download_links_work_and_expire,
+    multipart_uploads_join_their_parts
+);

@@ -56,6 +56,8 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     // The dashboard's tallies count what the bookings list shows, and the completed services.
     assert_eq!(first.dashboard_bookings, first.by_status.values().sum::<usize>() as i64, "{first:?}");
     assert!(first.dashboard_completed_minor > 0, "{first:?}");
+    assert_eq!(first.export_status, "done", "{first:?}");
+    assert!(first.export_rows > 0, "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
@@ -71,6 +73,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             second.refunds_made,
             (second.products, second.service_outflows, second.sales, second.stock_value_minor),
             (second.projects, second.delivered_profit_minor),
+            (&second.export_id, second.export_rows),
         ),
         (
             false,
@@ -82,6 +85,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             first.refunds_made,
             (first.products, first.service_outflows, first.sales, first.stock_value_minor),
             (first.projects, first.delivered_profit_minor),
+            (&first.export_id, first.export_rows),
         )
     );
 

@@ -7,6 +7,7 @@ mod blobs;
 mod bookings;
 mod crash;
 mod demo;
+mod exports;
 mod http_platform;
 mod inventory;
 mod notifications;

@@ -49,7 +49,9 @@ fn every_refusal_and_conflict_reason_is_documented_declared_and_asserted() {
     let documented: BTreeSet<String> = table
         .lines()
         .filter(|l| {
-            ["| 402 | `", "| 403 | `", "| 409 | `", "| 422 | `", "| 503 | `"].iter().any(|p| l.starts_with(p))
+            ["| 402 | `", "| 403 | `", "| 409 | `", "| 410 | `", "| 422 | `", "| 503 | `"]
+                .iter()
+                .any(|p| l.starts_with(p))
         })
         .filter_map(|l| l.split('`').nth(1).map(str::to_owned))
         .collect();
@@ -71,6 +73,7 @@ fn every_refusal_and_conflict_reason_is_documented_declared_and_asserted() {
                 "assert_problem(402, ",
                 "assert_problem(403, ",
                 "assert_problem(409, ",
+                "assert_problem(410, ",
                 "assert_problem(422, ",
                 "assert_problem(503, ",
             ]
