@@ -111,6 +111,8 @@ pub struct DemoReport {
     pub export_status: String,
     /// Rows it holds.
     pub export_rows: u64,
+    /// The CSV import of new clients (made once): its outcomes (`created`, `refused`, ...).
+    pub import_outcomes: Value,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -171,6 +173,11 @@ impl Api {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let body = match body {
+            Some(Value::String(csv)) if path.contains("/imports?") => {
+                // An import's upload is the file itself.
+                request = request.header(header::CONTENT_TYPE, "text/csv");
+                Body::from(csv.clone())
+            }
             Some(json) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");
                 Body::from(json.to_string())
@@ -561,6 +568,34 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let export_id = text(&export["id"]);
     let export = api.expect(Method::GET, &format!("{exports}/{export_id}"), &owner.token, None).await?;
 
+    // A CSV of new clients from the front desk's old spreadsheet, one row with a bad email:
+    // uploaded, applied once; the report names the bad row.
+    let imports = format!("{base}/imports");
+    let import = match api.all(&imports, &owner.token).await?.into_iter().next() {
+        Some(existing) => existing,
+        None => {
+            let csv = "Nome,E-mail,Telefone\nLuna Prado,luna@demo.atelier.test,+351 913 111 222\nOtto Vaz,otto-at-demo,\nPia Moura,pia@demo.atelier.test,\n";
+            let uploaded = api
+                .expect(
+                    Method::POST,
+                    &format!("{imports}?kind=clients"),
+                    &owner.token,
+                    Some(&Value::String(csv.into())),
+                )
+                .await?;
+            api.expect(
+                Method::POST,
+                &format!("{imports}/{}/apply", text(&uploaded["id"])),
+                &owner.token,
+                Some(&json!({})),
+            )
+            .await?
+        }
+    };
+    host.drain_exports().await?;
+    let import =
+        api.expect(Method::GET, &format!("{imports}/{}", text(&import["id"])), &owner.token, None).await?;
+
     let mut by_status = std::collections::BTreeMap::new();
     for booking in api.all(&window, &owner.token).await? {
         *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
@@ -591,6 +626,7 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         export_id,
         export_status: text(&export["status"]),
         export_rows: export["rows"].as_u64().unwrap_or(0),
+        import_outcomes: import["outcomes"].clone(),
     })
 }
 
@@ -992,6 +1028,10 @@ pub fn instructions(report: &DemoReport) -> String {
     out.push_str(&format!(
         "An XLSX export of this month's bookings is {} with {} rows: GET /v1/studios/{studio}/exports/{}/download as the owner gives a five-minute link (open it while the server runs).\n",
         report.export_status, report.export_rows, report.export_id,
+    ));
+    out.push_str(&format!(
+        "A CSV import of new clients came to {} (GET /v1/studios/{studio}/imports as the owner, then …/rows?outcome=refused for the bad row).\n",
+        report.import_outcomes,
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

@@ -171,6 +171,7 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
     #[cfg(feature = "reports")]
     if *queue == atelier_reports::exports::QUEUE {
         handlers.extend(atelier_reports::exports::worker::handlers(platform, lease));
+        handlers.extend(atelier_reports::imports::worker::handlers(platform, lease));
     }
     let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
     handlers.into_iter().fold(worker, |worker, (kind, handler)| worker.on(kind, handler))

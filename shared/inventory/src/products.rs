@@ -7,6 +7,7 @@ use atelier_domain::inventory::{MAX_QUANTITY, Stock, is_low};
 use atelier_domain::money::{Currency, check_amount};
 use atelier_domain::studios::{check_required_text, check_text};
 use atelier_platform::store::{Condition, Cursor, Index, Item, Key, Query, SortKey, WriteOp, attr};
+use atelier_platform::tx::Guarded;
 use atelier_platform::{AppError, Platform};
 use atelier_studios::Actor;
 use jiff::Timestamp;
@@ -240,6 +241,46 @@ pub async fn create(
     actor: Actor<'_>,
     definition: ProductDefinition,
 ) -> Result<Product, AppError> {
+    match create_with(platform, actor, definition, None::<Box<GuardFn>>).await? {
+        Guarded::Done(product) => Ok(product),
+        Guarded::AlreadyDone => Err(AppError::Internal("an unguarded create found a guard".into())),
+    }
+}
+
+/// Creates a product in one transaction with `guard`, a create-only marker: if the marker
+/// exists, nothing is written (an import row applied once, whatever the reruns). `guard` gets
+/// the new product's id.
+pub async fn create_guarded(
+    platform: &Platform,
+    actor: Actor<'_>,
+    definition: ProductDefinition,
+    guard: impl FnOnce(&str) -> Result<WriteOp, atelier_platform::store::StoreError> + Send + 'static,
+) -> Result<Guarded<Product>, AppError> {
+    create_with(platform, actor, definition, Some(Box::new(guard))).await
+}
+
+/// The product whose SKU this is (case-insensitive), if any.
+pub async fn by_sku(
+    platform: &Platform,
+    studio: &StudioId,
+    sku: &str,
+) -> Result<Option<ProductId>, AppError> {
+    Ok(platform
+        .store
+        .get(&sku_key(studio, sku))
+        .await?
+        .map(|i| i.string("product_id").map(ProductId::new))
+        .transpose()?)
+}
+
+type GuardFn = dyn FnOnce(&str) -> Result<WriteOp, atelier_platform::store::StoreError> + Send;
+
+async fn create_with(
+    platform: &Platform,
+    actor: Actor<'_>,
+    definition: ProductDefinition,
+    guard: Option<Box<GuardFn>>,
+) -> Result<Guarded<Product>, AppError> {
     let definition = definition.validate()?;
     let studio = atelier_studios::get(platform, actor.studio_id()).await?;
     let now = platform.clock.now();
@@ -258,6 +299,9 @@ pub async fn create(
         version: 1,
     };
     let mut tx = Tx::new();
+    if let Some(guard) = guard {
+        tx.push(guard(product.id.as_str())?, Part::Guard);
+    }
     tx.push(WriteOp::create(product.to_item()?), Part::Other);
     unique_writes(&mut tx, &product, None);
     references(&mut tx, &studio.id, &product.definition);
@@ -274,8 +318,11 @@ pub async fn create(
         )?,
         Part::Other,
     );
-    tx.commit(platform).await.map_err(Failure::into_error)?;
-    Ok(product)
+    match tx.commit(platform).await {
+        Ok(()) => Ok(Guarded::Done(product)),
+        Err(Failure::Condition(Part::Guard)) => Ok(Guarded::AlreadyDone),
+        Err(f) => Err(f.into_error()),
+    }
 }
 
 /// The uniqueness items of a product's SKU and serial number, moved when they change.
@@ -310,6 +357,31 @@ pub async fn update(
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Product, AppError> {
+    match update_with(platform, actor, product_id, patch, expected, None).await? {
+        Guarded::Done(product) => Ok(product),
+        Guarded::AlreadyDone => Err(AppError::Internal("an unguarded update found a guard".into())),
+    }
+}
+
+/// Changes a product's definition in one transaction with `guard` (see [`create_guarded`]).
+pub async fn update_guarded(
+    platform: &Platform,
+    actor: Actor<'_>,
+    product_id: &ProductId,
+    patch: &serde_json::Value,
+    guard: WriteOp,
+) -> Result<Guarded<Product>, AppError> {
+    update_with(platform, actor, product_id, patch, None, Some(guard)).await
+}
+
+async fn update_with(
+    platform: &Platform,
+    actor: Actor<'_>,
+    product_id: &ProductId,
+    patch: &serde_json::Value,
+    expected: Option<i64>,
+    guard: Option<WriteOp>,
+) -> Result<Guarded<Product>, AppError> {
     // Every movement moves the version too: without `If-Match`, a movement that slipped in is
     // no reason to refuse a change of the definition, so it is applied again to what is there.
     for _ in 0..5 {
@@ -325,6 +397,7 @@ pub async fn update(
         // A new minimum may make the product low or not, at once (no alert: nothing fell).
         product.low = is_low(product.quantity, product.definition.minimum_quantity);
         let mut tx = Tx::new();
+        tx.extend(guard.clone(), Part::Guard);
         tx.push(WriteOp::put(product.to_item()?).when(Condition::version_is(current.version)), Part::Product);
         unique_writes(&mut tx, &product, Some(&current.definition));
         references(&mut tx, actor.studio_id(), &product.definition);
@@ -340,7 +413,8 @@ pub async fn update(
             Part::Other,
         );
         match tx.commit(platform).await {
-            Ok(()) => return Ok(product),
+            Ok(()) => return Ok(Guarded::Done(product)),
+            Err(Failure::Condition(Part::Guard)) => return Ok(Guarded::AlreadyDone),
             Err(Failure::Condition(Part::Product)) if expected.is_some() => {
                 return Err(AppError::PreconditionFailed);
             }

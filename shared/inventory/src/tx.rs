@@ -22,6 +22,8 @@ pub enum Part {
     Idempotency,
     /// The marker of a booking's consumption (already recorded).
     Consumed,
+    /// A caller's create-only marker (an import row already applied).
+    Guard,
     /// Anything whose condition cannot fail in practice.
     #[default]
     Other,
@@ -47,7 +49,7 @@ impl atelier_platform::tx::Label for Part {
             Part::Stock | Part::Product => {
                 AppError::Conflict(CHANGED_MEANWHILE, "the product changed meanwhile; read it again".into())
             }
-            Part::Idempotency | Part::Consumed | Part::Other => {
+            Part::Idempotency | Part::Consumed | Part::Guard | Part::Other => {
                 AppError::Conflict(CHANGED_MEANWHILE, "a concurrent request changed this; try again".into())
             }
         }

@@ -81,6 +81,16 @@ impl<L: Label> Tx<L> {
     }
 }
 
+/// What a write guarded by a create-only marker came to: done now, or done before (the marker
+/// was there: an import row applied by an earlier run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guarded<T> {
+    /// Written now.
+    Done(T),
+    /// The marker existed: nothing was written.
+    AlreadyDone,
+}
+
 /// Why a commit did not happen.
 #[derive(Debug)]
 pub enum Failure<L> {

@@ -1,5 +1,5 @@
 //! The `reports` endpoint group: the dashboard, reports by professional, service and client,
-//! the platform report for admins.
+//! the platform report for admins; exports and imports (their own modules' routes).
 
 use atelier_domain::ids::{ClientId, StudioId};
 use atelier_http::AppState;
@@ -188,4 +188,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(client_report))
         .routes(routes!(platform))
         .merge(crate::exports::routes::routes())
+        .merge(crate::imports::routes::routes())
 }

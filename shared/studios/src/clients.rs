@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{Actor, check_precondition, commit_guarded, load, patched, studio_item, studio_partition};
 use atelier_platform::access::UserProfile;
 use atelier_platform::store::{Condition, Cursor, Item, Key, Query, SortKey, StoreError, WriteOp};
+use atelier_platform::tx::Guarded;
 use atelier_platform::{AppError, Platform};
 
 /// A client as stored.
@@ -62,7 +63,8 @@ impl SearchField {
         }
     }
 
-    fn key_of(self, text: &str) -> String {
+    /// The value as its index stores it (folded name, phone digits, lower-case email).
+    pub fn key_of(self, text: &str) -> String {
         match self {
             SearchField::Name => search_key(text),
             SearchField::Phone => phone_digits(text),
@@ -136,6 +138,72 @@ pub async fn create(
     actor: Actor<'_>,
     details: ClientDetails,
 ) -> Result<Client, AppError> {
+    let (client, ops) = create_ops(platform, actor, details)?;
+    commit_guarded(platform, ops, None).await.map(|()| client)
+}
+
+/// Creates a client record in one transaction with `guard`, a create-only marker: if the
+/// marker exists, nothing is written (an import row applied once, whatever the reruns).
+/// `guard` gets the new record's id.
+pub async fn create_guarded(
+    platform: &Platform,
+    actor: Actor<'_>,
+    details: ClientDetails,
+    guard: impl FnOnce(&str) -> Result<WriteOp, StoreError>,
+) -> Result<Guarded<Client>, AppError> {
+    let (client, mut ops) = create_ops(platform, actor, details)?;
+    ops.insert(0, guard(client.id.as_str())?);
+    guarded(platform.store.transact(ops).await, client)
+}
+
+/// Changes a client (merge patch) in one transaction with `guard` (see [`create_guarded`]).
+pub async fn update_guarded(
+    platform: &Platform,
+    actor: Actor<'_>,
+    client_id: &ClientId,
+    patch: &serde_json::Value,
+    guard: WriteOp,
+) -> Result<Guarded<Client>, AppError> {
+    let (client, mut ops) = update_ops(platform, actor, client_id, patch, None).await?;
+    ops.insert(0, guard);
+    guarded(platform.store.transact(ops).await, client)
+}
+
+fn guarded<T>(result: Result<(), StoreError>, value: T) -> Result<Guarded<T>, AppError> {
+    match result {
+        Ok(()) => Ok(Guarded::Done(value)),
+        Err(StoreError::ConditionFailed { index: 0, .. }) => Ok(Guarded::AlreadyDone),
+        Err(StoreError::ConditionFailed { .. }) => Err(AppError::Conflict(
+            atelier_platform::error::CHANGED_MEANWHILE,
+            "changed by someone else meanwhile; read it again".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The client with this email or phone (exactly, as searches fold them), if any.
+pub async fn find(
+    platform: &Platform,
+    studio_id: &StudioId,
+    by: SearchField,
+    value: &str,
+) -> Result<Option<ClientId>, AppError> {
+    let folded = by.key_of(value);
+    if folded.is_empty() {
+        return Ok(None);
+    }
+    let query = Query::partition(index_partition(studio_id, by))
+        .sort(SortKey::BeginsWith(format!("{folded}#")))
+        .limit(1);
+    let page = platform.store.query(&query).await?;
+    Ok(page.items.first().map(|i| i.string("client_id").map(ClientId::new)).transpose()?)
+}
+
+fn create_ops(
+    platform: &Platform,
+    actor: Actor<'_>,
+    details: ClientDetails,
+) -> Result<(Client, Vec<WriteOp>), AppError> {
     let now = platform.clock.now();
     let client = Client {
         id: platform.ids.new_id().into(),
@@ -156,7 +224,7 @@ pub async fn create(
         &client.id,
         serde_json::to_value(&client.details).unwrap_or_default(),
     )?);
-    commit_guarded(platform, ops, None).await.map(|()| client)
+    Ok((client, ops))
 }
 
 /// One client.
@@ -202,6 +270,17 @@ pub async fn update(
     patch: &serde_json::Value,
     expected: Option<i64>,
 ) -> Result<Client, AppError> {
+    let (client, ops) = update_ops(platform, actor, client_id, patch, expected).await?;
+    commit_guarded(platform, ops, expected).await.map(|()| client)
+}
+
+async fn update_ops(
+    platform: &Platform,
+    actor: Actor<'_>,
+    client_id: &ClientId,
+    patch: &serde_json::Value,
+    expected: Option<i64>,
+) -> Result<(Client, Vec<WriteOp>), AppError> {
     let current = get(platform, actor.studio_id(), client_id).await?;
     check_precondition(expected, current.version)?;
     let details = patched(&current.details, patch)?.validate()?;
@@ -214,7 +293,7 @@ pub async fn update(
     ops.extend(index_ops(actor.studio_id(), Some(&current), Some(&client)));
     let changes = serde_json::json!({ "from": current.details, "to": client.details });
     ops.push(actor.audit(platform, "clients.updated", "client", client_id, changes)?);
-    commit_guarded(platform, ops, expected).await.map(|()| client)
+    Ok((client, ops))
 }
 
 /// Erases a client: the record, its index items and its account link.

@@ -57,6 +57,11 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     assert_eq!(first.dashboard_bookings, first.by_status.values().sum::<usize>() as i64, "{first:?}");
     assert!(first.dashboard_completed_minor > 0, "{first:?}");
     assert_eq!(first.export_status, "done", "{first:?}");
+    assert_eq!(
+        first.import_outcomes,
+        serde_json::json!({ "created": 2, "updated": 0, "skipped": 0, "refused": 1 }),
+        "{first:?}"
+    );
     assert!(first.export_rows > 0, "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
@@ -73,7 +78,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             second.refunds_made,
             (second.products, second.service_outflows, second.sales, second.stock_value_minor),
             (second.projects, second.delivered_profit_minor),
-            (&second.export_id, second.export_rows),
+            (&second.export_id, second.export_rows, &second.import_outcomes),
         ),
         (
             false,
@@ -85,7 +90,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
             first.refunds_made,
             (first.products, first.service_outflows, first.sales, first.stock_value_minor),
             (first.projects, first.delivered_profit_minor),
-            (&first.export_id, first.export_rows),
+            (&first.export_id, first.export_rows, &first.import_outcomes),
         )
     );
 
@@ -105,7 +110,11 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
         members["items"].as_array().expect("members").iter().filter_map(|m| m["role"].as_str()).collect();
     assert_eq!(roles.len(), 5, "owner, manager, three professionals: {roles:?}");
     assert_eq!(roles.iter().filter(|r| **r == "professional").count(), 3);
-    assert_eq!(count(&get(&app, &token, &format!("{base}/clients?limit=100")).await), 30);
+    assert_eq!(
+        count(&get(&app, &token, &format!("{base}/clients?limit=100")).await),
+        32,
+        "30 and two imported"
+    );
     assert_eq!(count(&get(&app, &token, &format!("{base}/resources")).await), 3);
     let services = get(&app, &token, &format!("{base}/services")).await;
     assert_eq!(count(&services), 4);

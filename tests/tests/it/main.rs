@@ -9,6 +9,7 @@ mod crash;
 mod demo;
 mod exports;
 mod http_platform;
+mod imports;
 mod inventory;
 mod notifications;
 mod outbox;

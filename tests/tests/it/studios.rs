@@ -874,6 +874,17 @@ fn body_for(method: &Method, template: &str, ids: &Ids) -> Option<Value> {
         ("PUT", "/v1/studios/{studio_id}/notification-templates/{topic}/{language}") => {
             json!({ "subject": "Booked", "body": "{{ start }}" })
         }
+        ("POST", "/v1/studios/{studio_id}/exports") => json!({ "dataset": "clients", "format": "csv" }),
+        ("POST", "/v1/studios/{studio_id}/exports/{export_id}/retry") => return None,
+        // The upload's body is the file; a JSON string stands in (the caller is refused first).
+        ("POST", "/v1/studios/{studio_id}/imports") => json!("name\nA\n"),
+        (
+            "POST",
+            "/v1/studios/{studio_id}/imports/{import_id}/dry-run"
+            | "/v1/studios/{studio_id}/imports/{import_id}/apply",
+        ) => {
+            json!({})
+        }
         (m, t) => panic!("the tenant matrix has no body for {m} {t}: add one"),
     };
     Some(body)
@@ -886,6 +897,8 @@ const NO_SUCH: &str = "01JNOSUCHENTRY000000000000";
 fn query_for(method: &Method, template: &str) -> &'static str {
     if method == Method::GET && template.ends_with("/exceptions") {
         "?from=2029-01-01&to=2029-12-31"
+    } else if method == Method::POST && template.ends_with("/imports") {
+        "?kind=clients"
     } else {
         ""
     }
@@ -905,6 +918,8 @@ struct Ids {
     endpoint: String,
     product: String,
     project: String,
+    export: String,
+    import: String,
 }
 
 impl Ids {
@@ -924,6 +939,8 @@ impl Ids {
             .replace("{payment_id}", "01JNOSUCHPAYMENT0000000000")
             .replace("{product_id}", &self.product)
             .replace("{project_id}", &self.project)
+            .replace("{export_id}", &self.export)
+            .replace("{import_id}", &self.import)
             .replace("{item_id}", NO_SUCH)
             .replace("{expense_id}", NO_SUCH)
             .replace("{category_id}", NO_SUCH)
@@ -1048,9 +1065,31 @@ async fn seed(app: &TestApp, owner: &Account, slug: &str) -> Ids {
     .await;
     assert_eq!(made.status, 201, "{:?}", made.body);
     let project = made.json()["id"].as_str().expect("id").to_owned();
+    // An export asked for, and an import uploaded (neither run).
+    let asked = send(
+        app,
+        Method::POST,
+        &path(&studio, "/exports"),
+        owner,
+        Some(json!({ "dataset": "clients", "format": "csv" })),
+    )
+    .await;
+    assert_eq!(asked.status, 202, "{:?}", asked.body);
+    let export = asked.json()["id"].as_str().expect("id").to_owned();
+    let uploaded = app
+        .request(Method::POST, &path(&studio, "/imports?kind=clients"))
+        .bearer(&owner.access)
+        .header("content-type", "text/csv")
+        .body("name,email\nZoe,zoe@matrix.example\n")
+        .send()
+        .await;
+    assert_eq!(uploaded.status, 201, "{:?}", uploaded.body);
+    let import = uploaded.json()["id"].as_str().expect("id").to_owned();
     Ids {
         product,
         project,
+        export,
+        import,
         studio,
         professional: pro.user_id,
         service,
@@ -1193,6 +1232,8 @@ impl Ids {
             endpoint: self.endpoint.clone(),
             product: self.product.clone(),
             project: self.project.clone(),
+            export: self.export.clone(),
+            import: self.import.clone(),
         }
     }
 }
