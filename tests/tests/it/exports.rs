@@ -338,6 +338,16 @@ async fn crashes_resume_and_duplicates_make_one_file(app: TestApp) {
     handler.handle(&message(&s, &id(&sheet), 0)).await.expect("starts again");
     let read = read_back("xlsx", &download(&app, &s, &id(&sheet)).await);
     assert_eq!(read["rows"].as_array().expect("rows").len(), 41);
+
+    // A workbook that does not fit one run fails and says what to do instead.
+    let big = ask(&app, &s, &s.owner, json!({ "dataset": "clients", "format": "xlsx" })).await;
+    let (_, handler) =
+        handlers_with(&app.platform, ExportSettings { time_budget: Duration::ZERO, ..small_parts() })
+            .remove(0);
+    handler.handle(&message(&s, &id(&big), 0)).await.expect("fails cleanly");
+    let failed = job(&app, &s, &id(&big)).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].as_str().expect("error").contains("export CSV"), "{failed}");
 }
 
 async fn failures_retries_and_refusals(app: TestApp) {

@@ -310,12 +310,20 @@ impl ExportWorker {
         let mut file = XlsxFile::new(job.dataset.as_str(), &headers, dir.path())?;
         let mut cursor: Option<String> = None;
         let mut pages = 0u32;
+        let deadline = Instant::now() + self.settings.time_budget;
         loop {
             let (rows, next) = self.page(job, span, &zone, cursor.as_deref()).await?;
             for r in &rows {
                 file.row(r)?;
             }
             pages += 1;
+            // A workbook cannot continue in another run: one that does not fit says so.
+            if next.is_some() && Instant::now() >= deadline {
+                return Err(Stop::Permanent(format!(
+                    "the workbook needs more than one run ({} rows read so far); export CSV, which has no such limit, or a shorter period",
+                    file.rows()
+                )));
+            }
             if pages.is_multiple_of(20) {
                 job.rows = file.rows();
                 self.save(job, version, false).await?;
