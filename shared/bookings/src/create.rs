@@ -219,8 +219,10 @@ pub async fn is_first_visit(
     studio_id: &StudioId,
     client_id: &ClientId,
 ) -> Result<bool, AppError> {
+    // Cancelled bookings do not count: the client has not come yet.
     let query = Query::partition(crate::client_bookings(studio_id, client_id)).limit(1);
-    Ok(platform.store.query(&query).await?.items.is_empty())
+    let kept = |item: &atelier_platform::store::Item| item.string("status").is_ok_and(|s| s != "cancelled");
+    Ok(platform.store.query_filtered(query, kept, 3).await?.items.is_empty())
 }
 
 async fn first_visit(

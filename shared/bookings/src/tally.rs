@@ -4,7 +4,7 @@
 //!
 //! A booking contributes to the day its start falls on in its studio's zone: one to its
 //! status, its minutes unless cancelled, its price to the completed value once completed, and
-//! one new client if it was the client's first booking at the studio. A change writes the
+//! one new client if it was the client's first booking at the studio and is not cancelled. A change writes the
 //! difference between what the booking contributed before and what it contributes after, as
 //! `ADD`s on one item per day, `STUDIO#<s>` / `DAY#<date>#BOOKINGS`, whose attributes hold the
 //! studio's counts and each professional's and service's (`pro:<id>:minutes`): a series of 12
@@ -107,7 +107,8 @@ pub fn contribute(into: &mut Contribution, booking: &Booking, sign: i64) {
     if booking.status == BookingStatus::Completed {
         amounts.push((format!("{}{}", field::VALUE_PREFIX, booking.currency.code()), booking.price_minor));
     }
-    if booking.first_visit {
+    // A cancelled first booking brings no one: the client's next booking counts instead.
+    if booking.first_visit && booking.status != BookingStatus::Cancelled {
         amounts.push((field::NEW_CLIENTS.into(), 1));
     }
     let day = into.entry(local_date(booking)).or_default();

@@ -1,5 +1,5 @@
 //! The studio dashboard: bookings, occupancy, money, clients, rankings, stock and projects for
-//! a period, from the period's counters (one query), the professionals' hours (two reads each),
+//! a period, from the period's counters (one query), the professionals' hours (three reads each),
 //! the stock value (one read) and the projects' months (one batch read).
 
 use std::collections::BTreeMap;

@@ -44,7 +44,10 @@ pub async fn report(platform: &Platform, params: &PeriodParams) -> Result<Platfo
     for date in period.dates() {
         let query = Query::partition(tally::platform_day(&date.to_string())).on(Index::Gsi1);
         for item in platform.store.query_all(query, MAX_STUDIOS_PER_DAY).await? {
-            if let Ok(studio) = item.string("studio_id") {
+            // A day whose bookings all moved away leaves an item of zeros: not an active studio.
+            let booked =
+                tallies::sum(std::slice::from_ref(&item)).get(&Scope::Studio).is_some_and(|c| c.total() > 0);
+            if let (true, Ok(studio)) = (booked, item.string("studio_id")) {
                 studios.insert(studio.to_owned());
             }
             all.push(item);

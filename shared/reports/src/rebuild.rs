@@ -1,7 +1,7 @@
 //! Rebuilding the daily tallies from the bookings: recomputes what every booking starting in a
 //! period contributes, compares it with the stored tallies and reports each difference; with
-//! `apply`, writes the difference as an `ADD` per day (so a booking change landing meanwhile is
-//! neither lost nor counted twice: both are additions), then checks again.
+//! `apply`, writes the difference as an `ADD` per day and checks again, reporting what still
+//! differs (a booking that changed between the two reads; run it again, ideally when quiet).
 
 use std::collections::BTreeMap;
 
@@ -42,6 +42,9 @@ pub struct RebuildReport {
     pub differences: Vec<Difference>,
     /// Whether the differences were written.
     pub applied: bool,
+    /// After writing them, what still differs (a booking changed between the reads: run it
+    /// again).
+    pub remaining: Vec<Difference>,
 }
 
 /// Bookings starting on the period's dates in their studio's zone.
@@ -133,6 +136,7 @@ pub async fn rebuild(
     }
     let stored = stored_counts(&crate::tallies::read(platform, studio_id, period).await?.tallies);
     let found = differences(&stored, &recomputed);
+    let mut remaining = Vec::new();
     if apply && !found.is_empty() {
         let mut delta = Contribution::new();
         for d in &found {
@@ -142,12 +146,21 @@ pub async fn rebuild(
         for op in tally::writes(studio_id, &delta) {
             platform.store.write(op).await?;
         }
+        // Checked again: a booking changed between reading the bookings and the tallies is
+        // counted once in the tally and left out of the correction, or the other way round.
+        let mut again = Contribution::new();
+        for b in bookings_in(platform, studio_id, period).await? {
+            tally::contribute(&mut again, &b, 1);
+        }
+        let now = stored_counts(&crate::tallies::read(platform, studio_id, period).await?.tallies);
+        remaining = differences(&now, &again);
     }
     Ok(RebuildReport {
         bookings: bookings.len(),
         days: stored.keys().chain(recomputed.keys()).collect::<std::collections::BTreeSet<_>>().len(),
         differences: found,
         applied: apply,
+        remaining,
     })
 }
 

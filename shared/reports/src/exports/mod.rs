@@ -156,6 +156,9 @@ pub struct ExportJob {
     /// Where the worker resumes.
     #[serde(default)]
     pub progress: Progress,
+    /// Whether the requester was told it finished.
+    #[serde(default)]
+    pub notified: bool,
     /// Who asked.
     pub requested_by: UserId,
     /// When.
@@ -406,6 +409,7 @@ pub async fn request(
         attempts: 0,
         hop: 0,
         progress: Progress::default(),
+        notified: false,
         requested_by: actor.user_id().clone(),
         requested_at: now,
         started_at: None,
@@ -442,6 +446,8 @@ pub async fn retry(platform: &Platform, actor: Actor<'_>, id: &ExportId) -> Resu
     job.status = ExportStatus::Pending;
     job.error = None;
     job.rows = 0;
+    job.size_bytes = 0;
+    job.notified = false;
     job.attempts = 0;
     job.hop += 1;
     job.progress = Progress::default();

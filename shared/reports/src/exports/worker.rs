@@ -37,7 +37,8 @@ pub struct ExportSettings {
     pub time_budget: Duration,
     /// Continuations allowed before the job fails as too large.
     pub max_hops: u32,
-    /// Runs allowed (crashes included) before the job fails.
+    /// Runs per hop (crashes included); the last one marks the job failed rather than fail
+    /// itself, so it is below the queue's five receives (the fifth is for a run killed mid-way).
     pub max_attempts: u32,
     /// Where XLSX workbooks are assembled.
     pub temp_dir: PathBuf,
@@ -53,7 +54,7 @@ impl ExportSettings {
             page_size: 500,
             time_budget: (lease / 9).min(Duration::from_secs(600)),
             max_hops: 100,
-            max_attempts: 5,
+            max_attempts: 4,
             temp_dir: std::env::temp_dir(),
         }
     }
@@ -133,12 +134,19 @@ impl ExportWorker {
         else {
             return Ok(());
         };
-        if matches!(job.status, ExportStatus::Done | ExportStatus::Failed) || message.hop != job.hop {
+        if message.hop != job.hop {
             return Ok(());
+        }
+        if matches!(job.status, ExportStatus::Done | ExportStatus::Failed) {
+            // Finished, but the notice may not have gone out (a failure after the save).
+            return self.tell(&mut job, &mut version).await;
         }
         job.attempts += 1;
         if job.attempts > self.settings.max_attempts {
-            let reason = format!("gave up after {} attempts", self.settings.max_attempts);
+            let reason = format!(
+                "gave up after {} attempts (a run stopped without a word)",
+                self.settings.max_attempts
+            );
             return self.fail(&mut job, &mut version, reason).await;
         }
         if job.status == ExportStatus::Pending {
@@ -153,15 +161,32 @@ impl ExportWorker {
         match step {
             Ok(Step::Continued) => Ok(()),
             Ok(Step::Done) => {
-                self.notify(&job).await?;
                 job.status = ExportStatus::Done;
                 job.finished_at = Some(platform.clock.now());
                 job.progress = Progress::default();
-                self.save(&mut job, &mut version, false).await
+                self.save(&mut job, &mut version, false).await?;
+                self.tell(&mut job, &mut version).await
             }
             Err(Stop::Permanent(reason)) => self.fail(&mut job, &mut version, reason).await,
+            // The last attempt marks the job failed, so it never sits `processing` after its
+            // message is dead-lettered.
+            Err(Stop::Transient(e)) if job.attempts >= self.settings.max_attempts => {
+                let reason = format!("gave up after {} attempts: {e}", job.attempts);
+                self.fail(&mut job, &mut version, reason).await
+            }
             Err(Stop::Transient(e)) => Err(e),
         }
+    }
+
+    /// Tells the requester once the job is finished and saved, and records that it did (a
+    /// redelivery after a failed notice tries again; the notice itself is keyed, so never twice).
+    async fn tell(&self, job: &mut ExportJob, version: &mut i64) -> Result<(), AppError> {
+        if job.notified {
+            return Ok(());
+        }
+        self.notify(job).await?;
+        job.notified = true;
+        self.save(job, version, false).await
     }
 
     async fn fail(&self, job: &mut ExportJob, version: &mut i64, reason: String) -> Result<(), AppError> {
@@ -172,8 +197,8 @@ impl ExportWorker {
         job.error = Some(reason);
         job.finished_at = Some(self.platform.clock.now());
         job.progress = Progress::default();
-        self.notify(job).await?;
-        self.save(job, version, false).await
+        self.save(job, version, false).await?;
+        self.tell(job, version).await
     }
 
     fn span(job: &ExportJob) -> Result<(Span, jiff::tz::TimeZone), AppError> {
@@ -303,6 +328,7 @@ impl ExportWorker {
         }
         job.progress = Progress::default();
         job.rows = 0;
+        job.size_bytes = 0;
         let (span, zone) = Self::span(job)?;
         let dir = tempfile::tempdir_in(&self.settings.temp_dir)
             .map_err(|e| Stop::Transient(AppError::failed("a temporary directory", e)))?;

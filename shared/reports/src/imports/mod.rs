@@ -127,6 +127,9 @@ pub struct ImportJob {
     /// Which continuation is current.
     #[serde(default)]
     pub hop: u32,
+    /// Whether the uploader was told it finished.
+    #[serde(default)]
+    pub notified: bool,
     /// Who uploaded it.
     pub requested_by: UserId,
     /// When.
@@ -348,6 +351,7 @@ pub async fn upload(
         error: None,
         attempts: 0,
         hop: 0,
+        notified: false,
         requested_by: actor.user_id().clone(),
         uploaded_at: now,
         finished_at: None,

@@ -117,13 +117,14 @@ pub enum FileProblem {
     DuplicateHeader(String),
 }
 
-/// A parsed file: the header and each data row's cells (or why the row cannot be read).
+/// A parsed file: the header and each data row's cells (or why the row cannot be read), with
+/// the line the row starts on (what a spreadsheet calls its row: blank lines count).
 #[derive(Debug, Clone)]
 pub struct Sheet {
     /// Column names, as written.
     pub headers: Vec<String>,
-    /// Data rows, in order.
-    pub rows: Vec<Result<Vec<String>, String>>,
+    /// Data rows, in order: the row's number and its cells.
+    pub rows: Vec<(u32, Result<Vec<String>, String>)>,
 }
 
 /// Reads CSV bytes: a UTF-8 byte-order mark is dropped; a row that is not UTF-8 or not CSV is
@@ -155,19 +156,41 @@ pub fn parse(bytes: &[u8]) -> Result<Sheet, FileProblem> {
         }
     }
     let mut rows = Vec::new();
+    let (mut counted, mut newlines) = (0usize, 0usize);
     for record in records {
         if rows.len() >= MAX_ROWS {
             return Err(FileProblem::TooManyRows);
         }
-        rows.push(match record {
-            Err(e) => Err(format!("cannot be read as CSV: {e}")),
-            Ok(r) if r.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) => continue,
-            Ok(r) => r
-                .iter()
-                .map(|c| String::from_utf8(c.to_vec()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| "is not UTF-8 text (save the file as CSV UTF-8)".to_owned()),
+        // The reader's own line count skips blank lines; counting newlines before the record's
+        // first byte gives the row a spreadsheet shows.
+        let start = match &record {
+            Ok(r) => r.position().map(|p| p.byte()),
+            Err(e) => e.position().map(|p| p.byte()),
+        };
+        let line = start.and_then(|b| usize::try_from(b).ok()).map(|b| {
+            // The reported start may be the blank lines before the record: step over them.
+            let mut b = b.min(bytes.len());
+            while b < bytes.len() && matches!(bytes[b], b'\n' | b'\r') {
+                b += 1;
+            }
+            newlines += bytes[counted.min(b)..b].iter().filter(|c| **c == b'\n').count();
+            counted = counted.max(b);
+            newlines + 1
         });
+        let fallback = u32::try_from(rows.len() + 2).unwrap_or(u32::MAX);
+        let number = line.and_then(|l| u32::try_from(l).ok()).unwrap_or(fallback);
+        rows.push((
+            number,
+            match record {
+                Err(e) => Err(format!("cannot be read as CSV: {e}")),
+                Ok(r) if r.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) => continue,
+                Ok(r) => r
+                    .iter()
+                    .map(|c| String::from_utf8(c.to_vec()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| "is not UTF-8 text (save the file as CSV UTF-8)".to_owned()),
+            },
+        ));
     }
     Ok(Sheet { headers, rows })
 }
@@ -233,8 +256,8 @@ pub struct ParsedRow {
     pub row: u32,
     /// The fields the file sets, as the record's JSON names them.
     pub fields: Map<String, Value>,
-    /// How it is matched to an existing record: `email:…`, `phone:…`, `sku:…`.
-    pub match_key: Option<String>,
+    /// How it is matched to an existing record, in order: `email:…`, then `phone:…`; `sku:…`.
+    pub match_keys: Vec<String>,
 }
 
 /// Text a spreadsheet would run: starts with `=` or `@`, a tab or a carriage return, or `+`/`-`
@@ -288,13 +311,12 @@ pub fn check(
     sheet
         .rows
         .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let number = u32::try_from(i + 2).unwrap_or(u32::MAX);
+        .map(|(number, row)| {
+            let number = *number;
             let cells =
                 row.as_ref().map_err(|m| vec![RowIssue { row: number, column: None, message: m.clone() }])?;
             let parsed = check_row(kind, number, cells, &index, mapping, currency_digits)?;
-            if let Some(key) = &parsed.match_key {
+            for key in &parsed.match_keys {
                 if let Some(earlier) = first_seen.get(key) {
                     let (column, what) = key.split_once(':').unwrap_or(("", ""));
                     return Err(vec![RowIssue {
@@ -303,6 +325,8 @@ pub fn check(
                         message: format!("the same {column} as row {earlier} ({what})"),
                     }]);
                 }
+            }
+            for key in &parsed.match_keys {
                 first_seen.insert(key.clone(), number);
             }
             Ok(parsed)
@@ -335,7 +359,7 @@ fn check_row(
     }
     let header = |field: &str| mapping.get(field).cloned().unwrap_or_else(|| field.to_owned());
     let mut fields = Map::new();
-    let mut match_key = None;
+    let mut match_keys = Vec::new();
     match kind {
         ImportKind::Clients => {
             let text = |f: &str| values.get(f).cloned().unwrap_or_default();
@@ -362,16 +386,18 @@ fn check_row(
             };
             match details.validate() {
                 Ok(details) => {
+                    // Only the cells the file fills: a blank cell leaves a matched record's
+                    // field as it is.
                     let all = serde_json::to_value(&details).unwrap_or_default();
                     for field in mapping.keys() {
-                        if let Some(v) = all.get(field) {
+                        let filled = values.get(field.as_str()).is_some_and(|v| !v.is_empty());
+                        if let (true, Some(v)) = (filled, all.get(field)) {
                             fields.insert(field.clone(), v.clone());
                         }
                     }
-                    match_key =
-                        details.email.as_deref().map(|e| format!("email:{}", e.to_lowercase())).or_else(
-                            || details.phone.as_deref().map(|p| format!("phone:{}", phone_digits(p))),
-                        );
+                    match_keys
+                        .extend(details.email.as_deref().map(|e| format!("email:{}", e.to_lowercase())));
+                    match_keys.extend(details.phone.as_deref().map(|p| format!("phone:{}", phone_digits(p))));
                 }
                 Err(invalid) => {
                     for e in invalid.0 {
@@ -382,7 +408,10 @@ fn check_row(
             }
         }
         ImportKind::Products => {
-            for (field, text) in &values {
+            // Blank cells are left out: a new product takes the defaults, a matched one keeps its own.
+            for (field, text) in
+                values.iter().filter(|(f, t)| !t.is_empty() || matches!(**f, "title" | "sku"))
+            {
                 let value = match *field {
                     "cost_price" | "sell_price" => match text.as_str() {
                         "" => Some(json!(0)),
@@ -426,7 +455,7 @@ fn check_row(
             .map_err(|e| Invalid::field("title", e.to_string()))
             .and_then(|d| d.validate())
             {
-                Ok(d) => match_key = Some(format!("sku:{}", d.sku.to_lowercase())),
+                Ok(d) => match_keys.push(format!("sku:{}", d.sku.to_lowercase())),
                 Err(invalid) => {
                     for e in invalid.0 {
                         let field = match e.field.as_str() {
@@ -443,7 +472,7 @@ fn check_row(
     // A column refused as a cell (too long, a formula) is not refused again by the rules.
     let mut seen = std::collections::HashSet::new();
     issues.retain(|i| seen.insert(i.column.clone()));
-    if issues.is_empty() { Ok(ParsedRow { row, fields, match_key }) } else { Err(issues) }
+    if issues.is_empty() { Ok(ParsedRow { row, fields, match_keys }) } else { Err(issues) }
 }
 
 #[cfg(test)]
@@ -481,13 +510,34 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_phone_is_caught_and_blank_cells_set_nothing() {
+        let rows = clients(
+            "name,email,phone,notes\nAna,ana@example.com,+351 912 345 678,\nBia,bia@example.com,+351 912 345 678,Hi\n",
+        );
+        let first = rows[0].clone().expect("valid");
+        assert!(
+            !first.fields.contains_key("notes"),
+            "a blank cell leaves a matched record's notes: {:?}",
+            first.fields
+        );
+        assert_eq!(first.match_keys, ["email:ana@example.com", "phone:351912345678"]);
+        let issues = rows[1].clone().expect_err("the same phone");
+        assert_eq!(issues[0].message, "the same phone as row 2 (351912345678)");
+    }
+
+    #[test]
     fn bad_files_are_refused_whole() {
         assert_eq!(parse(b"").err(), Some(FileProblem::Empty));
         assert_eq!(parse(b"name,Name\nA,B\n").err(), Some(FileProblem::DuplicateHeader("Name".into())));
         let wide = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
         assert_eq!(parse(wide.as_bytes()).err(), Some(FileProblem::TooManyColumns));
-        let sheet = parse(b"name\nA\xff\nB\n").expect("parses");
-        assert!(sheet.rows[0].is_err() && sheet.rows[1].is_ok(), "a latin-1 row is a row problem");
+        let sheet = parse(b"name\nA\xff\n\nB\n").expect("parses");
+        assert!(sheet.rows[0].1.is_err() && sheet.rows[1].1.is_ok(), "a latin-1 row is a row problem");
+        assert_eq!(
+            (sheet.rows[0].0, sheet.rows[1].0),
+            (2, 4),
+            "rows keep their spreadsheet numbers past a blank line"
+        );
         let missing = mapping(ImportKind::Products, &["title".into()], &BTreeMap::new()).expect_err("no sku");
         assert_eq!(missing.0[0].field, "mapping.sku");
     }

@@ -45,7 +45,7 @@ impl ImportSettings {
         ImportSettings {
             time_budget: (lease / 9).min(Duration::from_secs(600)),
             save_every: 25,
-            max_attempts: 5,
+            max_attempts: 4,
             max_hops: 1000,
         }
     }
@@ -81,18 +81,36 @@ impl ImportWorker {
         else {
             return Ok(());
         };
-        if !matches!(job.status, ImportStatus::Pending | ImportStatus::Processing) || message.hop != job.hop {
+        if message.hop != job.hop || job.status == ImportStatus::Uploaded {
             return Ok(());
+        }
+        if matches!(job.status, ImportStatus::Done | ImportStatus::Failed) {
+            return self.tell(&mut job, &mut version).await;
         }
         job.attempts += 1;
         if job.attempts > self.settings.max_attempts {
-            job.error = Some(format!("gave up after {} attempts", self.settings.max_attempts));
+            job.error = Some(format!(
+                "gave up after {} attempts (a run stopped without a word)",
+                self.settings.max_attempts
+            ));
             return self.finish(&mut job, &mut version, ImportStatus::Failed).await;
         }
+        match self.apply_rows(&mut job, &mut version).await {
+            // The last attempt marks the job failed (below the queue's five receives).
+            Err(e) if job.attempts >= self.settings.max_attempts => {
+                job.error = Some(format!("gave up after {} attempts: {e}", job.attempts));
+                self.finish(&mut job, &mut version, ImportStatus::Failed).await
+            }
+            other => other,
+        }
+    }
+
+    async fn apply_rows(&self, job: &mut ImportJob, version: &mut i64) -> Result<(), AppError> {
+        let platform = &self.platform;
         job.status = ImportStatus::Processing;
-        self.save(&mut job, &mut version, false).await?;
+        self.save(job, version, false).await?;
         let deadline = Instant::now() + self.settings.time_budget;
-        let sheet = super::file_of(platform, &job).await?;
+        let sheet = super::file_of(platform, job).await?;
         let digits = super::currency_digits(platform, &job.studio_id).await?;
         let checked = rows::check(job.kind, &sheet, &job.mapping, digits);
         let access = StudioAccess {
@@ -104,7 +122,7 @@ impl ImportWorker {
         let actor = Actor { access: &access, meta: &meta };
         let start = usize::try_from(job.next_row).unwrap_or(usize::MAX);
         for (i, row) in checked.iter().enumerate().skip(start) {
-            self.apply_row(&job, actor, row).await?;
+            self.apply_row(job, actor, row).await?;
             job.next_row = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let last = i + 1 == checked.len();
             if !last && Instant::now() >= deadline {
@@ -112,16 +130,16 @@ impl ImportWorker {
                 job.attempts = 0;
                 if job.hop > self.settings.max_hops {
                     job.error = Some("more runs than allowed; import a smaller file".into());
-                    return self.finish(&mut job, &mut version, ImportStatus::Failed).await;
+                    return self.finish(job, version, ImportStatus::Failed).await;
                 }
-                return self.save(&mut job, &mut version, true).await;
+                return self.save(job, version, true).await;
             }
             if !last && job.next_row.is_multiple_of(self.settings.save_every) {
-                self.save(&mut job, &mut version, false).await?;
+                self.save(job, version, false).await?;
             }
         }
         job.next_row = u32::try_from(checked.len()).unwrap_or(u32::MAX);
-        self.finish(&mut job, &mut version, ImportStatus::Done).await
+        self.finish(job, version, ImportStatus::Done).await
     }
 
     /// Applies one row with its report as the guard; a row applied by an earlier run is left.
@@ -230,29 +248,25 @@ impl ImportWorker {
     /// The record a row matches, if any.
     async fn existing(&self, job: &ImportJob, row: &ParsedRow) -> Result<Option<String>, AppError> {
         let platform = &self.platform;
-        let Some(key) = &row.match_key else { return Ok(None) };
-        let (kind, value) = key.split_once(':').unwrap_or(("", ""));
-        Ok(match kind {
-            "email" => {
-                let found = clients::find(platform, &job.studio_id, SearchField::Email, value).await?;
-                match found {
-                    Some(c) => Some(c.to_string()),
-                    None => match row.fields.get("phone").and_then(Value::as_str) {
-                        Some(phone) => clients::find(platform, &job.studio_id, SearchField::Phone, phone)
-                            .await?
-                            .map(|c| c.to_string()),
-                        None => None,
-                    },
-                }
+        for key in &row.match_keys {
+            let (kind, value) = key.split_once(':').unwrap_or(("", ""));
+            let found = match kind {
+                "email" => clients::find(platform, &job.studio_id, SearchField::Email, value)
+                    .await?
+                    .map(|c| c.to_string()),
+                "phone" => clients::find(platform, &job.studio_id, SearchField::Phone, value)
+                    .await?
+                    .map(|c| c.to_string()),
+                "sku" => atelier_inventory::products::by_sku(platform, &job.studio_id, value)
+                    .await?
+                    .map(|p| p.to_string()),
+                _ => None,
+            };
+            if found.is_some() {
+                return Ok(found);
             }
-            "phone" => clients::find(platform, &job.studio_id, SearchField::Phone, value)
-                .await?
-                .map(|c| c.to_string()),
-            "sku" => atelier_inventory::products::by_sku(platform, &job.studio_id, value)
-                .await?
-                .map(|p| p.to_string()),
-            _ => None,
-        })
+        }
+        Ok(None)
     }
 
     /// Writes a report alone (refused or skipped rows); one already there is left.
@@ -273,7 +287,17 @@ impl ImportWorker {
         job.outcomes = self.count(job).await?;
         job.status = status;
         job.finished_at = Some(self.platform.clock.now());
+        self.save(job, version, false).await?;
+        self.tell(job, version).await
+    }
+
+    /// Tells the uploader once the import is finished and saved, and records it.
+    async fn tell(&self, job: &mut ImportJob, version: &mut i64) -> Result<(), AppError> {
+        if job.notified {
+            return Ok(());
+        }
         self.notify(job).await?;
+        job.notified = true;
         self.save(job, version, false).await
     }
 
