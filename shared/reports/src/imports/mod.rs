@@ -244,8 +244,8 @@ pub struct RowReport {
     /// The record created, updated or matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_id: Option<String>,
-    /// Its problems (refused rows).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Its problems (refused rows; empty otherwise).
+    #[serde(default)]
     pub issues: Vec<RowIssue>,
 }
 
