@@ -66,8 +66,8 @@ pub struct ServiceReports {
     params(StudioPath, PeriodParams),
     responses(
         (status = 200, description = "The period's figures", body = Dashboard),
-        (status = 403, description = "Not a manager", body = Problem),
-        (status = 422, description = "A bad period", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad period", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -87,8 +87,8 @@ pub async fn get_dashboard(
     params(StudioPath, PeriodParams, PageParams),
     responses(
         (status = 200, description = "One row per professional", body = ProfessionalReports),
-        (status = 403, description = "Not a manager", body = Problem),
-        (status = 422, description = "A bad period", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad period", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -111,8 +111,8 @@ pub async fn professionals_report(
     params(StudioPath, PeriodParams, PageParams),
     responses(
         (status = 200, description = "One row per service", body = ServiceReports),
-        (status = 403, description = "Not a manager", body = Problem),
-        (status = 422, description = "A bad period", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad period", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -135,8 +135,8 @@ pub async fn services_report(
     params(ClientPath, PeriodParams),
     responses(
         (status = 200, description = "The client's period", body = ClientReport),
-        (status = 403, description = "Not a manager", body = Problem),
-        (status = 404, description = "No such client in this studio", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client in this studio", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -158,9 +158,9 @@ pub async fn client_report(
     params(PeriodParams),
     responses(
         (status = 200, description = "The platform's period", body = PlatformReport),
-        (status = 401, description = "Not signed in", body = Problem),
-        (status = 403, description = "Not a platform admin", body = Problem),
-        (status = 422, description = "A bad period", body = Problem)
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad period", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]

@@ -42,9 +42,9 @@ pub struct ExportPath {
     request_body = ExportRequest,
     responses(
         (status = 202, description = "The job, pending", body = ExportView),
-        (status = 403, description = "Not a manager", body = Problem),
-        (status = 409, description = "Too many exports waiting (`too-many-exports`)", body = Problem),
-        (status = 422, description = "A bad period or dataset", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too many exports waiting (`too-many-exports`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad period or dataset", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -66,7 +66,7 @@ pub async fn request_export(
     params(StudioPath, PageParams),
     responses(
         (status = 200, description = "A page of jobs", body = Page<ExportView>),
-        (status = 403, description = "Not a manager", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -87,7 +87,7 @@ pub async fn list_exports(
     params(ExportPath),
     responses(
         (status = 200, description = "The job", body = ExportView),
-        (status = 404, description = "No such export in this studio", body = Problem)
+        (status = 404, description = "No such export in this studio", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -107,8 +107,8 @@ pub async fn get_export(
     params(ExportPath),
     responses(
         (status = 202, description = "The job, pending again", body = ExportView),
-        (status = 404, description = "No such export in this studio", body = Problem),
-        (status = 409, description = "It has not failed (`export-not-retryable`)", body = Problem)
+        (status = 404, description = "No such export in this studio", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It has not failed (`export-not-retryable`)", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -129,9 +129,9 @@ pub async fn retry_export(
     params(ExportPath),
     responses(
         (status = 200, description = "The link", body = DownloadLink),
-        (status = 404, description = "No such export in this studio", body = Problem),
-        (status = 409, description = "Not done yet (`export-not-ready`)", body = Problem),
-        (status = 410, description = "The file's days are up (`export-expired`)", body = Problem)
+        (status = 404, description = "No such export in this studio", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not done yet (`export-not-ready`)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The file's days are up (`export-expired`)", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]

@@ -60,9 +60,9 @@ pub struct RowFilter {
     request_body(content = String, content_type = "text/csv"),
     responses(
         (status = 201, description = "The import, uploaded", body = ImportView),
-        (status = 403, description = "Not a manager", body = Problem),
-        (status = 413, description = "Larger than 5 MB", body = Problem),
-        (status = 422, description = "Not a file that can be imported (`import-unreadable`)", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 5 MB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a file that can be imported (`import-unreadable`)", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -85,7 +85,7 @@ pub async fn upload_import(
     params(StudioPath, PageParams),
     responses(
         (status = 200, description = "A page of imports", body = Page<ImportView>),
-        (status = 403, description = "Not a manager", body = Problem)
+        (status = 403, description = "Not a manager", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -106,7 +106,7 @@ pub async fn list_imports(
     params(ImportPath),
     responses(
         (status = 200, description = "The import", body = ImportView),
-        (status = 404, description = "No such import in this studio", body = Problem)
+        (status = 404, description = "No such import in this studio", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -127,8 +127,8 @@ pub async fn get_import(
     request_body = ImportOptions,
     responses(
         (status = 200, description = "What applying would find", body = DryRun),
-        (status = 404, description = "No such import in this studio", body = Problem),
-        (status = 422, description = "A mapping that names no column, or leaves a required field out", body = Problem)
+        (status = 404, description = "No such import in this studio", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A mapping that names no column, or leaves a required field out", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -151,9 +151,9 @@ pub async fn dry_run_import(
     request_body = ImportOptions,
     responses(
         (status = 202, description = "The import, pending", body = ImportView),
-        (status = 404, description = "No such import in this studio", body = Problem),
-        (status = 409, description = "Applied already (`import-not-applicable`)", body = Problem),
-        (status = 422, description = "A bad mapping", body = Problem)
+        (status = 404, description = "No such import in this studio", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Applied already (`import-not-applicable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad mapping", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
@@ -175,7 +175,7 @@ pub async fn apply_import(
     params(ImportPath, RowFilter, PageParams),
     responses(
         (status = 200, description = "A page of row reports", body = Page<RowReport>),
-        (status = 404, description = "No such import in this studio", body = Problem)
+        (status = 404, description = "No such import in this studio", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
 )]
