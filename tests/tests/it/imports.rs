@@ -199,6 +199,7 @@ async fn bad_files_and_rows_change_nothing(app: TestApp) {
     let s = salon(&app, "imp-bad").await;
     let other = salon(&app, "imp-bad-other").await;
     upload(&app, &s, &s.owner, "clients", "").await.assert_problem(422, "import-unreadable");
+    upload(&app, &s, &s.owner, "clients", "null").await.assert_problem(422, "import-unreadable");
     upload(&app, &s, &s.owner, "clients", "name,Name\nA,B\n").await.assert_problem(422, "import-unreadable");
     let wide = (0..60).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
     upload(&app, &s, &s.owner, "clients", wide).await.assert_problem(422, "import-unreadable");

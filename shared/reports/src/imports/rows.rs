@@ -115,6 +115,9 @@ pub enum FileProblem {
     /// Two columns with one name.
     #[error("two columns are named {0:?}")]
     DuplicateHeader(String),
+    /// A header and nothing under it.
+    #[error("the file has a header row but no rows to import")]
+    NoRows,
 }
 
 /// A parsed file: the header and each data row's cells (or why the row cannot be read), with
@@ -191,6 +194,9 @@ pub fn parse(bytes: &[u8]) -> Result<Sheet, FileProblem> {
                     .map_err(|_| "is not UTF-8 text (save the file as CSV UTF-8)".to_owned()),
             },
         ));
+    }
+    if rows.is_empty() {
+        return Err(FileProblem::NoRows);
     }
     Ok(Sheet { headers, rows })
 }
@@ -528,6 +534,8 @@ mod tests {
     #[test]
     fn bad_files_are_refused_whole() {
         assert_eq!(parse(b"").err(), Some(FileProblem::Empty));
+        assert_eq!(parse(b"null").err(), Some(FileProblem::NoRows));
+        assert_eq!(parse(b"name,email\n\n").err(), Some(FileProblem::NoRows));
         assert_eq!(parse(b"name,Name\nA,B\n").err(), Some(FileProblem::DuplicateHeader("Name".into())));
         let wide = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
         assert_eq!(parse(wide.as_bytes()).err(), Some(FileProblem::TooManyColumns));
