@@ -40,6 +40,9 @@ build-ReportsFunction:
 build-ExportsWorkerFunction:
 	$(call function,exports-worker)
 
+build-RealtimeFunction:
+	$(call function,realtime)
+
 build-NotificationsWorkerFunction:
 	$(call function,notifications-worker)
 
@@ -48,4 +51,4 @@ build-SchedulerFunction:
 
 
 .PHONY: build-HealthFunction build-AuthFunction build-StudiosFunction build-BookingsFunction build-NotificationsFunction \
-	build-PaymentsFunction build-InventoryFunction build-ProjectsFunction build-ReportsFunction build-ExportsWorkerFunction build-NotificationsWorkerFunction build-SchedulerFunction
+	build-PaymentsFunction build-InventoryFunction build-ProjectsFunction build-ReportsFunction build-ExportsWorkerFunction build-RealtimeFunction build-NotificationsWorkerFunction build-SchedulerFunction

@@ -97,6 +97,9 @@ pub struct TestApp {
     pub raw_store: Arc<dyn StoreBackend>,
     /// The mock payment provider the app takes payments through.
     pub payments: Arc<atelier_payments::provider::mock::MockProvider>,
+    /// Where the same router listens on loopback (`http://127.0.0.1:PORT`), with the live
+    /// endpoint: for clients that need a real socket.
+    pub url: String,
     auth: Arc<atelier_identity::AuthSettings>,
     host: Host,
 }
@@ -213,6 +216,16 @@ pub async fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
         .load()
         .await
+}
+
+/// moto's endpoint (`ATELIER_TEST_MOTO_URL`).
+pub fn moto_url() -> String {
+    required_env("ATELIER_TEST_MOTO_URL")
+}
+
+/// SDK configuration for moto (`ATELIER_TEST_MOTO_URL`).
+pub async fn moto_config() -> aws_config::SdkConfig {
+    emulator_config(&required_env("ATELIER_TEST_MOTO_URL")).await
 }
 
 /// Clients for DynamoDB Local and moto.
@@ -344,6 +357,7 @@ impl TestApp {
         app.blobs.set_base_url(&url);
         tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
         TestApp {
+            url,
             backend: Backend::Embedded,
             platform,
             router: app.router.clone(),
@@ -406,8 +420,13 @@ impl TestApp {
             atelier_app::state(platform.clone(), test_http_config()),
             auth.clone(),
         );
-        let router = atelier_app::router(state, &Group::ALL);
+        let (live, _) = atelier_realtime::local::router(state.clone());
+        let router = atelier_app::router(state, &Group::ALL).merge(live);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("bound address"));
+        tokio::spawn(axum::serve(listener, router.clone()).into_future());
         TestApp {
+            url,
             backend: Backend::Aws,
             platform,
             router,

@@ -128,6 +128,8 @@ pub struct LocalApp {
     pub store: EmbeddedStore,
     /// The payment provider, when one is configured (the mock by default).
     pub payments: Option<atelier_payments::provider::Configured>,
+    /// The sockets of the live endpoint (`/v1/live`).
+    pub live: Arc<atelier_realtime::local::LocalHub>,
 }
 
 /// Builds the app over `data_dir` with the given clock and ids.
@@ -231,7 +233,9 @@ pub async fn open(
                 atelier_app::state(platform.clone(), options.http.clone()),
                 Arc::new(auth),
             );
+            let (live, _) = atelier_realtime::local::router(state.clone());
             let router = atelier_app::router(state, &Group::ALL)
+                .merge(live)
                 .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
             Ok(Host::Aws(Box::new(AwsApp { platform, router, clients, settings, payments })))
         }
@@ -413,12 +417,14 @@ impl LocalApp {
         auth: Arc<AuthSettings>,
     ) -> LocalApp {
         let state = atelier_app::with_identity(atelier_app::state(platform.clone(), http), auth);
+        let (live, hub) = atelier_realtime::local::router(state.clone());
         let downloads = Router::new()
             .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
             .with_state(parts.blobs.clone())
             .layer(axum::middleware::from_fn(atelier_http::middleware::request_context));
         let router = atelier_app::router(state, &Group::ALL)
             .merge(downloads)
+            .merge(live)
             .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
         LocalApp {
             platform,
@@ -427,6 +433,7 @@ impl LocalApp {
             blobs: parts.blobs,
             store: parts.store,
             payments: None,
+            live: hub,
         }
     }
 }

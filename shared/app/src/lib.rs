@@ -167,6 +167,10 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
         handlers.extend(atelier_inventory::alerts::handlers(platform));
         #[cfg(feature = "projects")]
         handlers.extend(atelier_projects::alerts::handlers(platform));
+        // Live changes, when a WebSocket API is deployed (a host that feeds its own sockets
+        // from the outbox tap has no pusher, so nothing is pushed twice).
+        #[cfg(feature = "realtime")]
+        handlers.extend(atelier_realtime::fanout::handlers(platform));
     }
     #[cfg(feature = "reports")]
     if *queue == atelier_reports::exports::QUEUE {

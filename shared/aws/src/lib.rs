@@ -9,6 +9,7 @@ mod dynamodb;
 mod lambda;
 mod messaging;
 pub mod provision;
+mod push;
 mod s3;
 mod secrets;
 pub mod sqs;
@@ -27,6 +28,7 @@ pub use calls::CallCounter;
 pub use dynamodb::DynamoStore;
 pub use lambda::handle_sqs_batch;
 pub use messaging::{SesMail, SnsSms};
+pub use push::ApiGatewayPusher;
 pub use s3::S3Blobs;
 pub use secrets::{REFRESH_EVERY, SecretsManagerSecret, jwt_keys_secret_from_env};
 pub use sqs::SqsQueue;
@@ -159,7 +161,12 @@ pub async fn platform_and_config_from_env() -> Result<(Platform, aws_config::Sdk
     let settings = AwsSettings::from_env()?;
     let config = sdk_config().await;
     let clients = Clients::new(&config, settings.s3_path_style);
-    Ok((platform(&clients, &settings), config))
+    let mut platform = platform(&clients, &settings);
+    // Where a WebSocket API is deployed, workers push live changes through its stage.
+    if let Some(pusher) = ApiGatewayPusher::from_env(&config) {
+        platform = platform.with_push(Arc::new(pusher));
+    }
+    Ok((platform, config))
 }
 
 /// The platform on AWS adapters.

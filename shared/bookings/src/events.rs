@@ -115,6 +115,10 @@ pub struct BookingEvent {
     /// absent when the system did or the event does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<UserId>,
+    /// The booking's version after the change (what a live update names, so a front end can
+    /// tell whether the copy it holds is older).
+    #[serde(default)]
+    pub version: i64,
 }
 
 impl BookingEvent {
@@ -145,6 +149,7 @@ impl BookingEvent {
             reason: None,
             reschedules: b.reschedules,
             by: None,
+            version: b.version,
         }
     }
 }

@@ -36,6 +36,13 @@ pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
 /// Secrets Manager.
 #[cfg(feature = "identity")]
 fn with_identity(state: AppState, config: &aws_config::SdkConfig) -> Result<AppState, Error> {
+    Ok(atelier_app::with_identity(state, auth_settings(config)?))
+}
+
+/// The identity settings: hashing cost, and the key ring from `ATELIER_JWT_KEYS` or Secrets
+/// Manager.
+#[cfg(feature = "identity")]
+fn auth_settings(config: &aws_config::SdkConfig) -> Result<Arc<atelier_identity::AuthSettings>, Error> {
     use atelier_identity::{
         AuthSettings, KeyRing, KeySource, PasswordHasher, SecretKeys, StaticKeys, hash_cost_from_env,
     };
@@ -47,7 +54,7 @@ fn with_identity(state: AppState, config: &aws_config::SdkConfig) -> Result<AppS
         Ok(json) => Arc::new(StaticKeys(Arc::new(KeyRing::from_json(&json, &issuer)?))),
         Err(_) => Arc::new(SecretKeys::new(atelier_aws::jwt_keys_secret_from_env(config)?, &issuer)),
     };
-    Ok(atelier_app::with_identity(state, Arc::new(AuthSettings::with_keys(keys, hasher))))
+    Ok(Arc::new(AuthSettings::with_keys(keys, hasher)))
 }
 
 /// Without identity no group that authenticates can be served: the router refuses to start.
@@ -123,3 +130,22 @@ pub async fn serve_schedules() -> Result<(), Error> {
     }))
     .await
 }
+
+/// Serves the WebSocket API's `$connect`, `$default` and `$disconnect` routes (the `realtime`
+/// function): the same session code as the local server's live endpoint, answering through
+/// the management API at `ATELIER_WEBSOCKET_ENDPOINT`.
+#[cfg(feature = "realtime")]
+pub async fn serve_websocket() -> Result<(), Error> {
+    use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+    logging::init(LogFormat::Json);
+    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let auth = auth_settings(&config)?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let (platform, auth) = (platform.clone(), auth.clone());
+        async move { Ok::<_, Error>(websocket::route(&platform, auth.as_ref(), event.payload).await) }
+    }))
+    .await
+}
+
+#[cfg(feature = "realtime")]
+pub mod websocket;

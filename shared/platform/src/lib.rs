@@ -17,6 +17,7 @@ pub mod outbound;
 pub mod outbox;
 pub mod payments;
 pub mod platform;
+pub mod push;
 pub mod queue;
 pub mod rate_limit;
 pub mod secrets;

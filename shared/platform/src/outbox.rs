@@ -70,7 +70,13 @@ pub struct Outbox {
     queue: Queue,
     clock: Arc<dyn Clock>,
     in_background: bool,
+    // Shared by every clone, so a host can install it after the platform is built.
+    tap: Arc<std::sync::OnceLock<Tap>>,
 }
+
+/// Sees every event of a change as soon as it commits, before (and whatever) the queue send:
+/// how a long-lived host feeds its own WebSocket connections without waiting for a poll.
+pub type Tap = Arc<dyn Fn(Vec<Event>) + Send + Sync>;
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,7 +87,7 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// An outbox over the store and queue.
     pub fn new(store: Store, queue: Queue, clock: Arc<dyn Clock>) -> Outbox {
-        Outbox { store, queue, clock, in_background: false }
+        Outbox { store, queue, clock, in_background: false, tap: Arc::default() }
     }
 
     /// Relays committed changes on a spawned task instead of before the response. Only for
@@ -92,10 +98,19 @@ impl Outbox {
         self
     }
 
+    /// Installs the tap every committed change is shown to (once per process; a second call
+    /// is refused and returns false).
+    pub fn set_tap(&self, tap: Tap) -> bool {
+        self.tap.set(tap).is_ok()
+    }
+
     /// Relays the entries of a change just committed: now, or on a task of its own.
     pub async fn relay_committed(&self, entries: Vec<OutboxEntry>) {
         if entries.is_empty() {
             return;
+        }
+        if let Some(tap) = self.tap.get() {
+            tap(entries.iter().filter_map(|e| serde_json::from_str(&e.message.body).ok()).collect());
         }
         if self.in_background {
             let outbox = self.clone();

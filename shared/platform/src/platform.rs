@@ -8,6 +8,7 @@ use crate::ids::IdGenerator;
 use crate::outbound::Outbound;
 use crate::outbox::Outbox;
 use crate::payments::PaymentProvider;
+use crate::push::Pusher;
 use crate::queue::{Queue, QueueBackend};
 use crate::store::{Store, StoreBackend};
 
@@ -30,6 +31,9 @@ pub struct Platform {
     pub outbound: Outbound,
     /// The payment provider (absent: payments are not configured; their routes answer 503).
     pub payments: Option<Arc<dyn PaymentProvider>>,
+    /// Open WebSocket connections, where a worker pushes live changes (absent: no WebSocket API
+    /// is deployed, or the host feeds its sockets in-process; see the realtime capability).
+    pub push: Option<Arc<dyn Pusher>>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -59,6 +63,7 @@ impl Platform {
             ids,
             outbound: Outbound::none(),
             payments: None,
+            push: None,
         }
     }
 
@@ -71,6 +76,12 @@ impl Platform {
     /// The same, taking payments through `provider`.
     pub fn with_payments(mut self, provider: Arc<dyn PaymentProvider>) -> Platform {
         self.payments = Some(provider);
+        self
+    }
+
+    /// The same, pushing live changes to WebSocket connections through `pusher`.
+    pub fn with_push(mut self, pusher: Arc<dyn Pusher>) -> Platform {
+        self.push = Some(pusher);
         self
     }
 

@@ -435,3 +435,28 @@ fn exports_worker_acknowledges_a_message_for_no_job() {
     let handled = invoke("exports-worker", "sqs-export-unknown.json").response();
     assert_eq!(handled, serde_json::json!({ "batchItemFailures": [] }));
 }
+
+#[tokio::test]
+async fn realtime_function_opens_answers_and_closes_connections() {
+    let refused = invoke("realtime", "ws-connect-unauthenticated.json").response();
+    assert_eq!(refused["statusCode"], 401, "no token, no connection: {refused}");
+
+    let signed_in = register("live.lambda@example.com", "Live Lambda");
+    let access = body(&signed_in)["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let mut connect = event("ws-connect.json");
+    connect["queryStringParameters"]["access_token"] = serde_json::json!(access);
+    let opened = invoke_with("realtime", &connect).response();
+    assert_eq!(opened["statusCode"], 200, "{opened}");
+    let key = atelier_realtime::connections::connection_key("LiveConnLambda0=");
+    assert!(store().await.get(&key).await.expect("read").is_some(), "the connection is recorded");
+
+    // The answer goes out through the management API (moto, in infra/test).
+    let pong = invoke("realtime", "ws-default-ping.json").response();
+    assert_eq!(pong["statusCode"], 200, "{pong}");
+    let unknown = invoke("realtime", "ws-default-unknown-connection.json").response();
+    assert_eq!(unknown["statusCode"], 410, "a connection not recorded is gone: {unknown}");
+
+    let closed = invoke("realtime", "ws-disconnect.json").response();
+    assert_eq!(closed["statusCode"], 200, "{closed}");
+    assert!(store().await.get(&key).await.expect("read").is_none(), "the connection is forgotten");
+}

@@ -17,6 +17,7 @@ mod payments;
 mod problems;
 mod projects;
 mod queue;
+mod realtime;
 mod reports;
 mod robustness;
 mod store;

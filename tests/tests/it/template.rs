@@ -398,3 +398,45 @@ fn schema_names_are_unique() {
     assert!(clashes.is_empty(), "one schema name, several types: {clashes:#?}");
     assert!(names.len() > 100, "the scan found the schemas ({})", names.len());
 }
+
+#[test]
+fn the_websocket_api_routes_to_the_realtime_function_and_workers_can_push() {
+    let doc = template();
+    let apis = resources_of_type(&doc, "AWS::ApiGatewayV2::Api");
+    let (api, props) = apis.first().map(|(n, a)| (*n, &a["Properties"])).expect("a WebSocket API");
+    assert_eq!(props["ProtocolType"].as_str(), Some("WEBSOCKET"));
+    let integrations = resources_of_type(&doc, "AWS::ApiGatewayV2::Integration");
+    let (integration, target) = integrations.first().expect("one integration");
+    let uri = target["Properties"]["IntegrationUri"]["Fn::Sub"].as_str().expect("uri");
+    assert!(uri.contains("${RealtimeFunction.Arn}"), "{uri}");
+    let mut keys: Vec<&str> = resources_of_type(&doc, "AWS::ApiGatewayV2::Route")
+        .iter()
+        .map(|(name, route)| {
+            assert_eq!(route["Properties"]["ApiId"]["Ref"].as_str(), Some(api), "{name}");
+            let target = route["Properties"]["Target"]["Fn::Sub"].as_str().expect("target");
+            assert_eq!(target, format!("integrations/${{{integration}}}"), "{name}");
+            route["Properties"]["RouteKey"].as_str().expect("route key")
+        })
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["$connect", "$default", "$disconnect"]);
+    let stage = &resources_of_type(&doc, "AWS::ApiGatewayV2::Stage")[0].1["Properties"];
+    let stage_name = stage["StageName"].as_str().expect("stage");
+    // Who pushes needs the stage's endpoint and the permission to post to its connections.
+    for function in ["RealtimeFunction", "NotificationsWorkerFunction"] {
+        let f = &doc["Resources"][function]["Properties"];
+        let endpoint =
+            f["Environment"]["Variables"]["ATELIER_WEBSOCKET_ENDPOINT"]["Fn::Sub"].as_str().expect(function);
+        assert!(endpoint.ends_with(&format!("/{stage_name}")), "{function}: {endpoint}");
+        let can_push = f["Policies"].as_vec().expect("policies").iter().any(|p| {
+            p["Statement"].as_vec().into_iter().flatten().any(|s| {
+                s["Action"]
+                    .as_vec()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a.as_str() == Some("execute-api:ManageConnections"))
+            })
+        });
+        assert!(can_push, "{function} may post to connections");
+    }
+}

@@ -1,0 +1,205 @@
+//! Open connections and what they follow, in the single table:
+//!
+//! - `WSCONN#<connection>` / `CONNECTION`: who opened it, what it follows;
+//! - `LIVE#STUDIO#<studio>` / `CONN#<connection>`: a staff subscription (the fan-out queries
+//!   the studio's partition);
+//! - `LIVE#USER#<user>` / `CONN#<connection>`: a client's own-bookings subscription.
+//!
+//! Every item expires with the connection (TTL two hours after it opened: API Gateway closes
+//! every connection by then), so a connection whose close was never seen cannot linger.
+
+use atelier_domain::ids::{StudioId, UserId};
+use atelier_platform::access::{Authenticated, Membership, member_key};
+use atelier_platform::store::{Item, Key, Query, StoreError, WriteOp, attr};
+use atelier_platform::{AppError, Platform};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// How long a connection's records live: API Gateway's limit on a connection's life.
+pub const LIFETIME: SignedDuration = SignedDuration::from_hours(2);
+
+/// A connection as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// API Gateway's connection id (or the local server's).
+    pub id: String,
+    /// Who opened it.
+    pub user_id: UserId,
+    /// A platform administrator follows any studio.
+    #[serde(default)]
+    pub is_admin: bool,
+    /// When it opened.
+    pub connected_at: Timestamp,
+    /// When its records expire.
+    pub expires_at: Timestamp,
+    /// Studios followed as staff.
+    #[serde(default)]
+    pub studios: Vec<StudioId>,
+    /// Own bookings followed.
+    #[serde(default)]
+    pub mine: bool,
+}
+
+/// Key of a connection.
+pub fn connection_key(id: &str) -> Key {
+    Key::new(format!("WSCONN#{id}"), "CONNECTION")
+}
+
+/// Partition of a studio's staff subscriptions.
+pub fn studio_partition(studio_id: &StudioId) -> String {
+    format!("LIVE#STUDIO#{studio_id}")
+}
+
+/// Partition of a client's own-bookings subscriptions.
+pub fn user_partition(user_id: &UserId) -> String {
+    format!("LIVE#USER#{user_id}")
+}
+
+fn subscription_key(partition: String, connection: &str) -> Key {
+    Key::new(partition, format!("CONN#{connection}"))
+}
+
+impl Connection {
+    fn ttl(&self) -> i64 {
+        self.expires_at.as_second()
+    }
+
+    fn to_item(&self) -> Result<Item, StoreError> {
+        Ok(Item::from_record(&connection_key(&self.id), self)?.with(attr::TTL, self.ttl()))
+    }
+
+    /// The subscription items the connection's current choice needs.
+    fn subscription_keys(&self) -> Vec<Key> {
+        let mut keys: Vec<Key> =
+            self.studios.iter().map(|s| subscription_key(studio_partition(s), &self.id)).collect();
+        if self.mine {
+            keys.push(subscription_key(user_partition(&self.user_id), &self.id));
+        }
+        keys
+    }
+
+    fn subscription_item(&self, key: &Key) -> Item {
+        Item::new(key)
+            .with("connection_id", self.id.as_str())
+            .with("user_id", self.user_id.as_str())
+            .with("is_admin", self.is_admin)
+            .with(attr::TTL, self.ttl())
+    }
+}
+
+/// Records a connection opened by `who` (nothing followed yet).
+pub async fn open(platform: &Platform, who: &Authenticated, id: &str) -> Result<Connection, AppError> {
+    let now = platform.clock.now();
+    let connection = Connection {
+        id: id.to_owned(),
+        user_id: who.caller.user_id.clone(),
+        is_admin: who.caller.is_admin,
+        connected_at: now,
+        expires_at: now.saturating_add(LIFETIME).map_err(|e| AppError::failed("connection expiry", e))?,
+        studios: Vec::new(),
+        mine: false,
+    };
+    platform.store.write(WriteOp::put(connection.to_item()?)).await?;
+    Ok(connection)
+}
+
+/// The connection, if it is open.
+pub async fn find(platform: &Platform, id: &str) -> Result<Option<Connection>, AppError> {
+    match platform.store.get(&connection_key(id)).await? {
+        Some(item) => Ok(Some(item.to_record()?)),
+        None => Ok(None),
+    }
+}
+
+/// Replaces what the connection follows. Every studio must be one the caller is staff of (or
+/// they are an admin); otherwise nothing changes and the first such studio is reported as not
+/// found, as the API answers a non-member (its existence is not confirmed).
+pub async fn subscribe(
+    platform: &Platform,
+    connection: &Connection,
+    studios: Vec<StudioId>,
+    mine: bool,
+) -> Result<Connection, AppError> {
+    let mut studios = studios;
+    studios.sort();
+    studios.dedup();
+    if studios.len() > crate::protocol::MAX_STUDIOS {
+        return Err(AppError::BadRequest(format!(
+            "a connection follows at most {} studios",
+            crate::protocol::MAX_STUDIOS
+        )));
+    }
+    for studio in &studios {
+        if studio.len() > atelier_domain::ids::MAX_ID_BYTES {
+            return Err(AppError::BadRequest(format!(
+                "an id is at most {} bytes",
+                atelier_domain::ids::MAX_ID_BYTES
+            )));
+        }
+    }
+    if !connection.is_admin {
+        let keys: Vec<Key> = studios.iter().map(|s| member_key(s, &connection.user_id)).collect();
+        let members = platform.store.get_many(&keys).await?;
+        let member_of: Vec<StudioId> =
+            members.iter().filter_map(|i| i.to_record::<Membership>().ok()).map(|m| m.studio_id).collect();
+        if studios.iter().any(|s| !member_of.contains(s)) {
+            return Err(AppError::NotFound("studio"));
+        }
+    }
+    let next = Connection { studios, mine, ..connection.clone() };
+    let keep = next.subscription_keys();
+    let mut ops: Vec<WriteOp> = connection
+        .subscription_keys()
+        .into_iter()
+        .filter(|k| !keep.contains(k))
+        .map(WriteOp::delete)
+        .collect();
+    ops.extend(keep.iter().map(|k| WriteOp::put(next.subscription_item(k))));
+    // Only while the connection is still recorded: a subscribe racing a close leaves nothing.
+    ops.push(WriteOp::put(next.to_item()?).when(atelier_platform::store::Condition::Exists));
+    platform.store.transact(ops).await.map_err(|e| match e {
+        StoreError::ConditionFailed { .. } => AppError::NotFound("connection"),
+        other => other.into(),
+    })?;
+    Ok(next)
+}
+
+/// Forgets a connection and its subscriptions (closed, or gone when pushed to). Safe to call
+/// twice.
+pub async fn close(platform: &Platform, id: &str) -> Result<(), AppError> {
+    let Some(connection) = find(platform, id).await? else {
+        return Ok(());
+    };
+    let mut ops: Vec<WriteOp> = connection.subscription_keys().into_iter().map(WriteOp::delete).collect();
+    ops.push(WriteOp::delete(connection_key(id)));
+    platform.store.transact(ops).await?;
+    Ok(())
+}
+
+/// A subscriber found by the fan-out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// The connection.
+    pub connection_id: String,
+    /// Its user.
+    pub user_id: UserId,
+    /// A platform administrator.
+    pub is_admin: bool,
+}
+
+fn subscriber(item: &Item) -> Result<Subscriber, StoreError> {
+    Ok(Subscriber {
+        connection_id: item.string("connection_id")?.to_owned(),
+        user_id: UserId::new(item.string("user_id")?),
+        is_admin: matches!(item.get("is_admin"), Some(atelier_platform::store::Value::Bool(true))),
+    })
+}
+
+/// Most connections told of one change per audience partition (a studio's open tabs).
+pub const MAX_SUBSCRIBERS: usize = 1_000;
+
+/// The connections following `partition` (a studio's or a client's).
+pub async fn subscribers(platform: &Platform, partition: String) -> Result<Vec<Subscriber>, AppError> {
+    let items = platform.store.query_all(Query::partition(partition).limit(200), MAX_SUBSCRIBERS).await?;
+    Ok(items.iter().filter_map(|item| subscriber(item).ok()).collect())
+}
