@@ -113,6 +113,12 @@ pub struct DemoReport {
     pub export_rows: u64,
     /// The CSV import of new clients (made once): its outcomes (`created`, `refused`, ...).
     pub import_outcomes: Value,
+    /// What the manager's WebSocket was told while the client booked and cancelled (every run).
+    pub live_events: Vec<String>,
+    /// From the booking request to its live message, milliseconds.
+    pub live_latency_ms: u64,
+    /// Emails that booking and its cancellation sent (every run sends them again).
+    pub live_emails: usize,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -596,16 +602,23 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let import =
         api.expect(Method::GET, &format!("{imports}/{}", text(&import["id"])), &owner.token, None).await?;
 
-    let mut by_status = std::collections::BTreeMap::new();
-    for booking in api.all(&window, &owner.token).await? {
-        *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
-    }
-    let emails_written = match options.backend {
+    let mails = || match options.backend {
         crate::Backend::Embedded => {
             std::fs::read_dir(options.data_dir.join("mail")).map_or(0, |dir| dir.count())
         }
         crate::Backend::Aws => 0,
     };
+    let emails_written = mails();
+    // Live updates: the manager's WebSocket, on a real port, sees Bruno book a haircut six weeks
+    // out and cancel it as it happens (beyond the four weeks the figures above count).
+    let live = live_updates(&api, &host, &base, &manager, haircut, &professionals[1].id, today).await?;
+    host.drain_notifications().await?;
+    let live_emails = mails() - emails_written;
+
+    let mut by_status = std::collections::BTreeMap::new();
+    for booking in api.all(&window, &owner.token).await? {
+        *by_status.entry(text(&booking["status"])).or_insert(0) += 1;
+    }
     Ok(DemoReport {
         studio_id: studio,
         booked,
@@ -627,7 +640,97 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         export_status: text(&export["status"]),
         export_rows: export["rows"].as_u64().unwrap_or(0),
         import_outcomes: import["outcomes"].clone(),
+        live_events: live.events,
+        live_latency_ms: live.latency_ms,
+        live_emails,
     })
+}
+
+/// What the manager's live connection saw.
+struct LiveSeen {
+    events: Vec<String>,
+    latency_ms: u64,
+}
+
+/// Serves the router on a loopback port, opens the manager's WebSocket as a browser would
+/// (token in the subprotocol), follows the studio, then has the client book and cancel.
+async fn live_updates(
+    api: &Api,
+    host: &crate::Host,
+    base: &str,
+    manager: &Account,
+    haircut: &str,
+    professional: &str,
+    today: Date,
+) -> Result<LiveSeen, DemoError> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        DemoError::Local(LocalError::Config(format!("live updates: {what}: {e}")))
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(LocalError::Io)?;
+    let address = listener.local_addr().map_err(LocalError::Io)?;
+    let service = host.router().clone().into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(axum::serve(listener, service).into_future());
+    let mut request =
+        format!("ws://{address}/v1/live").into_client_request().map_err(|e| failed("request", &e))?;
+    let protocols = format!("atelier, bearer.{}", manager.token);
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocols.parse().map_err(|e| failed("header", &e))?);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(request).await.map_err(|e| failed("connect", &e))?;
+    let studio = base.trim_start_matches("/v1/studios/");
+    let subscribe = json!({ "action": "subscribe", "studios": [studio] }).to_string();
+    socket.send(Message::Text(subscribe.into())).await.map_err(|e| failed("subscribe", &e))?;
+    let mut next = async || -> Result<Value, DemoError> {
+        loop {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+                .await
+                .map_err(|e| failed("waiting", &e))?
+                .ok_or_else(|| failed("waiting", &"the connection closed"))?
+                .map_err(|e| failed("reading", &e))?;
+            if let Message::Text(text) = frame {
+                return serde_json::from_str(text.as_str()).map_err(|e| failed("reading", &e));
+            }
+        }
+    };
+    next().await?;
+
+    let bruno = api.account(CLIENT_ACCOUNT, CLIENT_NAMES[29]).await?;
+    let day = today.checked_add(42.days()).unwrap_or(today);
+    let path = format!(
+        "/v1/public/studios/{studio}/slots?service_id={haircut}&professional_id={professional}&from={day}&to={}",
+        day.checked_add(6.days()).unwrap_or(day)
+    );
+    let slots = api.expect(Method::GET, &path, &bruno.token, None).await?;
+    let Some(start) = slots["slots"].as_array().and_then(|s| s.last()).map(|s| text(&s["start"])) else {
+        server.abort();
+        return Ok(LiveSeen { events: Vec::new(), latency_ms: 0 });
+    };
+    let booking = json!({ "service_id": haircut, "professional_id": professional, "start": start, "notes": "Seen live" });
+    let asked = std::time::Instant::now();
+    let made = api.expect(Method::POST, &format!("{base}/bookings"), &bruno.token, Some(&booking)).await?;
+    let created = next().await?;
+    let latency_ms = u64::try_from(asked.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let cancel = format!("{base}/bookings/{}/cancel", text(&made["id"]));
+    api.expect(Method::POST, &cancel, &bruno.token, Some(&json!({ "reason": "Changed my mind" }))).await?;
+    let cancelled = next().await?;
+    // Close as a browser does, and let the server forget the connection before it stops.
+    socket.close(None).await.map_err(|e| failed("closing", &e))?;
+    while let Some(Ok(_)) = socket.next().await {}
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while host.live_connections() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.abort();
+    // The aborted server drops its router (and the store it holds) before the next command
+    // opens the data directory.
+    let _ = server.await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    Ok(LiveSeen { events: vec![text(&created["event"]), text(&cancelled["event"])], latency_ms })
 }
 
 /// Two projects, made once: a bridal party planned (Rita and Joana, a fixed fee and hours) and
@@ -1032,6 +1135,11 @@ pub fn instructions(report: &DemoReport) -> String {
     out.push_str(&format!(
         "A CSV import of new clients came to {} (GET /v1/studios/{studio}/imports as the owner, then …/rows?outcome=refused for the bad row).\n",
         report.import_outcomes,
+    ));
+    out.push_str(&format!(
+        "Live updates: the manager's WebSocket (ws://…/v1/live) was told {} as a client booked and cancelled, {} ms after the booking was asked for (docs/realtime.md).\n",
+        report.live_events.join(" then "),
+        report.live_latency_ms,
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

@@ -197,6 +197,8 @@ pub struct AwsApp {
     pub settings: atelier_aws::AwsSettings,
     /// The payment provider, when one is configured (the mock by default).
     pub payments: Option<atelier_payments::provider::Configured>,
+    /// The sockets of the live endpoint (`/v1/live`).
+    pub live: Arc<atelier_realtime::local::LocalHub>,
 }
 
 /// The local server's app on either backend.
@@ -233,11 +235,11 @@ pub async fn open(
                 atelier_app::state(platform.clone(), options.http.clone()),
                 Arc::new(auth),
             );
-            let (live, _) = atelier_realtime::local::router(state.clone());
+            let (live_router, live) = atelier_realtime::local::router(state.clone());
             let router = atelier_app::router(state, &Group::ALL)
-                .merge(live)
+                .merge(live_router)
                 .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
-            Ok(Host::Aws(Box::new(AwsApp { platform, router, clients, settings, payments })))
+            Ok(Host::Aws(Box::new(AwsApp { platform, router, clients, settings, payments, live })))
         }
     }
 }
@@ -258,6 +260,14 @@ impl Host {
             Host::Aws(app) => &app.payments,
         };
         payments.as_ref().and_then(|p| p.mock.as_ref())
+    }
+
+    /// Live connections open now.
+    pub fn live_connections(&self) -> usize {
+        match self {
+            Host::Embedded(app) => app.live.open(),
+            Host::Aws(app) => app.live.open(),
+        }
     }
 
     /// The ports.

@@ -98,6 +98,12 @@ impl Outbox {
         self
     }
 
+    /// The same outbox without a tap (what a tap itself holds: a tap that held its own outbox
+    /// would keep the whole platform alive in a cycle).
+    pub fn untapped(&self) -> Outbox {
+        Outbox { tap: Arc::default(), ..self.clone() }
+    }
+
     /// Installs the tap every committed change is shown to (once per process; a second call
     /// is refused and returns false).
     pub fn set_tap(&self, tap: Tap) -> bool {

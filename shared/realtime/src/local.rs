@@ -88,7 +88,8 @@ struct Live {
 /// per platform: a second call returns a router whose sockets are never fed, and logs it).
 pub fn router(state: AppState) -> (Router, Arc<LocalHub>) {
     let hub = Arc::new(LocalHub::default());
-    let platform = state.platform.clone();
+    let mut platform = state.platform.clone();
+    platform.outbox = platform.outbox.untapped();
     let pusher = hub.clone();
     let tapped = state.platform.outbox.set_tap(Arc::new(move |events| {
         for event in events {
@@ -185,8 +186,9 @@ async fn serve(mut socket: WebSocket, live: Live, id: String, lifetime: std::tim
             }
         }
     }
-    live.hub.remove(&id);
     if let Err(e) = session::close(platform, &id).await {
         tracing::warn!(error = %atelier_platform::error::chain(&e), connection = %id, "closing a live connection failed");
     }
+    // Last: a host waiting for its sockets to close finds them done.
+    live.hub.remove(&id);
 }

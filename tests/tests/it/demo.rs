@@ -63,10 +63,14 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
         "{first:?}"
     );
     assert!(first.export_rows > 0, "{first:?}");
+    assert_eq!(first.live_events, ["booking.created", "booking.cancelled"], "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
     let second = demo::seed(&options).await.expect("demo runs again");
+    // The live section books and cancels afresh every run: only its own emails are new.
+    assert_eq!(second.emails_written, first.emails_written + first.live_emails, "{second:?}");
+    let second = demo::DemoReport { emails_written: first.emails_written, ..second };
     assert_eq!(
         (
             second.booked,
@@ -94,6 +98,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
         )
     );
 
+    assert_eq!(second.live_events, first.live_events, "every run shows live updates afresh");
     let app = atelier_local::build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator)).expect("app");
     // The demo's own calls are not counted against the owner: the server answers at once.
     let login = TestRequest::new_for(app.router.clone(), Method::POST, "/v1/auth/login")
