@@ -172,7 +172,10 @@ pub struct Account {
 pub fn test_auth_settings() -> atelier_identity::AuthSettings {
     let hasher =
         atelier_identity::PasswordHasher::new(atelier_identity::HashCost::FLOOR).expect("floor cost");
-    atelier_identity::AuthSettings::new(test_key_ring(), hasher)
+    let mut settings = atelier_identity::AuthSettings::new(test_key_ring(), hasher);
+    // Low enough that a test reaches it in a few dozen requests.
+    settings.limits.api_per_key = 40;
+    settings
 }
 
 /// Local-server options over `dir` for tests: embedded store, cheap hashing, default limits.

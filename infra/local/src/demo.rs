@@ -119,6 +119,12 @@ pub struct DemoReport {
     pub live_latency_ms: u64,
     /// Emails that booking and its cancellation sent (every run sends them again).
     pub live_emails: usize,
+    /// Bookings the integration's key (`bookings:read`) read from the agenda.
+    pub api_key_reads: usize,
+    /// What the same key got for trying to book (403: its scopes do not open that).
+    pub api_key_write_status: u16,
+    /// The key's prefix (a new key every run; last run's is revoked).
+    pub api_key_prefix: String,
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -602,6 +608,22 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let import =
         api.expect(Method::GET, &format!("{imports}/{}", text(&import["id"])), &owner.token, None).await?;
 
+    // An integration: the owner replaces the demo's API key (revoking last run's, so a key is
+    // in use once), and the new key reads the agenda and is refused a booking.
+    let keys = format!("{base}/api-keys");
+    for old in api.all(&keys, &owner.token).await? {
+        if old["name"] == "Agenda widget" && old["status"] == "active" {
+            api.expect(Method::DELETE, &format!("{keys}/{}", text(&old["id"])), &owner.token, None).await?;
+        }
+    }
+    let widget = json!({ "name": "Agenda widget", "scopes": ["bookings:read", "catalog:read"] });
+    let created = api.expect(Method::POST, &keys, &owner.token, Some(&widget)).await?;
+    let key = text(&created["secret"]);
+    let api_key_reads = api.all(&window, &key).await?.len();
+    let attempt = json!({ "service_id": haircut, "professional_id": professionals[1].id, "start": "2030-01-07T10:00:00Z" });
+    let (api_key_write_status, _) =
+        api.call(Method::POST, &format!("{base}/bookings"), Some(&key), Some(&attempt)).await;
+
     let mails = || match options.backend {
         crate::Backend::Embedded => {
             std::fs::read_dir(options.data_dir.join("mail")).map_or(0, |dir| dir.count())
@@ -643,6 +665,9 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         live_events: live.events,
         live_latency_ms: live.latency_ms,
         live_emails,
+        api_key_reads,
+        api_key_write_status: api_key_write_status.as_u16(),
+        api_key_prefix: text(&created["key"]["prefix"]),
     })
 }
 
@@ -1140,6 +1165,10 @@ pub fn instructions(report: &DemoReport) -> String {
         "Live updates: the manager's WebSocket (ws://…/v1/live) was told {} as a client booked and cancelled, {} ms after the booking was asked for (docs/realtime.md).\n",
         report.live_events.join(" then "),
         report.live_latency_ms,
+    ));
+    out.push_str(&format!(
+        "An integration's API key ({}…, scopes bookings:read and catalog:read) read {} bookings and was refused a booking with {} (GET /v1/studios/{studio}/api-keys as the owner; docs/auth.md).\n",
+        report.api_key_prefix, report.api_key_reads, report.api_key_write_status,
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

@@ -195,6 +195,11 @@ fn resolve_client(
                 check: Some(key),
             })
         }
+        // An integration books for the studio's clients; it is nobody's client itself.
+        None if booker.actor.access.caller.api_key.is_some() => {
+            Err(Invalid::field("client_id", "an API key books for one of the studio's clients: name it")
+                .into())
+        }
         None => match loaded.item(&key) {
             Some(link) => Ok(ClientChoice::Existing {
                 id: ClientId::new(link.string("client_id")?),

@@ -225,6 +225,10 @@ id_type!(
     /// An import job: clients or products read from a file.
     ImportId
 );
+id_type!(
+    /// An API key of a studio, for an integration (its secret is never stored).
+    ApiKeyId
+);
 
 #[cfg(test)]
 mod tests {

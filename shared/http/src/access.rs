@@ -7,10 +7,11 @@ use std::net::SocketAddr;
 
 use atelier_domain::identity::Role;
 use atelier_platform::AppError;
-use atelier_platform::access::{Actor, Authenticated, StudioAccess};
+use atelier_platform::access::{API_KEY_PREFIX, Actor, Authenticated, KeyUse, StudioAccess};
 use atelier_platform::audit::RequestMeta;
+use atelier_platform::error::API_KEY_SCOPE;
 use axum::extract::rejection::RawPathParamsRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -84,6 +85,12 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
+        if token.starts_with(API_KEY_PREFIX) {
+            return Err(ApiError(AppError::Forbidden(
+                API_KEY_SCOPE,
+                "an API key acts only on its studio's routes that its scopes open".into(),
+            )));
+        }
         Ok(SignedIn(state.authenticator()?.authenticate(&state.platform, token, None).await?))
     }
 }
@@ -158,10 +165,16 @@ impl FromRequestParts<AppState> for InStudio {
                 atelier_domain::ids::MAX_ID_BYTES
             ))));
         }
-        let token = bearer(parts)?;
-        let who = state.authenticator()?.authenticate(&state.platform, token, Some(&studio_id)).await?;
-        let access = StudioAccess { caller: who.caller.clone(), studio_id, role: who.role };
         let ClientMeta(meta) = ClientMeta::from_request_parts(parts, state).await?;
+        let token = bearer(parts)?;
+        let who = if token.starts_with(API_KEY_PREFIX) {
+            let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or_default();
+            let request = KeyUse { method: parts.method.as_str(), route, meta: &meta };
+            state.authenticator()?.authenticate_key(&state.platform, token, &studio_id, request).await?
+        } else {
+            state.authenticator()?.authenticate(&state.platform, token, Some(&studio_id)).await?
+        };
+        let access = StudioAccess { caller: who.caller.clone(), studio_id, role: who.role };
         Ok(InStudio { access, who, meta })
     }
 }

@@ -4,6 +4,7 @@
 use atelier_domain::ids::{StudioId, UserId};
 use atelier_domain::language::Language;
 mod accounts;
+pub mod api_keys;
 pub mod passwords;
 pub mod routes;
 mod sessions;
@@ -37,12 +38,20 @@ pub struct RateLimits {
     pub register_per_ip: u32,
     /// Authenticated API requests per caller.
     pub api_per_caller: u32,
+    /// Requests per API key.
+    pub api_per_key: u32,
 }
 
 impl Default for RateLimits {
     /// The seed's limits.
     fn default() -> Self {
-        RateLimits { login_per_ip_email: 5, login_per_ip: 20, register_per_ip: 10, api_per_caller: 100 }
+        RateLimits {
+            login_per_ip_email: 5,
+            login_per_ip: 20,
+            register_per_ip: 10,
+            api_per_caller: 100,
+            api_per_key: 300,
+        }
     }
 }
 
@@ -202,6 +211,16 @@ impl Authenticator for AuthSettings {
         studio_id: Option<&StudioId>,
     ) -> Result<Authenticated, atelier_platform::AppError> {
         sessions::authenticate(platform, self, token, studio_id).await
+    }
+
+    async fn authenticate_key(
+        &self,
+        platform: &atelier_platform::Platform,
+        secret: &str,
+        studio_id: &StudioId,
+        request: atelier_platform::access::KeyUse<'_>,
+    ) -> Result<Authenticated, atelier_platform::AppError> {
+        api_keys::authenticate(platform, self, secret, studio_id, request).await
     }
 }
 

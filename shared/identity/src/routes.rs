@@ -12,9 +12,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api_keys::{self, ApiKeyView, CreatedApiKey, NewApiKey};
 use atelier_http::AppState;
-use atelier_http::access::{ClientMeta, SignedIn};
-use atelier_http::extract::Json;
+use atelier_http::access::{ClientMeta, Member, Owner, SignedIn};
+use atelier_http::extract::{Json, Path, Query, StudioPath};
+use atelier_http::pagination::{Page, PageParams};
 use atelier_http::problem::{ApiError, Problem};
 
 /// This deployment's identity settings, put in the state by the app crate.
@@ -135,6 +137,75 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The path of one API key.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ApiKeyPath {
+    /// The studio.
+    #[param(value_type = String)]
+    pub studio_id: atelier_domain::ids::StudioId,
+    /// The key.
+    #[param(value_type = String)]
+    pub key_id: atelier_domain::ids::ApiKeyId,
+}
+
+/// Creates an API key for an integration (owners). The secret is in this answer only.
+#[utoipa::path(post, path = "/v1/studios/{studio_id}/api-keys", tag = "api-keys", security(("bearer" = [])),
+    params(StudioPath), request_body = NewApiKey,
+    responses(
+        (status = 201, description = "Created; store the secret now", body = CreatedApiKey),
+        (status = 422, description = "Invalid fields, or too many keys", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    member: Member<Owner>,
+    Json(request): Json<NewApiKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    let created = api_keys::create(&state.platform, member.actor(), &member.who.user, request).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The studio's API keys, by creation (owners): prefixes only, never secrets.
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/api-keys", tag = "api-keys", security(("bearer" = [])),
+    params(StudioPath, PageParams),
+    responses(
+        (status = 200, body = inline(Page<ApiKeyView>)),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    member: Member<Owner>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<ApiKeyView>>, ApiError> {
+    let keys = api_keys::list(&state.platform, &member.access.studio_id).await?;
+    Ok(Json(page.slice(keys, |k| k.id.to_string())?))
+}
+
+/// One API key (owners).
+#[utoipa::path(get, path = "/v1/studios/{studio_id}/api-keys/{key_id}", tag = "api-keys", security(("bearer" = [])),
+    params(ApiKeyPath),
+    responses((status = 200, body = ApiKeyView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_api_key(
+    State(state): State<AppState>,
+    member: Member<Owner>,
+    Path(path): Path<ApiKeyPath>,
+) -> Result<Json<ApiKeyView>, ApiError> {
+    Ok(Json(api_keys::get(&state.platform, &member.access.studio_id, &path.key_id).await?))
+}
+
+/// Revokes an API key at once (owners); revoking it again changes nothing.
+#[utoipa::path(delete, path = "/v1/studios/{studio_id}/api-keys/{key_id}", tag = "api-keys", security(("bearer" = [])),
+    params(ApiKeyPath),
+    responses((status = 200, description = "Revoked", body = ApiKeyView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    member: Member<Owner>,
+    Path(path): Path<ApiKeyPath>,
+) -> Result<Json<ApiKeyView>, ApiError> {
+    Ok(Json(api_keys::revoke(&state.platform, member.actor(), &path.key_id).await?))
+}
+
 /// The group's routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,4 +215,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(me, update_me))
         .routes(routes!(change_password))
+        .routes(routes!(create_api_key, list_api_keys))
+        .routes(routes!(get_api_key, revoke_api_key))
 }

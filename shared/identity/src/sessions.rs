@@ -404,7 +404,12 @@ pub async fn authenticate(
         None => None,
     };
     Ok(Authenticated {
-        caller: Caller { user_id: user.id.clone(), session_id: session.id, is_admin: user.is_admin },
+        caller: Caller {
+            user_id: user.id.clone(),
+            session_id: session.id,
+            is_admin: user.is_admin,
+            api_key: None,
+        },
         user: user.profile(),
         role,
     })

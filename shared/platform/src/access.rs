@@ -12,6 +12,20 @@ use crate::audit::{self, AuditEvent, RequestMeta};
 use crate::store::{Item, Key, StoreError, WriteOp, attr};
 use crate::{AppError, Platform};
 
+/// How API key secrets begin: a bearer token with this prefix is an API key, not an access token.
+pub const API_KEY_PREFIX: &str = "atk_";
+
+/// A request made with an API key, as the key is checked against it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyUse<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The route's template (`/v1/studios/{studio_id}/bookings`): what scopes open.
+    pub route: &'a str,
+    /// Where it came from (audited).
+    pub meta: &'a RequestMeta,
+}
+
 /// Turns a bearer access token into a caller: implemented by the identity capability, called
 /// by the HTTP kit's extractors before any handler runs.
 #[async_trait]
@@ -22,6 +36,17 @@ pub trait Authenticator: Send + Sync {
         platform: &Platform,
         token: &str,
         studio_id: Option<&StudioId>,
+    ) -> Result<Authenticated, AppError>;
+
+    /// Verifies an API key for a request to a route of `studio_id`: the key must be that
+    /// studio's, live, and hold the scope that opens the route. Rate limited per key; every
+    /// use is audited with the key's id.
+    async fn authenticate_key(
+        &self,
+        platform: &Platform,
+        secret: &str,
+        studio_id: &StudioId,
+        request: KeyUse<'_>,
     ) -> Result<Authenticated, AppError>;
 }
 
@@ -62,6 +87,9 @@ pub struct Caller {
     pub session_id: String,
     /// Platform administrator.
     pub is_admin: bool,
+    /// The API key the request came with, when an integration calls (then `user_id` is
+    /// `key:<id>`, what the audit trail records as the actor).
+    pub api_key: Option<atelier_domain::ids::ApiKeyId>,
 }
 
 /// A caller inside one studio: their role there, if any.
@@ -179,7 +207,7 @@ mod tests {
 
     fn access(role: Option<Role>, is_admin: bool) -> StudioAccess {
         StudioAccess {
-            caller: Caller { user_id: "u".into(), session_id: "s".into(), is_admin },
+            caller: Caller { user_id: "u".into(), session_id: "s".into(), is_admin, api_key: None },
             studio_id: "st".into(),
             role,
         }

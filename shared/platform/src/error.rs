@@ -24,6 +24,9 @@ pub const CHANGED_MEANWHILE: Reason = Reason { slug: "changed-meanwhile", title:
 /// 403: the caller's role in the studio is not enough for this.
 pub const ROLE_REQUIRED: Reason = Reason { slug: "role-required", title: "A higher role is needed" };
 
+/// 403: an API key was used where its scopes do not reach (or where keys are not accepted).
+pub const API_KEY_SCOPE: Reason = Reason { slug: "api-key-scope", title: "Not open to this API key" };
+
 /// 422: the request would make an item or a transaction larger than the store takes.
 pub const TOO_LARGE: Reason = Reason { slug: "too-large", title: "Too large to store" };
 

@@ -269,6 +269,7 @@ pub async fn create(
             user_id: user_id.to_owned(),
             session_id: String::new(),
             is_admin: false,
+            api_key: None,
         },
         studio_id: studio.id.clone(),
         role: Some(Role::Owner),

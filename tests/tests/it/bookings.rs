@@ -528,6 +528,7 @@ async fn client_in_studio(
             user_id: client.user_id.clone().into(),
             session_id: "s".into(),
             is_admin: false,
+            api_key: None,
         },
         studio_id: studio.to_owned().into(),
         role: None,

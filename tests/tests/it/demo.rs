@@ -64,12 +64,15 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     );
     assert!(first.export_rows > 0, "{first:?}");
     assert_eq!(first.live_events, ["booking.created", "booking.cancelled"], "{first:?}");
+    assert_eq!(first.api_key_reads, first.by_status.values().sum::<usize>(), "{first:?}");
+    assert_eq!(first.api_key_write_status, 403, "{first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
     let second = demo::seed(&options).await.expect("demo runs again");
     // The live section books and cancels afresh every run: only its own emails are new.
     assert_eq!(second.emails_written, first.emails_written + first.live_emails, "{second:?}");
+    assert_ne!(second.api_key_prefix, first.api_key_prefix, "a new key every run");
     let second = demo::DemoReport { emails_written: first.emails_written, ..second };
     assert_eq!(
         (

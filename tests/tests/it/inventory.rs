@@ -755,6 +755,7 @@ async fn dynamodb_calls_per_movement() {
             user_id: UserId::new(s.owner.user_id.clone()),
             session_id: "bench".into(),
             is_admin: false,
+            api_key: None,
         },
         studio_id: StudioId::new(s.studio.clone()),
         role: Some(atelier_domain::identity::Role::Owner),

@@ -2,6 +2,7 @@
 //! AWS adapters (DynamoDB Local and moto, started by `./infra/test`).
 
 mod access;
+mod api_keys;
 mod auth;
 mod blobs;
 mod bookings;

@@ -875,6 +875,9 @@ fn body_for(method: &Method, template: &str, ids: &Ids) -> Option<Value> {
             json!({ "subject": "Booked", "body": "{{ start }}" })
         }
         ("POST", "/v1/studios/{studio_id}/exports") => json!({ "dataset": "clients", "format": "csv" }),
+        ("POST", "/v1/studios/{studio_id}/api-keys") => {
+            json!({ "name": "Matrix", "scopes": ["bookings:read"] })
+        }
         ("POST", "/v1/studios/{studio_id}/exports/{export_id}/retry") => return None,
         // The upload's body is the file; a JSON string stands in (the caller is refused first).
         ("POST", "/v1/studios/{studio_id}/imports") => json!("name\nA\n"),
@@ -920,6 +923,9 @@ struct Ids {
     project: String,
     export: String,
     import: String,
+    api_key: String,
+    /// A key of the studio's with every scope (its secret).
+    key_secret: String,
 }
 
 impl Ids {
@@ -941,6 +947,7 @@ impl Ids {
             .replace("{project_id}", &self.project)
             .replace("{export_id}", &self.export)
             .replace("{import_id}", &self.import)
+            .replace("{key_id}", &self.api_key)
             .replace("{item_id}", NO_SUCH)
             .replace("{expense_id}", NO_SUCH)
             .replace("{category_id}", NO_SUCH)
@@ -1085,7 +1092,23 @@ async fn seed(app: &TestApp, owner: &Account, slug: &str) -> Ids {
         .await;
     assert_eq!(uploaded.status, 201, "{:?}", uploaded.body);
     let import = uploaded.json()["id"].as_str().expect("id").to_owned();
+    let scopes: Vec<&str> = atelier_identity::api_keys::Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let key = send(
+        app,
+        Method::POST,
+        &path(&studio, "/api-keys"),
+        owner,
+        Some(json!({ "name": "Every scope", "scopes": scopes })),
+    )
+    .await;
+    assert_eq!(key.status, 201, "{:?}", key.body);
+    let (api_key, key_secret) = (
+        key.json()["key"]["id"].as_str().expect("id").to_owned(),
+        key.json()["secret"].as_str().expect("secret").to_owned(),
+    );
     Ids {
+        api_key,
+        key_secret,
         product,
         project,
         export,
@@ -1146,11 +1169,19 @@ async fn tenant_matrix(app: TestApp) {
     let manager_a = app.join(&a.studio, &owner_a, "manager@a.matrix.example", "manager").await;
     let pro_a = app.join(&a.studio, &owner_a, "pro2@a.matrix.example", "professional").await;
     let client = app.register("client@matrix.example").await;
+    // An integration of A's, with every scope: keys reach only their own studio.
+    let key_a = Account {
+        user_id: format!("key:{}", a.api_key),
+        email: String::new(),
+        access: a.key_secret.clone(),
+        refresh: String::new(),
+    };
     let callers = [
         ("owner of A", &owner_a),
         ("manager of A", &manager_a),
         ("professional of A", &pro_a),
         ("client", &client),
+        ("API key of A", &key_a),
     ];
 
     let doc = atelier_app::openapi::document();
@@ -1207,7 +1238,15 @@ async fn tenant_matrix(app: TestApp) {
     assert_eq!(snapshot(&app, &b.studio).await, before, "nothing of B changed");
 
     // Through the routes open to clients, an outsider sees only their own things in B: none.
-    for (who, caller) in callers {
+    // (A's key is refused even these: it is nobody's client.)
+    for (method, template) in OPEN_TO_CLIENTS {
+        let method: Method = method.parse().expect("method");
+        // Refused before any body is read.
+        let body = (method == Method::POST).then(|| json!({}));
+        let response = send(&app, method.clone(), &b.fill(template), &key_a, body).await;
+        assert_eq!(response.status, 404, "A's key: {method} {template}: {:?}", response.body);
+    }
+    for (who, caller) in &callers[..4] {
         let line = send(&app, Method::GET, &path(&b.studio, "/waitlist"), caller, None).await;
         assert_eq!(line.json()["items"], json!([]), "{who}: B's waitlist");
         let points = send(&app, Method::GET, &path(&b.studio, "/me/loyalty"), caller, None).await;
@@ -1215,6 +1254,62 @@ async fn tenant_matrix(app: TestApp) {
         let history = send(&app, Method::GET, &path(&b.studio, "/me/loyalty/history"), caller, None).await;
         assert_eq!(history.json()["items"], json!([]), "{who}");
     }
+}
+
+/// Every studio route, with an API key of the studio's own holding every scope: the routes a
+/// scope opens run (whatever they answer, never 401 or 403), every other one is refused with
+/// `api-key-scope`. The scope table and the router cannot drift apart unnoticed.
+async fn keys_reach_only_the_routes_their_scopes_open(app: TestApp) {
+    let owner = app.register("owner@keys.matrix.example").await;
+    let a = seed(&app, &owner, "studio-keys").await;
+    let key = Account {
+        user_id: String::new(),
+        email: String::new(),
+        access: a.key_secret.clone(),
+        refresh: String::new(),
+    };
+    let doc = atelier_app::openapi::document();
+    let mut open = 0;
+    let mut n = 0;
+    for (template, item) in doc.paths.paths.iter() {
+        if !template.starts_with("/v1/studios/{studio_id}") {
+            continue;
+        }
+        for (method, operation) in [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::PATCH, &item.patch),
+            (Method::DELETE, &item.delete),
+        ] {
+            if operation.is_none() {
+                continue;
+            }
+            n += 1;
+            if n % 30 == 0 {
+                // The key's own rate limit (40 a minute in the tests).
+                app.clock.advance(jiff::SignedDuration::from_secs(61));
+            }
+            let body = if OPEN_TO_CLIENTS.contains(&(method.as_str(), template.as_str())) {
+                (method == Method::POST).then(|| json!({}))
+            } else {
+                body_for(&method, template, &a)
+            };
+            let uri = format!("{}{}", a.fill(template), query_for(&method, template));
+            let response = send(&app, method.clone(), &uri, &key, body).await;
+            if atelier_identity::api_keys::scope_for(method.as_str(), template).is_some() {
+                open += 1;
+                assert!(
+                    ![401, 403].contains(&response.status.as_u16()),
+                    "{method} {template} is open to the key: {}",
+                    String::from_utf8_lossy(&response.body)
+                );
+            } else {
+                response.assert_problem(403, "api-key-scope");
+            }
+        }
+    }
+    assert!(open >= 25, "the scopes open {open} routes");
 }
 
 impl Ids {
@@ -1234,6 +1329,8 @@ impl Ids {
             project: self.project.clone(),
             export: self.export.clone(),
             import: self.import.clone(),
+            api_key: self.api_key.clone(),
+            key_secret: self.key_secret.clone(),
         }
     }
 }
@@ -1247,4 +1344,5 @@ atelier_tests::on_both_backends!(
     cancellation_policies_and_overbooking,
     clients_crm,
     tenant_matrix,
+    keys_reach_only_the_routes_their_scopes_open,
 );

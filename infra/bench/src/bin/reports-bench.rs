@@ -220,6 +220,7 @@ async fn main() {
                     user_id: owner.as_str().into(),
                     session_id: String::new(),
                     is_admin: false,
+                    api_key: None,
                 },
                 studio_id: studio.as_str().into(),
                 role: Some(atelier_domain::identity::Role::Owner),

@@ -114,7 +114,12 @@ impl ImportWorker {
         let digits = super::currency_digits(platform, &job.studio_id).await?;
         let checked = rows::check(job.kind, &sheet, &job.mapping, digits);
         let access = StudioAccess {
-            caller: Caller { user_id: job.requested_by.clone(), session_id: String::new(), is_admin: false },
+            caller: Caller {
+                user_id: job.requested_by.clone(),
+                session_id: String::new(),
+                is_admin: false,
+                api_key: None,
+            },
             studio_id: job.studio_id.clone(),
             role: Some(Role::Manager),
         };
