@@ -10,6 +10,7 @@
 //! [`ManualClock`].
 
 pub mod http;
+pub mod idp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -175,6 +176,16 @@ pub fn test_auth_settings() -> atelier_identity::AuthSettings {
     let mut settings = atelier_identity::AuthSettings::new(test_key_ring(), hasher);
     // Low enough that a test reaches it in a few dozen requests.
     settings.limits.api_per_key = 40;
+    // Google and Apple at the tests' identity provider; a rotated key is fetched at once.
+    let idp = idp::test_idp();
+    let mut google = atelier_identity::oidc::ProviderConfig::google(vec![idp::GOOGLE_CLIENT_ID.into()]);
+    google.jwks_url = idp.jwks_url("google");
+    let mut apple = atelier_identity::oidc::ProviderConfig::apple(vec![idp::APPLE_CLIENT_ID.into()]);
+    apple.jwks_url = idp.jwks_url("apple");
+    settings.oidc = Arc::new(
+        atelier_identity::oidc::OidcProviders::new(vec![google, apple])
+            .with_refetch_after(std::time::Duration::ZERO),
+    );
     settings
 }
 

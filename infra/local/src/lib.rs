@@ -181,6 +181,7 @@ fn auth_settings(
     if let Some(limit) = options.api_rate_limit {
         auth.limits.api_per_caller = limit;
     }
+    auth.oidc = Arc::new(atelier_identity::oidc::OidcProviders::from_env());
     adjust(&mut auth);
     Ok(auth)
 }

@@ -22,7 +22,10 @@ use atelier_platform::{AppError, Platform, rate_limit};
 /// The one answer to every failed login, whether or not the email exists.
 const LOGIN_FAILED: &str = "invalid email or password";
 
-async fn memberships(platform: &Platform, user_id: &UserId) -> Result<Vec<MembershipView>, AppError> {
+pub(crate) async fn memberships(
+    platform: &Platform,
+    user_id: &UserId,
+) -> Result<Vec<MembershipView>, AppError> {
     let query = Query::partition(memberships_partition(user_id)).on(Index::Gsi1);
     let items = platform.store.query_all(query, 1000).await?;
     items

@@ -5,6 +5,7 @@ use atelier_domain::ids::{StudioId, UserId};
 use atelier_domain::language::Language;
 mod accounts;
 pub mod api_keys;
+pub mod oidc;
 pub mod passwords;
 pub mod routes;
 mod sessions;
@@ -72,6 +73,8 @@ pub struct AuthSettings {
     pub refresh_grace: SignedDuration,
     /// Longest a session lives, refreshes or not (30 days): then the user signs in again.
     pub session_max_age: SignedDuration,
+    /// Identity providers accepted for sign-in (Google, Apple), with their cached keys.
+    pub oidc: std::sync::Arc<oidc::OidcProviders>,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -99,6 +102,7 @@ impl AuthSettings {
             refresh_ttl: SignedDuration::from_hours(7 * 24),
             refresh_grace: SignedDuration::from_secs(30),
             session_max_age: SignedDuration::from_hours(30 * 24),
+            oidc: std::sync::Arc::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api_keys::{self, ApiKeyView, CreatedApiKey, NewApiKey};
+use crate::oidc::{self, OidcSignIn, ProviderView};
 use atelier_http::AppState;
 use atelier_http::access::{ClientMeta, Member, Owner, SignedIn};
 use atelier_http::extract::{Json, Path, Query, StudioPath};
@@ -137,6 +138,39 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Signs in with an ID token from Google or Apple: the linked account, a new one, or (with
+/// `password`) an existing account with the token's verified email, linked now.
+#[utoipa::path(post, path = "/v1/auth/oidc/{provider}", tag = "auth",
+    params(("provider" = String, Path, description = "`google` or `apple`")), request_body = OidcSignIn,
+    responses(
+        (status = 200, description = "Signed in", body = Session),
+        (status = 201, description = "Account created and signed in", body = Session),
+        (status = 401, description = "ID token refused, or the linked account's password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The provider has not verified the email", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such provider in this deployment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account has this email: send its password to link", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The provider's keys cannot be fetched", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn oidc_sign_in(
+    State(state): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    Path(provider): Path<String>,
+    Json(request): Json<OidcSignIn>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let outcome = oidc::sign_in(&state.platform, settings(&state)?, &meta, &provider, request).await?;
+    let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(outcome.signed_in)))
+}
+
+/// The identity providers this deployment accepts, with the client ids their tokens must be for.
+#[utoipa::path(get, path = "/v1/auth/oidc", tag = "auth",
+    responses((status = 200, body = Vec<ProviderView>)))]
+pub async fn oidc_providers(State(state): State<AppState>) -> Result<Json<Vec<ProviderView>>, ApiError> {
+    Ok(Json(settings(&state)?.oidc.views()))
+}
+
 /// The path of one API key.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -215,6 +249,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(me, update_me))
         .routes(routes!(change_password))
+        .routes(routes!(oidc_sign_in))
+        .routes(routes!(oidc_providers))
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(get_api_key, revoke_api_key))
 }

@@ -54,7 +54,9 @@ fn auth_settings(config: &aws_config::SdkConfig) -> Result<Arc<atelier_identity:
         Ok(json) => Arc::new(StaticKeys(Arc::new(KeyRing::from_json(&json, &issuer)?))),
         Err(_) => Arc::new(SecretKeys::new(atelier_aws::jwt_keys_secret_from_env(config)?, &issuer)),
     };
-    Ok(Arc::new(AuthSettings::with_keys(keys, hasher)))
+    let mut settings = AuthSettings::with_keys(keys, hasher);
+    settings.oidc = Arc::new(atelier_identity::oidc::OidcProviders::from_env());
+    Ok(Arc::new(settings))
 }
 
 /// Without identity no group that authenticates can be served: the router refuses to start.

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod https;
 pub mod idempotency;
 pub mod ids;
 pub mod outbound;

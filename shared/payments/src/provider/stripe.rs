@@ -12,10 +12,7 @@ use atelier_platform::payments::{
 };
 use atelier_platform::secrets::SecretSource;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde_json::Value;
 
 use super::wire;
@@ -78,7 +75,7 @@ impl std::fmt::Debug for StripeConfig {
     }
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+use atelier_platform::https::HttpsClient;
 
 /// The Stripe adapter.
 #[derive(Clone)]
@@ -89,56 +86,21 @@ pub struct Stripe {
     client: Arc<OnceLock<HttpsClient>>,
 }
 
-fn tls() -> rustls::ClientConfig {
-    static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"))
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-        })
-        .clone()
-}
-
-/// An HTTP(S) client for providers: rustls on ring with the system roots.
+/// An HTTP(S) client for providers (the platform's).
 pub fn http_client(timeout: Duration) -> HttpsClient {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(timeout));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls())
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new()).build(https)
+    atelier_platform::https::client(timeout)
 }
 
-/// Sends one request and reads the answer (at most 1 MiB) within `timeout`.
+/// Sends one request and reads the answer within `timeout` (the platform's, as a provider error).
 pub async fn exchange(
     client: &HttpsClient,
     request: http::Request<Full<Bytes>>,
     timeout: Duration,
     what: &str,
 ) -> Result<(u16, Bytes), ProviderError> {
-    let call = async {
-        let response = client.request(request).await.map_err(|e| ProviderError::unavailable(what, e))?;
-        let status = response.status().as_u16();
-        let body = Limited::new(response.into_body(), 1 << 20)
-            .collect()
-            .await
-            .map_err(|e| ProviderError::unavailable(what, e.to_string()))?
-            .to_bytes();
-        Ok((status, body))
-    };
-    tokio::time::timeout(timeout, call).await.map_err(|_| {
-        ProviderError::unavailable(what, format!("no answer within {} ms", timeout.as_millis()))
-    })?
+    atelier_platform::https::exchange(client, request, timeout, what)
+        .await
+        .map_err(|e| ProviderError::unavailable(what, e.reason))
 }
 
 impl Stripe {
