@@ -125,6 +125,57 @@ pub struct DemoReport {
     pub api_key_write_status: u16,
     /// The key's prefix (a new key every run; last run's is revoked).
     pub api_key_prefix: String,
+    /// Signing in with a (demo) Google ID token: 201 the first run (account made), then 200.
+    pub google_sign_in_status: u16,
+    /// The account it signs in.
+    pub google_user_id: String,
+}
+
+/// The demo's Google client id.
+const DEMO_GOOGLE_CLIENT: &str = "atelier-demo.apps.googleusercontent.com";
+/// Where the demo identity provider publishes its keys, on the demo's loopback port.
+const DEMO_JWKS_PATH: &str = "/demo-idp/google/jwks";
+/// The account made by signing in with Google.
+const GOOGLE_EMAIL: &str = "gina@demo.atelier.test";
+
+/// A stand-in for Google: an RSA key made for this run, its public half served as a JWKS.
+struct DemoIdp {
+    kid: String,
+    signing: jsonwebtoken::EncodingKey,
+    jwks: Value,
+}
+
+impl DemoIdp {
+    fn new() -> Result<DemoIdp, DemoError> {
+        use base64::Engine;
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let failed = |e: &dyn std::fmt::Display| {
+            DemoError::Local(LocalError::Config(format!("demo identity provider: {e}")))
+        };
+        let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).map_err(|e| failed(&e))?;
+        let der = private.to_pkcs1_der().map_err(|e| failed(&e))?;
+        let public = private.to_public_key();
+        let kid = format!("demo-{}", ulid::Ulid::generate());
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwks = json!({ "keys": [{
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+            "n": b64.encode(public.n().to_bytes_be()), "e": b64.encode(public.e().to_bytes_be()),
+        }] });
+        Ok(DemoIdp { kid, signing: jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()), jwks })
+    }
+
+    fn router(&self) -> Router {
+        let jwks = self.jwks.clone();
+        Router::new().route(DEMO_JWKS_PATH, axum::routing::get(move || async move { axum::Json(jwks) }))
+    }
+
+    fn sign(&self, claims: &Value) -> Result<String, DemoError> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.signing)
+            .map_err(|e| DemoError::Local(LocalError::Config(format!("signing the demo ID token: {e}"))))
+    }
 }
 
 /// A clock that can be moved, so that past bookings are made when they would have been.
@@ -319,12 +370,24 @@ fn text(value: &Value) -> String {
 /// Fills `options.data_dir` with the demo studio (or completes it) and reports what is there.
 pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let clock = Arc::new(MovableClock::default());
+    // A loopback port for what needs a real socket (the live updates' WebSocket, the demo
+    // identity provider's keys), bound first so that sign-in with Google can be pointed at it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(LocalError::Io)?;
+    let address = listener.local_addr().map_err(LocalError::Io)?;
+    let idp = DemoIdp::new()?;
     let host = crate::open(options, clock.clone(), Arc::new(UlidGenerator), |auth| {
         // The demo makes a few hundred calls as the owner in seconds.
         auth.limits.api_per_caller = u32::MAX;
+        let mut google = atelier_identity::oidc::ProviderConfig::google(vec![DEMO_GOOGLE_CLIENT.into()]);
+        google.jwks_url = format!("http://{address}{DEMO_JWKS_PATH}");
+        auth.oidc = Arc::new(atelier_identity::oidc::OidcProviders::new(vec![google]));
     })
     .await?;
     let api = Api { router: host.router().clone() };
+    let served = host.router().clone().merge(idp.router());
+    let server = tokio::spawn(
+        axum::serve(listener, served.into_make_service_with_connect_info::<SocketAddr>()).into_future(),
+    );
 
     let owner = api.account(OWNER_EMAIL, "Olivia Owner").await?;
     let (status, found) = api.call(Method::GET, &format!("/v1/public/slugs/{SLUG}"), None, None).await;
@@ -633,9 +696,36 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
     let emails_written = mails();
     // Live updates: the manager's WebSocket, on a real port, sees Bruno book a haircut six weeks
     // out and cancel it as it happens (beyond the four weeks the figures above count).
-    let live = live_updates(&api, &host, &base, &manager, haircut, &professionals[1].id, today).await?;
+    let live =
+        live_updates(&api, &host, address, &base, &manager, haircut, &professionals[1].id, today).await?;
     host.drain_notifications().await?;
     let live_emails = mails() - emails_written;
+
+    // Sign in with Google: an ID token from the demo's own identity provider (its keys on the
+    // loopback port, as Google publishes its own), verified like a real one. The first run
+    // makes Gina's account; later runs sign her in.
+    let now = host.platform().clock.now().as_second();
+    let claims = json!({
+        "iss": "https://accounts.google.com", "aud": DEMO_GOOGLE_CLIENT, "sub": "demo-google-gina",
+        "email": GOOGLE_EMAIL, "email_verified": true, "name": "Gina Gomes", "iat": now, "exp": now + 600,
+    });
+    let (google_status, google) = api
+        .call(Method::POST, "/v1/auth/oidc/google", None, Some(&json!({ "id_token": idp.sign(&claims)? })))
+        .await;
+    if !google_status.is_success() {
+        return Err(DemoError::Refused {
+            method: Method::POST,
+            path: "/v1/auth/oidc/google".into(),
+            status: google_status,
+            body: google.to_string(),
+        });
+    }
+
+    server.abort();
+    // The aborted server drops its router (and the store it holds) before the next command
+    // opens the data directory.
+    let _ = server.await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
 
     let mut by_status = std::collections::BTreeMap::new();
     for booking in api.all(&window, &owner.token).await? {
@@ -668,6 +758,8 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         api_key_reads,
         api_key_write_status: api_key_write_status.as_u16(),
         api_key_prefix: text(&created["key"]["prefix"]),
+        google_sign_in_status: google_status.as_u16(),
+        google_user_id: text(&google["user"]["id"]),
     })
 }
 
@@ -679,9 +771,11 @@ struct LiveSeen {
 
 /// Serves the router on a loopback port, opens the manager's WebSocket as a browser would
 /// (token in the subprotocol), follows the studio, then has the client book and cancel.
+#[allow(clippy::too_many_arguments)]
 async fn live_updates(
     api: &Api,
     host: &crate::Host,
+    address: SocketAddr,
     base: &str,
     manager: &Account,
     haircut: &str,
@@ -695,10 +789,6 @@ async fn live_updates(
     let failed = |what: &str, e: &dyn std::fmt::Display| {
         DemoError::Local(LocalError::Config(format!("live updates: {what}: {e}")))
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(LocalError::Io)?;
-    let address = listener.local_addr().map_err(LocalError::Io)?;
-    let service = host.router().clone().into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(axum::serve(listener, service).into_future());
     let mut request =
         format!("ws://{address}/v1/live").into_client_request().map_err(|e| failed("request", &e))?;
     let protocols = format!("atelier, bearer.{}", manager.token);
@@ -732,7 +822,6 @@ async fn live_updates(
     );
     let slots = api.expect(Method::GET, &path, &bruno.token, None).await?;
     let Some(start) = slots["slots"].as_array().and_then(|s| s.last()).map(|s| text(&s["start"])) else {
-        server.abort();
         return Ok(LiveSeen { events: Vec::new(), latency_ms: 0 });
     };
     let booking = json!({ "service_id": haircut, "professional_id": professional, "start": start, "notes": "Seen live" });
@@ -750,11 +839,6 @@ async fn live_updates(
     while host.live_connections() > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    server.abort();
-    // The aborted server drops its router (and the store it holds) before the next command
-    // opens the data directory.
-    let _ = server.await;
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     Ok(LiveSeen { events: vec![text(&created["event"]), text(&cancelled["event"])], latency_ms })
 }
 
@@ -1169,6 +1253,10 @@ pub fn instructions(report: &DemoReport) -> String {
     out.push_str(&format!(
         "An integration's API key ({}…, scopes bookings:read and catalog:read) read {} bookings and was refused a booking with {} (GET /v1/studios/{studio}/api-keys as the owner; docs/auth.md).\n",
         report.api_key_prefix, report.api_key_reads, report.api_key_write_status,
+    ));
+    out.push_str(&format!(
+        "Sign in with Google: a demo ID token (signed by the demo's own stand-in for Google, verified as Google's would be) {} {GOOGLE_EMAIL} (POST /v1/auth/oidc/google; set ATELIER_OIDC_GOOGLE_CLIENT_IDS for the real one).\n",
+        if report.google_sign_in_status == 201 { "made the account of" } else { "signed in" },
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

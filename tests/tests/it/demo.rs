@@ -66,6 +66,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     assert_eq!(first.live_events, ["booking.created", "booking.cancelled"], "{first:?}");
     assert_eq!(first.api_key_reads, first.by_status.values().sum::<usize>(), "{first:?}");
     assert_eq!(first.api_key_write_status, 403, "{first:?}");
+    assert_eq!(first.google_sign_in_status, 201, "the first Google sign-in makes the account: {first:?}");
     let instructions = demo::instructions(&first);
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
@@ -73,6 +74,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     // The live section books and cancels afresh every run: only its own emails are new.
     assert_eq!(second.emails_written, first.emails_written + first.live_emails, "{second:?}");
     assert_ne!(second.api_key_prefix, first.api_key_prefix, "a new key every run");
+    assert_eq!((second.google_sign_in_status, &second.google_user_id), (200, &first.google_user_id));
     let second = demo::DemoReport { emails_written: first.emails_written, ..second };
     assert_eq!(
         (
