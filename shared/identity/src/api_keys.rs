@@ -215,12 +215,19 @@ pub struct NewApiKey {
 }
 
 /// A key just created, with its secret: the only time the secret is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CreatedApiKey {
     /// The key.
     pub key: ApiKeyView,
     /// Send as `Authorization: Bearer <secret>`. Not shown again: store it now.
     pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    /// Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey").field("key", &self.key).finish_non_exhaustive()
+    }
 }
 
 fn sha256_hex(text: &str) -> String {

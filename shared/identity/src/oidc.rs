@@ -203,11 +203,10 @@ impl OidcProviders {
             }
         }
         let mut cached = provider.keys.write().await;
-        // Another request may have fetched while this one waited for the lock.
-        if let Some(fresh) = cached.as_ref().filter(|c| c.fetched.elapsed() < self.refetch_after())
-            && let Some(jwk) = fresh.keys.find(kid)
-        {
-            return Ok(Some(jwk.clone()));
+        // Another request fetched while this one waited for the lock: its answer stands, whether
+        // or not it has this key (one fetch per pause, however many unknown ids arrive).
+        if let Some(fresh) = cached.as_ref().filter(|c| c.fetched.elapsed() < self.refetch_after()) {
+            return Ok(fresh.keys.find(kid).cloned());
         }
         let keys = self.fetch(provider).await?;
         let found = keys.find(kid).cloned();

@@ -67,7 +67,7 @@ fn fingerprint(meta: &RequestMeta) -> String {
 
 /// Key of a session (under its user, so a user's sessions can be listed).
 pub fn session_key(user_id: &UserId, session_id: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), format!("SESSION#{session_id}"))
+    atelier_platform::access::session_key(user_id, session_id)
 }
 
 fn refresh_key(jti: &str) -> Key {

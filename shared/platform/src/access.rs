@@ -182,6 +182,17 @@ pub fn member_key(studio_id: &StudioId, user_id: &UserId) -> Key {
     Key::new(format!("STUDIO#{studio_id}"), format!("MEMBER#{user_id}"))
 }
 
+/// Key of a user's session (a refresh family): identity writes it; whoever must stop serving a
+/// signed-out caller (an open WebSocket) reads it with [`session_is_active`].
+pub fn session_key(user_id: &UserId, session_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("SESSION#{session_id}"))
+}
+
+/// Whether a session item is still signed in (not logged out, not revoked).
+pub fn session_is_active(item: &Item) -> bool {
+    item.string("status").is_ok_and(|status| status == "active")
+}
+
 /// Index-1 partition listing a user's memberships.
 pub fn memberships_partition(user_id: &UserId) -> String {
     format!("USER#{user_id}#MEMBERSHIPS")

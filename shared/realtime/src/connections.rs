@@ -25,6 +25,10 @@ pub struct Connection {
     pub id: String,
     /// Who opened it.
     pub user_id: UserId,
+    /// The session its token belonged to: signing out (or a revoked session) ends what the
+    /// connection is told.
+    #[serde(default)]
+    pub session_id: String,
     /// A platform administrator follows any studio.
     #[serde(default)]
     pub is_admin: bool,
@@ -82,6 +86,7 @@ impl Connection {
         Item::new(key)
             .with("connection_id", self.id.as_str())
             .with("user_id", self.user_id.as_str())
+            .with("session_id", self.session_id.as_str())
             .with("is_admin", self.is_admin)
             .with(attr::TTL, self.ttl())
     }
@@ -93,6 +98,7 @@ pub async fn open(platform: &Platform, who: &Authenticated, id: &str) -> Result<
     let connection = Connection {
         id: id.to_owned(),
         user_id: who.caller.user_id.clone(),
+        session_id: who.caller.session_id.clone(),
         is_admin: who.caller.is_admin,
         connected_at: now,
         expires_at: now.saturating_add(LIFETIME).map_err(|e| AppError::failed("connection expiry", e))?,
@@ -179,20 +185,56 @@ pub async fn close(platform: &Platform, id: &str) -> Result<(), AppError> {
 /// A subscriber found by the fan-out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscriber {
+    /// The subscription item (deleted when the connection is found gone).
+    pub key: Key,
     /// The connection.
     pub connection_id: String,
     /// Its user.
     pub user_id: UserId,
+    /// The session it was opened in.
+    pub session_id: String,
     /// A platform administrator.
     pub is_admin: bool,
 }
 
 fn subscriber(item: &Item) -> Result<Subscriber, StoreError> {
     Ok(Subscriber {
+        key: item.key().ok_or_else(|| StoreError::Decode("subscription without key".into()))?,
         connection_id: item.string("connection_id")?.to_owned(),
         user_id: UserId::new(item.string("user_id")?),
+        session_id: item.string("session_id").map(str::to_owned).unwrap_or_default(),
         is_admin: matches!(item.get("is_admin"), Some(atelier_platform::store::Value::Bool(true))),
     })
+}
+
+/// Forgets a subscriber whose connection is gone: its own subscription item (even if a racing
+/// subscribe wrote it after the connection's record was read), then the connection.
+pub async fn forget(platform: &Platform, subscriber: &Subscriber) -> Result<(), AppError> {
+    platform.store.write(WriteOp::delete(subscriber.key.clone())).await?;
+    close(platform, &subscriber.connection_id).await
+}
+
+/// Whether the sessions of `users` (user, session) are still signed in, in one read.
+pub async fn live_sessions(
+    platform: &Platform,
+    users: &[(&UserId, &str)],
+) -> Result<Vec<(UserId, String)>, AppError> {
+    let keys: Vec<Key> = users
+        .iter()
+        .filter(|(_, session)| !session.is_empty())
+        .map(|(user, session)| atelier_platform::access::session_key(user, session))
+        .collect();
+    let items = platform.store.get_many(&keys).await?;
+    Ok(items
+        .iter()
+        .filter(|item| atelier_platform::access::session_is_active(item))
+        .filter_map(|item| {
+            let key = item.key()?;
+            let user = key.pk.strip_prefix("USER#")?;
+            let session = key.sk.strip_prefix("SESSION#")?;
+            Some((UserId::new(user), session.to_owned()))
+        })
+        .collect())
 }
 
 /// Most connections told of one change per audience partition (a studio's open tabs).

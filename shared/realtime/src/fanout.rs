@@ -51,30 +51,36 @@ fn feed_item(
     platform: &Platform,
     partition: String,
     change: &Change,
-    role: Option<Role>,
+    audience: Option<&Audience>,
 ) -> Result<Item, AppError> {
     let expires = platform.clock.now().as_second() + FEED_RETENTION.as_secs();
     let body = serde_json::to_string(change).map_err(|e| AppError::failed("encoding a change", e))?;
     let mut item =
         Item::new(&Key::new(partition, change.cursor.clone())).with("change", body).with(attr::TTL, expires);
-    if let Some(role) = role {
-        item.set("role", role.as_str());
+    // A studio feed keeps who may be told, for `since` to apply the same rule as the push.
+    if let Some(audience) = audience {
+        item.set("role", audience.staff_role.as_str());
+        if let Some(professional) = &audience.professional_id {
+            item.set("professional_id", professional.as_str());
+        }
     }
     Ok(item)
 }
 
-/// Pushes the change `event` makes to everyone following it.
+/// Pushes the change `event` makes to everyone following it who may see it.
 pub async fn fan_out(
     platform: &Platform,
     pusher: &dyn Pusher,
     event: &Event,
 ) -> Result<FanOutReport, AppError> {
-    let Some((change, audience)) = changes::of_event(event) else {
+    // Taken now, not from the event: a late or retried push still sorts after whatever the
+    // client saw before it, so `since` replays it.
+    let cursor = platform.ids.new_id();
+    let Some((change, audience)) = changes::of_event(event, cursor) else {
         return Ok(FanOutReport::default());
     };
     // The feed first: a client that reconnects right after the push can already catch up.
-    let mut feed =
-        vec![feed_item(platform, studio_feed(&audience.studio_id), &change, Some(audience.staff_role))?];
+    let mut feed = vec![feed_item(platform, studio_feed(&audience.studio_id), &change, Some(&audience))?];
     for client in &audience.clients {
         feed.push(feed_item(platform, user_feed(client), &change, None)?);
     }
@@ -83,15 +89,17 @@ pub async fn fan_out(
         written?;
     }
 
-    let staff =
-        connections::subscribers(platform, connections::studio_partition(&audience.studio_id)).await?;
-    let (allowed, mut report) = still_allowed(platform, &audience, staff).await?;
-    let mut targets = allowed;
+    let mut candidates: Vec<(Subscriber, bool)> =
+        connections::subscribers(platform, connections::studio_partition(&audience.studio_id))
+            .await?
+            .into_iter()
+            .map(|s| (s, true))
+            .collect();
     for client in &audience.clients {
-        targets.extend(connections::subscribers(platform, connections::user_partition(client)).await?);
+        let own = connections::subscribers(platform, connections::user_partition(client)).await?;
+        candidates.extend(own.into_iter().map(|s| (s, false)));
     }
-    targets.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
-    targets.dedup_by(|a, b| a.connection_id == b.connection_id);
+    let (targets, mut report) = still_allowed(platform, &audience, candidates).await?;
 
     let text = ServerMessage::Changed(change).to_text();
     let text = &text;
@@ -101,7 +109,7 @@ pub async fn fan_out(
             Ok(()) => report.sent += 1,
             Err(PushError::Gone(_)) => {
                 report.gone += 1;
-                connections::close(platform, &target.connection_id).await?;
+                connections::forget(platform, target).await?;
             }
             Err(e) => {
                 report.failed += 1;
@@ -112,28 +120,38 @@ pub async fn fan_out(
     Ok(report)
 }
 
-/// The staff subscribers who still have the role the change needs (memberships are read now,
-/// not trusted from when they subscribed).
+/// The subscribers still allowed, read now rather than trusted from when they subscribed: the
+/// session still signed in, and for staff the role (and, for a professional, the agenda) the
+/// change needs. One connection is told once, however many ways it follows the change.
 async fn still_allowed(
     platform: &Platform,
     audience: &Audience,
-    staff: Vec<Subscriber>,
+    candidates: Vec<(Subscriber, bool)>,
 ) -> Result<(Vec<Subscriber>, FanOutReport), AppError> {
-    let keys: Vec<Key> =
-        staff.iter().filter(|s| !s.is_admin).map(|s| member_key(&audience.studio_id, &s.user_id)).collect();
+    let member_keys: Vec<Key> = candidates
+        .iter()
+        .filter(|(s, staff)| *staff && !s.is_admin)
+        .map(|(s, _)| member_key(&audience.studio_id, &s.user_id))
+        .collect();
     let members: Vec<Membership> =
-        platform.store.get_many(&keys).await?.iter().filter_map(|i| i.to_record().ok()).collect();
+        platform.store.get_many(&member_keys).await?.iter().filter_map(|i| i.to_record().ok()).collect();
+    let sessions: Vec<(&UserId, &str)> =
+        candidates.iter().map(|(s, _)| (&s.user_id, s.session_id.as_str())).collect();
+    let live = connections::live_sessions(platform, &sessions).await?;
     let mut report = FanOutReport::default();
-    let mut allowed = Vec::new();
-    for subscriber in staff {
-        let role_ok = subscriber.is_admin
+    let mut allowed: Vec<Subscriber> = Vec::new();
+    for (subscriber, staff) in candidates {
+        let signed_in = live.iter().any(|(u, s)| *u == subscriber.user_id && *s == subscriber.session_id);
+        let may_see = !staff
+            || subscriber.is_admin
             || members
                 .iter()
-                .any(|m| m.user_id == subscriber.user_id && m.role.includes(audience.staff_role));
-        if role_ok {
-            allowed.push(subscriber);
-        } else {
+                .find(|m| m.user_id == subscriber.user_id)
+                .is_some_and(|m| audience.tells(Some(m.role), &subscriber.user_id));
+        if !(signed_in && may_see) {
             report.refused += 1;
+        } else if !allowed.iter().any(|a| a.connection_id == subscriber.connection_id) {
+            allowed.push(subscriber);
         }
     }
     Ok((allowed, report))
@@ -146,22 +164,24 @@ pub async fn since(
     connection: &connections::Connection,
     cursor: &str,
 ) -> Result<Option<Vec<Change>>, AppError> {
-    let oldest = platform.clock.now().as_millisecond() - FEED_RETENTION.as_millis() as i64;
-    let at: i64 = cursor.split('-').next().and_then(|ms| ms.parse().ok()).ok_or_else(|| {
-        AppError::BadRequest("a cursor is one a change was sent with (`<millis>-<id>`)".into())
-    })?;
-    if at < oldest {
+    let at = ulid::Ulid::from_string(cursor)
+        .map_err(|_| AppError::BadRequest("a cursor is one a change was sent with (a ULID)".into()))?
+        .timestamp_ms();
+    let oldest =
+        platform.clock.now().as_millisecond() - i64::try_from(FEED_RETENTION.as_millis()).unwrap_or(i64::MAX);
+    if i64::try_from(at).unwrap_or(i64::MAX) < oldest {
         return Ok(None);
     }
-    let mut partitions: Vec<(String, Option<Role>)> = Vec::new();
+    let mut partitions: Vec<(String, Option<Option<Role>>)> = Vec::new();
     if !connection.studios.is_empty() {
         let role_of = roles(platform, connection).await?;
         for studio in &connection.studios {
+            // Some(None): an admin; None: no longer a member.
             partitions.push((studio_feed(studio), role_of(studio)));
         }
     }
     if connection.mine {
-        partitions.push((user_feed(&connection.user_id), Some(Role::Owner)));
+        partitions.push((user_feed(&connection.user_id), Some(None)));
     }
     let mut changes = Vec::new();
     for (partition, role) in partitions {
@@ -173,16 +193,21 @@ pub async fn since(
             return Ok(None);
         }
         for item in items {
-            let needed = item
+            let staff_role = item
                 .string("role")
                 .ok()
                 .and_then(|r| Role::ALL.into_iter().find(|role| role.as_str() == r))
                 .unwrap_or(Role::Professional);
-            if role.includes(needed) {
-                changes.push(
-                    serde_json::from_str::<Change>(item.string("change")?)
-                        .map_err(|e| AppError::failed("reading a change", e))?,
-                );
+            let audience = Audience {
+                studio_id: StudioId::new(""),
+                staff_role,
+                professional_id: item.string("professional_id").ok().map(UserId::new),
+                clients: Vec::new(),
+            };
+            if audience.tells(role, &connection.user_id) {
+                let change = serde_json::from_str::<Change>(item.string("change")?)
+                    .map_err(|e| AppError::failed("reading a change", e))?;
+                changes.push(change);
             }
         }
     }
@@ -194,20 +219,21 @@ pub async fn since(
     Ok(Some(changes))
 }
 
-/// The caller's role now in each studio the connection follows (admins: owner everywhere).
+/// The caller's role now in each studio the connection follows: `Some(None)` for an admin,
+/// `None` for a studio they are no longer a member of.
 async fn roles(
     platform: &Platform,
     connection: &connections::Connection,
-) -> Result<impl Fn(&StudioId) -> Option<Role>, AppError> {
+) -> Result<impl Fn(&StudioId) -> Option<Option<Role>>, AppError> {
     let keys: Vec<Key> = connection.studios.iter().map(|s| member_key(s, &connection.user_id)).collect();
     let members: Vec<Membership> =
         platform.store.get_many(&keys).await?.iter().filter_map(|i| i.to_record().ok()).collect();
     let admin = connection.is_admin;
     Ok(move |studio: &StudioId| {
         if admin {
-            return Some(Role::Owner);
+            return Some(None);
         }
-        members.iter().find(|m| m.studio_id == *studio).map(|m| m.role)
+        members.iter().find(|m| m.studio_id == *studio).map(|m| Some(m.role))
     })
 }
 

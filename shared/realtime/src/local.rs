@@ -93,7 +93,7 @@ pub fn router(state: AppState) -> (Router, Arc<LocalHub>) {
     let pusher = hub.clone();
     let tapped = state.platform.outbox.set_tap(Arc::new(move |events| {
         for event in events {
-            if crate::changes::of_event(&event).is_none() {
+            if !crate::changes::is_pushed(&event) {
                 continue;
             }
             let (platform, pusher) = (platform.clone(), pusher.clone());
@@ -186,6 +186,13 @@ async fn serve(mut socket: WebSocket, live: Live, id: String, lifetime: std::tim
             }
         }
     }
+    // What was answered just before the end (a session that ended says so) still goes out.
+    while let Ok(Outgoing::Text(text)) = outgoing.try_recv() {
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            break;
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
     if let Err(e) = session::close(platform, &id).await {
         tracing::warn!(error = %atelier_platform::error::chain(&e), connection = %id, "closing a live connection failed");
     }

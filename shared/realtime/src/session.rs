@@ -38,10 +38,10 @@ pub fn offered_token(query_token: Option<&str>, protocols: Option<&str>) -> Opti
             return Some(OfferedToken { token: token.to_owned(), echo_protocol: true });
         }
     }
-    query_token.filter(|t| !t.is_empty()).map(|t| OfferedToken {
-        token: t.to_owned(),
-        echo_protocol: protocols.is_some_and(|p| p.contains(PROTOCOL)),
-    })
+    let offers_ours = protocols.is_some_and(|p| p.split(',').any(|entry| entry.trim() == PROTOCOL));
+    query_token
+        .filter(|t| !t.is_empty())
+        .map(|t| OfferedToken { token: t.to_owned(), echo_protocol: offers_ours })
 }
 
 /// Opens a connection for whoever `token` names; refused (401) for a missing, expired or
@@ -72,25 +72,42 @@ pub async fn message(
 ) -> Result<(), AppError> {
     let connection =
         connections::find(platform, connection_id).await?.ok_or(AppError::NotFound("connection"))?;
+    // Signed out (or the session revoked) since the connection opened: it ends here.
+    let signed_in = !connection.session_id.is_empty()
+        && !connections::live_sessions(platform, &[(&connection.user_id, connection.session_id.as_str())])
+            .await?
+            .is_empty();
+    if !signed_in {
+        let ended = AppError::Unauthenticated("the session this connection was opened in has ended".into());
+        let _ = pusher.post(connection_id, &error_frame(ended).to_text()).await;
+        let _ = pusher.close(connection_id).await;
+        connections::close(platform, connection_id).await?;
+        return Err(AppError::NotFound("connection"));
+    }
     let answer = match answer(platform, &connection, text).await {
         Ok(answer) => answer,
         Err(AppError::NotFound("connection")) => return Err(AppError::NotFound("connection")),
         Err(e @ (AppError::StoreUnavailable(_) | AppError::Internal(_) | AppError::Failed { .. })) => {
+            // The client hears that something failed (not what); the log has the cause.
+            let _ =
+                pusher.post(connection_id, &error_frame(AppError::Internal(String::new())).to_text()).await;
             return Err(e);
         }
-        Err(refused) => {
-            let problem = atelier_http::problem::ApiError(refused).problem();
-            ServerMessage::Error {
-                status: problem.status,
-                problem: problem.kind,
-                detail: problem.detail.unwrap_or(problem.title),
-            }
-        }
+        Err(refused) => error_frame(refused),
     };
     match pusher.post(connection_id, &answer.to_text()).await {
         Ok(()) => Ok(()),
         Err(PushError::Gone(_)) => connections::close(platform, connection_id).await,
         Err(e) => Err(AppError::failed("answering on the connection", e)),
+    }
+}
+
+fn error_frame(error: AppError) -> ServerMessage {
+    let problem = atelier_http::problem::ApiError(error).problem();
+    ServerMessage::Error {
+        status: problem.status,
+        problem: problem.kind,
+        detail: problem.detail.unwrap_or(problem.title),
     }
 }
 
@@ -135,5 +152,7 @@ mod tests {
         );
         assert_eq!(offered_token(None, Some("bearer.abc")), None, "the atelier subprotocol must be offered");
         assert_eq!(offered_token(Some(""), Some("chat")), None);
+        let near_miss = offered_token(Some("q"), Some("x-atelier-y")).expect("token");
+        assert!(!near_miss.echo_protocol, "only a whole `atelier` entry is answered");
     }
 }

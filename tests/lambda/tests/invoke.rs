@@ -460,3 +460,40 @@ async fn realtime_function_opens_answers_and_closes_connections() {
     assert_eq!(closed["statusCode"], 200, "{closed}");
     assert!(store().await.get(&key).await.expect("read").is_none(), "the connection is forgotten");
 }
+
+#[test]
+fn an_api_key_made_by_the_auth_function_works_in_the_bookings_function() {
+    let registered = register("keys.owner@example.com", "Owner");
+    let token = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
+    let studio_body = serde_json::json!({
+        "name": "Lambda Keys", "slug": "lambda-keys", "time_zone": "Europe/Lisbon", "currency": "EUR",
+    });
+    let created =
+        invoke_with("studios", &http_event("POST", "/v1/studios", "", Some(studio_body), Some(&token)))
+            .response();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let studio = body(&created)["id"].as_str().expect("id").to_owned();
+    let keys = format!("/v1/studios/{studio}/api-keys");
+    let asked = serde_json::json!({ "name": "Lambda widget", "scopes": ["bookings:read"] });
+    let key = invoke_with("auth", &http_event("POST", &keys, "", Some(asked), Some(&token))).response();
+    assert_eq!(key["statusCode"], 201, "{key}");
+    let secret = body(&key)["secret"].as_str().expect("secret").to_owned();
+
+    let bookings = format!("/v1/studios/{studio}/bookings");
+    let listed = invoke_with("bookings", &http_event("GET", &bookings, "", None, Some(&secret))).response();
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    let write =
+        serde_json::json!({ "service_id": "x", "professional_id": "y", "start": "2030-01-01T10:00:00Z" });
+    let refused =
+        invoke_with("bookings", &http_event("POST", &bookings, "", Some(write), Some(&secret))).response();
+    assert_eq!(refused["statusCode"], 403, "{refused}");
+    assert_eq!(body(&refused)["type"], "urn:atelier:problem:api-key-scope");
+
+    // No identity provider is configured for the functions here: the route says so.
+    let google = serde_json::json!({ "id_token": "x.y.z" });
+    let oidc =
+        invoke_with("auth", &http_event("POST", "/v1/auth/oidc/google", "", Some(google), None)).response();
+    assert_eq!(oidc["statusCode"], 404, "{oidc}");
+    let providers = invoke_with("auth", &http_event("GET", "/v1/auth/oidc", "", None, None)).response();
+    assert_eq!(body(&providers), serde_json::json!([]));
+}

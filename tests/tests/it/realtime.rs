@@ -93,6 +93,15 @@ async fn staff_and_the_client_see_a_booking_as_it_happens(app: TestApp) {
     let answer = subscribe(&mut intruder, json!({ "studios": [s.studio, other.studio] })).await;
     assert_eq!((answer["type"].as_str(), answer["status"].as_u64()), (Some("error"), Some(404)), "{answer}");
     assert_eq!(answer["problem"], "urn:atelier:problem:not-found");
+    // Following its own studio, the intruder still hears nothing of this one.
+    let answer = subscribe(&mut intruder, json!({ "studios": [other.studio] })).await;
+    assert_eq!(answer["type"], "subscribed", "{answer}");
+    // A colleague of the booked professional: their agenda is their own (as in the API).
+    let colleague = app.join(&s.studio, &s.owner, "colleague@live-a.example", "professional").await;
+    let mut beside = connect(&app, &colleague).await;
+    assert_eq!(subscribe(&mut beside, json!({ "studios": [s.studio] })).await["type"], "subscribed");
+    let mut boss = connect(&app, &s.owner).await;
+    assert_eq!(subscribe(&mut boss, json!({ "studios": [s.studio] })).await["type"], "subscribed");
     // A client following "mine" is not staff.
     let answer = subscribe(&mut own, json!({ "studios": [s.studio] })).await;
     assert_eq!(answer["status"], 404, "{answer}");
@@ -116,14 +125,17 @@ async fn staff_and_the_client_see_a_booking_as_it_happens(app: TestApp) {
     assert!(!seen.to_string().contains("cli@"), "no personal data: {seen}");
     let mine = next(&mut own).await;
     assert_eq!((mine["event"].as_str(), &mine["ids"]), (Some("booking.created"), &json!([booking_id])));
+    assert_eq!(next(&mut boss).await["ids"], json!([booking_id]), "the owner sees every agenda");
     nothing_for(&mut stranger, Duration::from_millis(300)).await;
     nothing_for(&mut intruder, Duration::from_millis(50)).await;
+    nothing_for(&mut beside, Duration::from_millis(50)).await;
 
     // A reconnecting client asks for what it missed after the last cursor it saw.
     let cursor = seen["cursor"].as_str().expect("cursor").to_owned();
     drop(staff);
     let cancelled = s.act(&app, &client, booking_id, "cancel", None).await;
     assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(next(&mut boss).await["event"], "booking.cancelled");
     let mut back = connect(&app, &s.pro).await;
     subscribe(&mut back, json!({ "studios": [s.studio] })).await;
     say(&mut back, json!({ "action": "since", "cursor": cursor })).await;
@@ -136,10 +148,25 @@ async fn staff_and_the_client_see_a_booking_as_it_happens(app: TestApp) {
         .filter_map(|c| c["event"].as_str())
         .collect();
     assert_eq!(events, vec!["booking.cancelled"]);
-    say(&mut back, json!({ "action": "since", "cursor": "0000000000000-0" })).await;
+    say(&mut back, json!({ "action": "since", "cursor": "00000000000000000000000000" })).await;
     assert_eq!(next(&mut back).await["type"], "resync", "a cursor older than the feed: refetch");
+    say(&mut back, json!({ "action": "since", "cursor": format!("{cursor}{}", "x".repeat(2000)) })).await;
+    assert_eq!(next(&mut back).await["status"], 400, "not a cursor");
+    // The colleague's catch-up skips what they were not told.
+    say(&mut beside, json!({ "action": "since", "cursor": cursor })).await;
+    assert_eq!(next(&mut beside).await["changes"], json!([]));
     say(&mut back, json!({ "action": "ping" })).await;
     assert_eq!(next(&mut back).await, json!({ "type": "pong" }));
+
+    // Signing out ends what the connection is told: no more changes, and its next message
+    // closes it.
+    let out = app.request(http::Method::POST, "/v1/auth/logout").bearer(&s.pro.access).send().await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+    let again = s.book_ok(&app, &client, "2026-06-09T10:00:00+01:00").await;
+    assert_eq!(next(&mut boss).await["ids"], json!([again["id"]]));
+    nothing_for(&mut back, Duration::from_millis(200)).await;
+    say(&mut back, json!({ "action": "ping" })).await;
+    assert_eq!(next(&mut back).await["status"], 401);
 }
 
 async fn bad_tokens_are_refused_and_dropped_connections_are_forgotten(app: TestApp) {
@@ -165,7 +192,12 @@ async fn bad_tokens_are_refused_and_dropped_connections_are_forgotten(app: TestA
     assert_eq!(subscribe(&mut ws, json!({ "studios": many })).await["status"], 400);
     assert_eq!(app.platform.store.query(&staff).await.expect("query").items.len(), 1, "still subscribed");
 
-    // The client goes away: its records go with it.
+    // The client goes away: its records go with it. Once with a close frame, once by the
+    // connection simply dropping.
+    let mut abrupt = connect(&app, &s.pro).await;
+    subscribe(&mut abrupt, json!({ "studios": [s.studio] })).await;
+    assert_eq!(app.platform.store.query(&staff).await.expect("query").items.len(), 2);
+    drop(abrupt);
     ws.close(None).await.expect("closed");
     drop(ws);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -184,13 +216,13 @@ async fn bad_tokens_are_refused_and_dropped_connections_are_forgotten(app: TestA
     assert_eq!(refused(&app, &format!("?access_token={}", s.owner.access)).await, 401, "expired token");
 }
 
-fn confirmed(studio: &str, booking: &str, client: &str) -> Event {
+fn confirmed(studio: &str, booking: &str, client: &str, professional: &str) -> Event {
     Event {
         id: format!("ev-{booking}"),
         kind: "booking.confirmed".into(),
         studio_id: Some(studio.to_owned()),
         occurred_at: jiff::Timestamp::now(),
-        payload: json!({ "booking_id": booking, "status": "confirmed", "version": 2, "client_user_id": client }),
+        payload: json!({ "booking_id": booking, "status": "confirmed", "version": 2, "client_user_id": client, "professional_id": professional }),
     }
 }
 
@@ -215,7 +247,7 @@ async fn the_management_api_pushes_and_forgets_gone_connections(app: TestApp) {
         .expect("subscribed");
     let moto = atelier_tests::moto_config().await;
     let pusher = atelier_aws::ApiGatewayPusher::new(&moto, &atelier_tests::moto_url());
-    let event = confirmed(&s.studio, "b-1", &client.user_id);
+    let event = confirmed(&s.studio, "b-1", &client.user_id, &s.pro.user_id);
     let report = atelier_realtime::fan_out(&app.platform, &pusher, &event).await.expect("fan-out");
     // moto accepted the POST /@connections/{id} (it keeps the data, with no API to read it).
     assert_eq!((report.sent, report.gone, report.refused), (1, 0, 0), "{report:?}");
@@ -226,10 +258,13 @@ async fn the_management_api_pushes_and_forgets_gone_connections(app: TestApp) {
         .send()
         .await;
     assert!(removed.status.is_success(), "member removed: {:?}", removed.body);
-    let report =
-        atelier_realtime::fan_out(&app.platform, &pusher, &confirmed(&s.studio, "b-2", &client.user_id))
-            .await
-            .expect("fan-out");
+    let report = atelier_realtime::fan_out(
+        &app.platform,
+        &pusher,
+        &confirmed(&s.studio, "b-2", &client.user_id, &s.pro.user_id),
+    )
+    .await
+    .expect("fan-out");
     assert_eq!((report.sent, report.refused), (0, 1), "{report:?}");
 
     // The owner's connection has gone: API Gateway answers 410 and the records go.
@@ -240,10 +275,13 @@ async fn the_management_api_pushes_and_forgets_gone_connections(app: TestApp) {
         .await
         .expect("subscribed");
     let pusher = atelier_aws::ApiGatewayPusher::new(&moto, &gone_endpoint().await);
-    let report =
-        atelier_realtime::fan_out(&app.platform, &pusher, &confirmed(&s.studio, "b-3", &client.user_id))
-            .await
-            .expect("fan-out");
+    let report = atelier_realtime::fan_out(
+        &app.platform,
+        &pusher,
+        &confirmed(&s.studio, "b-3", &client.user_id, &s.pro.user_id),
+    )
+    .await
+    .expect("fan-out");
     assert_eq!((report.sent, report.gone), (0, 1), "{report:?}");
     assert!(connections::find(&app.platform, &gone_id).await.expect("read").is_none(), "forgotten");
     let own = Query::partition(connections::user_partition(&s.owner.user_id.as_str().into()));
