@@ -165,10 +165,13 @@ pub async fn oidc_sign_in(
 }
 
 /// The identity providers this deployment accepts, with the client ids their tokens must be for.
-#[utoipa::path(get, path = "/v1/auth/oidc", tag = "auth",
-    responses((status = 200, body = Vec<ProviderView>)))]
-pub async fn oidc_providers(State(state): State<AppState>) -> Result<Json<Vec<ProviderView>>, ApiError> {
-    Ok(Json(settings(&state)?.oidc.views()))
+#[utoipa::path(get, path = "/v1/auth/oidc", tag = "auth", params(PageParams),
+    responses((status = 200, body = inline(Page<ProviderView>)), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn oidc_providers(
+    State(state): State<AppState>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<ProviderView>>, ApiError> {
+    Ok(Json(page.slice(settings(&state)?.oidc.views(), |p| p.name.clone())?))
 }
 
 /// The path of one API key.

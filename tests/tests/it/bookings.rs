@@ -1305,7 +1305,7 @@ async fn concurrent_changes_apply_once(app: TestApp) {
 /// change of clocks in four zones, each committed with `Store::transact` exactly as the use
 /// cases do, and checked after every step against a plain model: a claim commits exactly when
 /// the model says it fits, and the stored counters are the model's, never beyond capacity.
-/// 10 000 cases on each store (each case is a fresh studio).
+/// 10 000 cases on each store (each case is a fresh studio; four runners share them).
 async fn claims_on_the_store_follow_the_model(app: TestApp) {
     use atelier_bookings::occupancy::{self, Hold, Owner};
     use atelier_domain::scheduling::Occupancy;
@@ -1342,10 +1342,10 @@ async fn claims_on_the_store_follow_the_model(app: TestApp) {
     let every_step = app.backend == atelier_tests::Backend::Embedded;
     let cases = 10_000;
     let app = Arc::new(app);
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let handle = tokio::runtime::Handle::current();
     let next_studio = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let result = runner.run(&((0..ZONES.len()), proptest::collection::vec(op, 1..16)), |(zone, ops)| {
+    let strategy = ((0..ZONES.len()), proptest::collection::vec(op, 1..16));
+    let case = |(zone, ops): (usize, Vec<Op>)| {
         let (app, next_studio) = (app.clone(), next_studio.clone());
         tokio::task::block_in_place(|| {
             handle.block_on(async move {
@@ -1452,10 +1452,25 @@ async fn claims_on_the_store_follow_the_model(app: TestApp) {
                 Ok(())
             })
         })
+    };
+    // Every case is a fresh studio, so runners can share them: four at once keep DynamoDB
+    // Local's round trips overlapping (one runner alone made this the longest test in CI).
+    const RUNNERS: u32 = 4;
+    let failures: Vec<String> = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let runners: Vec<_> = (0..RUNNERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let config =
+                            Config { cases: cases / RUNNERS, failure_persistence: None, ..Config::default() };
+                        TestRunner::new(config).run(&strategy, case).err().map(|e| e.to_string())
+                    })
+                })
+                .collect();
+            runners.into_iter().filter_map(|r| r.join().expect("a runner")).collect()
+        })
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Edges found in review: "any professional" replays its Idempotency-Key and gives the rules'

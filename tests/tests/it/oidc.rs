@@ -115,22 +115,23 @@ async fn bad_id_tokens_are_refused_and_make_nothing(app: TestApp) {
     // Nothing was made: the email is free.
     let email = atelier_domain::identity::Email::parse("eve@oidc.example", "email").expect("email");
     assert!(app.platform.store.get(&atelier_identity::email_key(&email)).await.expect("read").is_none());
-    // A provider whose keys cannot be fetched: 503, nothing made.
+    // A deployment whose provider's keys cannot be fetched: 503, nothing made.
     let mut down = atelier_identity::oidc::ProviderConfig::google(vec![GOOGLE_CLIENT_ID.into()]);
     down.jwks_url = "http://127.0.0.1:9/jwks".into();
     let mut settings = atelier_tests::test_auth_settings();
     settings.oidc = std::sync::Arc::new(atelier_identity::oidc::OidcProviders::new(vec![down]));
-    let meta = atelier_platform::audit::RequestMeta::new("198.51.100.9", "tests");
-    let request: atelier_identity::oidc::OidcSignIn =
-        serde_json::from_value(json!({ "id_token": token(&good) })).expect("body");
-    match atelier_identity::oidc::sign_in(&app.platform, &settings, &meta, "google", request).await {
-        Err(atelier_platform::AppError::DependencyUnavailable(reason, _)) => {
-            assert_eq!(reason.slug, "identity-provider-unavailable");
-        }
-        other => panic!("expected 503, got {other:?}"),
-    }
+    let state = atelier_app::with_identity(
+        atelier_app::state(app.platform.clone(), atelier_tests::test_http_config()),
+        std::sync::Arc::new(settings),
+    );
+    let router = atelier_app::router(state, &[atelier_app::Group::Auth]);
+    atelier_tests::http::TestRequest::new_for(router, Method::POST, "/v1/auth/oidc/google")
+        .json(&json!({ "id_token": token(&good) }))
+        .send()
+        .await
+        .assert_problem(503, "identity-provider-unavailable");
     let providers = app.request(Method::GET, "/v1/auth/oidc").send().await.json();
-    assert_eq!(providers[1], json!({ "name": "google", "client_ids": [GOOGLE_CLIENT_ID] }));
+    assert_eq!(providers["items"][1], json!({ "name": "google", "client_ids": [GOOGLE_CLIENT_ID] }));
 }
 
 async fn keys_are_cached_and_a_rotated_key_is_fetched(app: TestApp) {
