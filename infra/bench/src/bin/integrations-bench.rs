@@ -31,7 +31,7 @@ struct Studio {
 async fn studio(router: &axum::Router, unique: &str) -> Studio {
     let (owner, user) = atelier_bench::register(router, &format!("owner-{unique}@live.bench"), "Owner").await;
     let body = json!({ "name": "Live", "slug": format!("live-{unique}"), "time_zone": "UTC", "currency": "EUR",
-        "settings": { "horizon_days": 365, "min_notice_minutes": 0 } });
+        "settings": { "horizon_days": 365, "min_notice_minutes": 0, "slot_step_minutes": 15, "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 0 } });
     let (status, body) = call(router, json("POST", "/v1/studios", &owner, body)).await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().expect("id").to_owned();
@@ -99,8 +99,10 @@ async fn main() {
             let start = jiff::Timestamp::now().as_second() / 86_400 * 86_400 + 2 * 86_400;
             let (mut from_request, mut from_response) = (Vec::new(), Vec::new());
             for i in 0..n {
-                let at = jiff::Timestamp::from_second(start + i64::try_from(i).expect("small") * 1800)
-                    .expect("instant");
+                // 23 slots a day (00:00 to 22:00): the day's hours end at 23:55.
+                let i = i64::try_from(i).expect("small");
+                let at =
+                    jiff::Timestamp::from_second(start + i / 23 * 86_400 + i % 23 * 3600).expect("instant");
                 let body = json!({ "service_id": s.service, "professional_id": s.professional, "start": at.to_string() });
                 let asked = Instant::now();
                 let (status, made) =
