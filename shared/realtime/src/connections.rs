@@ -10,7 +10,7 @@
 
 use atelier_domain::ids::{StudioId, UserId};
 use atelier_platform::access::{Authenticated, Membership, member_key};
-use atelier_platform::store::{Item, Key, Query, StoreError, WriteOp, attr};
+use atelier_platform::store::{Condition, Item, Key, Query, StoreError, WriteOp, attr};
 use atelier_platform::{AppError, Platform};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,10 @@ pub struct Connection {
     /// Own bookings followed.
     #[serde(default)]
     pub mine: bool,
+    /// Bumped by every change of what it follows: subscribes and the close are conditioned on
+    /// it, so racing ones never leave subscription items the record does not name.
+    #[serde(default)]
+    pub version: i64,
 }
 
 /// Key of a connection.
@@ -104,6 +108,7 @@ pub async fn open(platform: &Platform, who: &Authenticated, id: &str) -> Result<
         expires_at: now.saturating_add(LIFETIME).map_err(|e| AppError::failed("connection expiry", e))?,
         studios: Vec::new(),
         mine: false,
+        version: 1,
     };
     platform.store.write(WriteOp::put(connection.to_item()?)).await?;
     Ok(connection)
@@ -152,34 +157,57 @@ pub async fn subscribe(
             return Err(AppError::NotFound("studio"));
         }
     }
-    let next = Connection { studios, mine, ..connection.clone() };
-    let keep = next.subscription_keys();
-    let mut ops: Vec<WriteOp> = connection
-        .subscription_keys()
-        .into_iter()
-        .filter(|k| !keep.contains(k))
-        .map(WriteOp::delete)
-        .collect();
-    ops.extend(keep.iter().map(|k| WriteOp::put(next.subscription_item(k))));
-    // Only while the connection is still recorded: a subscribe racing a close leaves nothing.
-    ops.push(WriteOp::put(next.to_item()?).when(atelier_platform::store::Condition::Exists));
-    platform.store.transact(ops).await.map_err(|e| match e {
-        StoreError::ConditionFailed { .. } => AppError::NotFound("connection"),
-        other => other.into(),
-    })?;
-    Ok(next)
+    // Racing subscribes of one connection serialise on its version: the loser reads again and
+    // replaces what the winner wrote.
+    let mut current = connection.clone();
+    for _ in 0..8 {
+        let next =
+            Connection { studios: studios.clone(), mine, version: current.version + 1, ..current.clone() };
+        let keep = next.subscription_keys();
+        let mut ops: Vec<WriteOp> = current
+            .subscription_keys()
+            .into_iter()
+            .filter(|k| !keep.contains(k))
+            .map(WriteOp::delete)
+            .collect();
+        ops.extend(keep.iter().map(|k| WriteOp::put(next.subscription_item(k))));
+        ops.push(WriteOp::put(next.to_item()?).when(Condition::eq("version", current.version)));
+        match platform.store.transact(ops).await {
+            Ok(()) => return Ok(next),
+            Err(StoreError::ConditionFailed { .. }) => {
+                // Closed meanwhile (nothing to follow), or changed: read it again.
+                current = find(platform, &connection.id).await?.ok_or(AppError::NotFound("connection"))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict(
+        atelier_platform::error::CHANGED_MEANWHILE,
+        "the subscription kept changing: send it again".into(),
+    ))
 }
 
 /// Forgets a connection and its subscriptions (closed, or gone when pushed to). Safe to call
 /// twice.
 pub async fn close(platform: &Platform, id: &str) -> Result<(), AppError> {
-    let Some(connection) = find(platform, id).await? else {
-        return Ok(());
-    };
-    let mut ops: Vec<WriteOp> = connection.subscription_keys().into_iter().map(WriteOp::delete).collect();
-    ops.push(WriteOp::delete(connection_key(id)));
-    platform.store.transact(ops).await?;
-    Ok(())
+    // A subscribe committing between the read and the delete would leave its new items behind:
+    // the delete is conditioned on the version read, and read again when it moved.
+    for _ in 0..8 {
+        let Some(connection) = find(platform, id).await? else {
+            return Ok(());
+        };
+        let mut ops: Vec<WriteOp> = connection.subscription_keys().into_iter().map(WriteOp::delete).collect();
+        ops.push(WriteOp::Delete {
+            key: connection_key(id),
+            condition: Some(Condition::eq("version", connection.version)),
+        });
+        match platform.store.transact(ops).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict(atelier_platform::error::CHANGED_MEANWHILE, "the connection kept changing".into()))
 }
 
 /// A subscriber found by the fan-out.

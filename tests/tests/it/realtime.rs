@@ -288,7 +288,74 @@ async fn the_management_api_pushes_and_forgets_gone_connections(app: TestApp) {
     assert!(app.platform.store.query(&own).await.expect("query").items.is_empty());
 }
 
+/// The subscription items of connection `id` in each studio's partition.
+async fn followed(app: &TestApp, studios: &[String], id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for studio in studios {
+        let items = app
+            .platform
+            .store
+            .query(&Query::partition(connections::studio_partition(&studio.as_str().into())))
+            .await
+            .expect("query")
+            .items;
+        if items.iter().any(|i| i.string("connection_id").ok() == Some(id)) {
+            found.push(studio.clone());
+        }
+    }
+    found
+}
+
+async fn racing_subscribes_and_a_close_leave_nothing_astray(app: TestApp) {
+    let owner = app.register("owner@live-race.example").await;
+    let mut studios = Vec::new();
+    for n in 0..3 {
+        studios.push(app.create_studio(&owner, &format!("live-race-{n}")).await);
+    }
+    studios.sort();
+    let who = app.auth().authenticate(&app.platform, &owner.access, None).await.expect("signed in");
+    let id = atelier_tests::unique_name("conn");
+    let connection = connections::open(&app.platform, &who, &id).await.expect("opened");
+    // Eight subscribes at once, each to another subset: one wins last, and the items are its.
+    let subsets: Vec<Vec<String>> = (0..8usize)
+        .map(|n| {
+            studios.iter().enumerate().filter(|(i, _)| (n >> i) & 1 == 1).map(|(_, s)| s.clone()).collect()
+        })
+        .collect();
+    let racing = subsets.iter().map(|subset| {
+        let chosen = subset.iter().map(|s| s.as_str().into()).collect();
+        connections::subscribe(&app.platform, &connection, chosen, false)
+    });
+    for outcome in futures_util::future::join_all(racing).await {
+        outcome.expect("every subscribe applies, in some order");
+    }
+    let last = connections::find(&app.platform, &id).await.expect("read").expect("open");
+    let named: Vec<String> = last.studios.iter().map(ToString::to_string).collect();
+    assert_eq!(followed(&app, &studios, &id).await, named, "the items are exactly what the record names");
+    // Subscribes racing the close: afterwards nothing of the connection is left.
+    let racing = subsets.iter().take(4).map(|subset| {
+        let chosen = subset.iter().map(|s| s.as_str().into()).collect();
+        connections::subscribe(&app.platform, &connection, chosen, true)
+    });
+    let (subscribed, closed) =
+        tokio::join!(futures_util::future::join_all(racing), connections::close(&app.platform, &id));
+    closed.expect("closed");
+    for outcome in subscribed {
+        assert!(
+            matches!(outcome, Ok(_) | Err(atelier_platform::AppError::NotFound("connection"))),
+            "{outcome:?}"
+        );
+    }
+    match connections::find(&app.platform, &id).await.expect("read") {
+        // A subscribe that read the record before the close and won after it cannot exist: the
+        // close is conditioned on the version it read.
+        Some(left) => panic!("the connection outlived its close: {left:?}"),
+        None => assert!(followed(&app, &studios, &id).await.is_empty(), "no subscription left behind"),
+    }
+}
+
 atelier_tests::on_both_backends!(
+    racing_subscribes_and_a_close_leave_nothing_astray,
     staff_and_the_client_see_a_booking_as_it_happens,
     bad_tokens_are_refused_and_dropped_connections_are_forgotten,
     the_management_api_pushes_and_forgets_gone_connections,
