@@ -495,5 +495,5 @@ fn an_api_key_made_by_the_auth_function_works_in_the_bookings_function() {
         invoke_with("auth", &http_event("POST", "/v1/auth/oidc/google", "", Some(google), None)).response();
     assert_eq!(oidc["statusCode"], 404, "{oidc}");
     let providers = invoke_with("auth", &http_event("GET", "/v1/auth/oidc", "", None, None)).response();
-    assert_eq!(body(&providers), serde_json::json!([]));
+    assert_eq!(body(&providers), serde_json::json!({ "items": [] }));
 }
