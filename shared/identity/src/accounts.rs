@@ -64,35 +64,14 @@ pub async fn register(
     rate_limit::hit(platform, "register-ip", &meta.ip, settings.limits.register_per_ip).await?;
 
     let password_hash = settings.hasher.hash(request.password).await?;
-    let now = platform.clock.now();
-    let user = UserRecord {
-        id: platform.ids.new_id().into(),
-        email: email.clone(),
-        name,
-        phone,
-        language: None,
-        password_hash,
-        is_admin: false,
-        created_at: now,
-        updated_at: now,
-        last_login_at: Some(now),
-        version: 1,
-    };
-    let (session_ops, tokens, session_id) = sessions::start(platform, settings, &user.id, meta, now).await?;
-    let event = user_event(
+    let (user, ops, tokens) = new_account(
         platform,
+        settings,
         meta,
-        Some(&user.id),
-        "auth.registered",
-        &user.id,
-        serde_json::json!({ "email": email, "session_id": session_id }),
-    );
-    let mut ops = vec![
-        WriteOp::create(Item::new(&email_key(&email)).with("user_id", user.id.as_str())),
-        WriteOp::create(user.to_item()?),
-        audit::record(&event)?,
-    ];
-    ops.extend(session_ops);
+        NewAccount { email: email.clone(), name, phone, password_hash },
+        serde_json::json!({ "email": email }),
+    )
+    .await?;
     match platform.store.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0, .. }) => {
@@ -406,4 +385,48 @@ pub async fn make_admin(platform: &Platform, email: &str) -> Result<UserId, AppE
     .when(Condition::Exists);
     platform.store.transact(vec![promote, audit::record(&event)?]).await?;
     Ok(user_id)
+}
+
+/// What a new account starts with.
+pub(crate) struct NewAccount {
+    pub email: Email,
+    pub name: String,
+    pub phone: Option<String>,
+    pub password_hash: String,
+}
+
+/// The account, the writes that create it signed in (the email reserved first, so a taken email
+/// fails write 0; the user; `auth.registered` with `details` and the session; the session's own
+/// writes), and its tokens: registration and a first sign-in through a provider share them.
+pub(crate) async fn new_account(
+    platform: &Platform,
+    settings: &AuthSettings,
+    meta: &RequestMeta,
+    account: NewAccount,
+    mut details: serde_json::Value,
+) -> Result<(UserRecord, Vec<WriteOp>, crate::TokenPair), AppError> {
+    let now = platform.clock.now();
+    let user = UserRecord {
+        id: platform.ids.new_id().into(),
+        email: account.email,
+        name: account.name,
+        phone: account.phone,
+        language: None,
+        password_hash: account.password_hash,
+        is_admin: false,
+        created_at: now,
+        updated_at: now,
+        last_login_at: Some(now),
+        version: 1,
+    };
+    let (session_ops, tokens, session_id) = sessions::start(platform, settings, &user.id, meta, now).await?;
+    details["session_id"] = serde_json::json!(session_id);
+    let event = user_event(platform, meta, Some(&user.id), "auth.registered", &user.id, details);
+    let mut ops = vec![
+        WriteOp::create(Item::new(&email_key(&user.email)).with("user_id", user.id.as_str())),
+        WriteOp::create(user.to_item()?),
+        audit::record(&event)?,
+    ];
+    ops.extend(session_ops);
+    Ok((user, ops, tokens))
 }

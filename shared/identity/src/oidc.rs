@@ -513,36 +513,16 @@ async fn create(
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(|e| AppError::failed("drawing a password", e))?;
     let unusable = base64::engine::general_purpose::STANDARD.encode(random);
-    let now = platform.clock.now();
-    let user = UserRecord {
-        id: platform.ids.new_id().into(),
+    let account = crate::accounts::NewAccount {
         email: email.clone(),
         name,
         phone: None,
-        language: None,
         password_hash: settings.hasher.hash(unusable).await?,
-        is_admin: false,
-        created_at: now,
-        updated_at: now,
-        last_login_at: Some(now),
-        version: 1,
     };
-    let (session_ops, tokens, session_id) = sessions::start(platform, settings, &user.id, meta, now).await?;
-    let event = user_event(
-        platform,
-        meta,
-        Some(&user.id),
-        "auth.registered",
-        &user.id,
-        serde_json::json!({ "email": email, "provider": provider, "session_id": session_id }),
-    );
-    let mut ops = vec![
-        WriteOp::create(Item::new(&email_key(&email)).with("user_id", user.id.as_str())),
-        WriteOp::create(user.to_item()?),
-        WriteOp::create(link_item.with("user_id", user.id.as_str())),
-        audit::record(&event)?,
-    ];
-    ops.extend(session_ops);
+    let details = serde_json::json!({ "email": email, "provider": provider });
+    let (user, mut ops, tokens) =
+        crate::accounts::new_account(platform, settings, meta, account, details).await?;
+    ops.insert(2, WriteOp::create(link_item.with("user_id", user.id.as_str())));
     platform.store.transact(ops).await.map_err(|e| match e {
         StoreError::ConditionFailed { .. } => {
             AppError::Conflict(atelier_platform::error::CHANGED_MEANWHILE, "registered meanwhile".into())
