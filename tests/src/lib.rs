@@ -364,7 +364,9 @@ impl TestApp {
         .with_outbound(parts.outbound.clone())
         .with_payments(payments.clone());
         let auth = Arc::new(test_auth_settings());
-        let app = LocalApp::assemble(platform.clone(), parts, http, auth.clone());
+        let app = LocalApp::assemble(platform, parts, http, auth.clone());
+        // The app's platform: the same ports, recording into its `/metrics`.
+        let platform = app.platform.clone();
         // Serve on loopback too, so download links can be fetched with a plain HTTP client.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
@@ -429,13 +431,16 @@ impl TestApp {
             webhooks: test_webhook_policy(),
         })
         .with_payments(payments.clone());
+        let registry = Arc::new(atelier_platform::metrics::Prometheus::new());
+        let platform = platform.with_metrics(atelier_platform::metrics::Metrics::new(registry.clone()));
         let auth = Arc::new(test_auth_settings());
         let state = atelier_app::with_identity(
             atelier_app::state(platform.clone(), test_http_config()),
             auth.clone(),
         );
         let (live, _) = atelier_realtime::local::router(state.clone());
-        let router = atelier_app::router(state, &Group::ALL).merge(live);
+        let router =
+            atelier_app::router(state, &Group::ALL).merge(live).merge(atelier_local::metrics_route(registry));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
         tokio::spawn(axum::serve(listener, router.clone()).into_future());

@@ -129,6 +129,46 @@ pub struct DemoReport {
     pub google_sign_in_status: u16,
     /// The account it signs in.
     pub google_user_id: String,
+    /// This run's metrics as `GET /metrics` shows them: requests served (the sample count of
+    /// `http_request_ms`), bookings created and refused, notices sent.
+    pub metrics: RunMetrics,
+}
+
+/// What `GET /metrics` counted during one run of the demo (its registry starts empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunMetrics {
+    /// Requests served.
+    pub requests: u64,
+    /// Bookings created.
+    pub bookings_created: u64,
+    /// Booking requests refused, whatever the reason.
+    pub bookings_refused: u64,
+    /// Notices sent, on every channel.
+    pub notices_sent: u64,
+}
+
+impl RunMetrics {
+    /// Read from Prometheus' text format: each metric summed over its series.
+    pub fn read(text: &str) -> RunMetrics {
+        let total = |name: &str, only: &str| -> u64 {
+            let sum: f64 = text
+                .lines()
+                .filter(|line| {
+                    line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' ']))
+                        && line.contains(only)
+                })
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            // Counters of whole things.
+            sum as u64
+        };
+        RunMetrics {
+            requests: total("http_request_ms_count", ""),
+            bookings_created: total("bookings_created", ""),
+            bookings_refused: total("bookings_refused", ""),
+            notices_sent: total("notifications", "outcome=\"sent\""),
+        }
+    }
 }
 
 /// The demo's Google client id.
@@ -334,6 +374,18 @@ impl Api {
     }
 
     /// Every item of a paginated list.
+    /// A text answer (`/metrics`).
+    async fn text(&self, path: &str) -> (StatusCode, String) {
+        let request = Request::builder().uri(path).body(Body::empty()).unwrap_or_default();
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        };
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     async fn all(&self, path: &str, token: &str) -> Result<Vec<Value>, DemoError> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
@@ -721,6 +773,18 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         });
     }
 
+    // What this run did, as the server's own metrics counted it (docs/operations.md).
+    let (metrics_status, metrics_text) = api.text("/metrics").await;
+    if !metrics_status.is_success() {
+        return Err(DemoError::Refused {
+            method: Method::GET,
+            path: "/metrics".into(),
+            status: metrics_status,
+            body: metrics_text,
+        });
+    }
+    let metrics = RunMetrics::read(&metrics_text);
+
     server.abort();
     // The aborted server drops its router (and the store it holds) before the next command
     // opens the data directory.
@@ -760,6 +824,7 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         api_key_prefix: text(&created["key"]["prefix"]),
         google_sign_in_status: google_status.as_u16(),
         google_user_id: text(&google["user"]["id"]),
+        metrics,
     })
 }
 
@@ -1257,6 +1322,13 @@ pub fn instructions(report: &DemoReport) -> String {
     out.push_str(&format!(
         "Sign in with Google: a demo ID token (signed by the demo's own stand-in for Google, verified as Google's would be) {} {GOOGLE_EMAIL} (POST /v1/auth/oidc/google; set ATELIER_OIDC_GOOGLE_CLIENT_IDS for the real one).\n",
         if report.google_sign_in_status == 201 { "made the account of" } else { "signed in" },
+    ));
+    out.push_str(&format!(
+        "Metrics: this run served {} requests, created {} bookings, refused {} and sent {} notices, as GET /metrics on the local server counts them (the Lambda functions write the same names as CloudWatch EMF lines; docs/operations.md).\n",
+        report.metrics.requests,
+        report.metrics.bookings_created,
+        report.metrics.bookings_refused,
+        report.metrics.notices_sent,
     ));
     out.push_str(&format!("\nSign in with any of these (password: \"{PASSWORD}\"):\n"));
     out.push_str(&format!("  owner         {OWNER_EMAIL}\n  manager       {MANAGER_EMAIL}\n"));

@@ -20,6 +20,7 @@ use atelier_identity::{AuthSettings, HashCost, KeyRing, PasswordHasher};
 use atelier_platform::Platform;
 use atelier_platform::clock::{Clock, SystemClock};
 use atelier_platform::ids::{IdGenerator, UlidGenerator};
+use atelier_platform::metrics::{Metrics, Prometheus};
 use atelier_platform::queue::QueueName;
 use axum::Router;
 use axum::body::Body;
@@ -130,6 +131,21 @@ pub struct LocalApp {
     pub payments: Option<atelier_payments::provider::Configured>,
     /// The sockets of the live endpoint (`/v1/live`).
     pub live: Arc<atelier_realtime::local::LocalHub>,
+    /// What `GET /metrics` shows.
+    pub metrics: Arc<Prometheus>,
+}
+
+/// `GET /metrics`: every metric in Prometheus' text format, the names the Lambda functions
+/// emit as EMF. Only the local server has it (on Lambda, CloudWatch holds the metrics), and it
+/// listens on loopback.
+pub fn metrics_route(registry: Arc<Prometheus>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = registry.clone();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], registry.render()) }
+        }),
+    )
 }
 
 /// Builds the app over `data_dir` with the given clock and ids.
@@ -226,8 +242,10 @@ pub async fn open(
             let clients = atelier_aws::Clients::new(&config, settings.s3_path_style);
             let payments = atelier_payments::provider::from_env(clock.clone(), "mock", None)
                 .map_err(LocalError::Config)?;
-            let mut platform =
-                atelier_aws::platform_with(&clients, &settings, clock, ids).relaying_in_background();
+            let registry = Arc::new(Prometheus::new());
+            let mut platform = atelier_aws::platform_with(&clients, &settings, clock, ids)
+                .relaying_in_background()
+                .with_metrics(Metrics::new(registry.clone()));
             if let Some(configured) = &payments {
                 platform = platform.with_payments(configured.provider.clone());
             }
@@ -239,6 +257,7 @@ pub async fn open(
             let (live_router, live) = atelier_realtime::local::router(state.clone());
             let router = atelier_app::router(state, &Group::ALL)
                 .merge(live_router)
+                .merge(metrics_route(registry))
                 .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
             Ok(Host::Aws(Box::new(AwsApp { platform, router, clients, settings, payments, live })))
         }
@@ -427,18 +446,25 @@ impl LocalApp {
         http: HttpConfig,
         auth: Arc<AuthSettings>,
     ) -> LocalApp {
+        let registry = Arc::new(Prometheus::new());
+        let platform = platform.with_metrics(Metrics::new(registry.clone()));
         let state = atelier_app::with_identity(atelier_app::state(platform.clone(), http), auth);
         let (live, hub) = atelier_realtime::local::router(state.clone());
         let downloads = Router::new()
             .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
             .with_state(parts.blobs.clone())
-            .layer(axum::middleware::from_fn(atelier_http::middleware::request_context));
+            .layer(axum::middleware::from_fn_with_state(
+                platform.metrics.clone(),
+                atelier_http::middleware::request_context,
+            ));
         let router = atelier_app::router(state, &Group::ALL)
             .merge(downloads)
             .merge(live)
+            .merge(metrics_route(registry.clone()))
             .layer(axum::middleware::from_fn(atelier_http::transport::close_after_unread_body));
         LocalApp {
             platform,
+            metrics: registry,
             router,
             queue: parts.queue,
             blobs: parts.blobs,

@@ -101,6 +101,17 @@ pub enum JobReport {
 
 /// Runs a job.
 pub async fn run(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
+    use tracing::Instrument;
+    // A run is its own trace: the events it raises, and their handling, log under its id.
+    let trace = atelier_platform::trace::current().unwrap_or_else(|| atelier_platform::trace::Trace {
+        request_id: platform.ids.new_id(),
+        trace_id: None,
+    });
+    let span = tracing::info_span!("job", ?job, request_id = %trace.request_id);
+    atelier_platform::trace::within(trace, run_job(job, platform).instrument(span)).await
+}
+
+async fn run_job(job: Job, platform: &Platform) -> Result<JobReport, AppError> {
     match job {
         Job::OutboxSweep => {
             let RelayReport { sent, failed } = platform.outbox.sweep(SWEEP_AFTER).await?;

@@ -87,6 +87,21 @@ impl Group {
         }
     }
 
+    /// The group's name, the `group` dimension of request metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Health => "health",
+            Group::Auth => "auth",
+            Group::Studios => "studios",
+            Group::Bookings => "bookings",
+            Group::Notifications => "notifications",
+            Group::Payments => "payments",
+            Group::Inventory => "inventory",
+            Group::Projects => "projects",
+            Group::Reports => "reports",
+        }
+    }
+
     /// Whether the group authenticates callers (and so needs identity settings).
     pub fn authenticates(self) -> bool {
         !matches!(self, Group::Health)
@@ -126,12 +141,24 @@ pub fn router(state: AppState, groups: &[Group]) -> Router {
         "groups {groups:?} need identity settings (ATELIER_JWT_KEYS)"
     );
     let config = state.config.clone();
+    let metrics = state.platform.metrics.clone();
     let mut api = OpenApiRouter::new();
     for group in groups {
-        api = api.merge(group.routes());
+        // Each group's responses say which group answered (the request metric's dimension).
+        let name = atelier_http::middleware::EndpointGroup(group.name());
+        api = api.merge(group.routes().layer(axum::middleware::map_response(
+            move |mut response: axum::response::Response| async move {
+                response.extensions_mut().insert(name);
+                response
+            },
+        )));
     }
     let (router, _) = api.split_for_parts();
-    atelier_http::with_layers(router.fallback(atelier_http::middleware::not_found).with_state(state), &config)
+    atelier_http::with_layers(
+        router.fallback(atelier_http::middleware::not_found).with_state(state),
+        &config,
+        &metrics,
+    )
 }
 
 /// Every queue the deployment has (the template declares one source queue, with its dead-letter
@@ -177,7 +204,8 @@ pub fn worker(queue: &QueueName, platform: &Platform, lease: Duration) -> Worker
         handlers.extend(atelier_reports::exports::worker::handlers(platform, lease));
         handlers.extend(atelier_reports::imports::worker::handlers(platform, lease));
     }
-    let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease);
+    let worker = Worker::new(queue.as_str(), platform.store.clone(), platform.clock.clone(), lease)
+        .with_metrics(platform.metrics.clone());
     handlers.into_iter().fold(worker, |worker, (kind, handler)| worker.on(kind, handler))
 }
 

@@ -199,7 +199,9 @@ async fn cancel_as(
         )
         .map_err(store_err)?,
     );
-    plan.commit(platform).await.map_err(Failure::into_error)
+    let view = plan.commit(platform).await.map_err(Failure::into_error)?;
+    platform.metrics.count(atelier_platform::metrics::Metric::BookingsCancelled, &[]);
+    Ok(view)
 }
 
 /// Where a booking moves to.
@@ -550,7 +552,10 @@ async fn no_show_as(platform: &Platform, by: By<'_>, before: Booking) -> Result<
             .map_err(store_err)?,
         );
         match plan.commit(platform).await {
-            Ok(view) => return Ok(view),
+            Ok(view) => {
+                platform.metrics.count(atelier_platform::metrics::Metric::BookingsNoShow, &[]);
+                return Ok(view);
+            }
             // Points were spent meanwhile: read the balance again.
             Err(Failure::Condition(Part::Check("the loyalty balance"))) if attempt < 2 => {
                 before = load(platform, &studio_id, &before.id).await?;

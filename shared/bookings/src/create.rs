@@ -11,6 +11,7 @@ use atelier_domain::bookings::{Recurrence, SeriesMode};
 use atelier_domain::identity::Role;
 use atelier_domain::scheduling::Refusal;
 use atelier_domain::studios::check_text;
+use atelier_platform::metrics::Metric;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -344,6 +345,21 @@ pub async fn create(
     request: BookingRequest,
     idem: Option<IdempotencyKey>,
 ) -> Result<Outcome, AppError> {
+    let outcome = book(platform, booker, request, idem).await;
+    match &outcome {
+        Ok(done) if done.created => platform.metrics.count(Metric::BookingsCreated, &[]),
+        Ok(_replayed) => {}
+        Err(refusal) => platform.metrics.count(Metric::BookingsRefused, &[("reason", refusal.slug())]),
+    }
+    outcome
+}
+
+async fn book(
+    platform: &Platform,
+    booker: Booker<'_>,
+    request: BookingRequest,
+    idem: Option<IdempotencyKey>,
+) -> Result<Outcome, AppError> {
     let notes = check_text(&request.notes, 2000, "notes")?;
     in_range(request.start)?;
     check_booker(&booker, request.client_id.as_ref(), request.professional_id.as_ref())?;
@@ -621,7 +637,10 @@ pub async fn create_series(
                 )));
             }
             match commit_drafts(platform, &mut drafts, build).await {
-                Ok(()) => return response(&drafts),
+                Ok(()) => {
+                    platform.metrics.record(Metric::BookingsCreated, drafts.len() as f64, &[]);
+                    return response(&drafts);
+                },
                 Err(Failure::Condition(Part::Idempotency)) => {
                     let key = idem.as_ref().ok_or_else(|| AppError::Internal("idempotency part without key".into()))?;
                     return key.lookup(platform).await?.ok_or_else(|| conflict(&Part::Idempotency));

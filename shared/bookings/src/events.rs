@@ -188,6 +188,7 @@ pub fn stage(
         kind: kind.to_owned(),
         studio_id: Some(studio_id.to_string()),
         occurred_at: platform.clock.now(),
+        trace: None,
         payload: serde_json::to_value(payload).map_err(|e| StoreError::Encode(e.to_string()))?,
     };
     outbox::record(&event, &atelier_notifications::QUEUE)

@@ -25,16 +25,30 @@ impl LogFormat {
 
 /// Installs the global subscriber; level from `RUST_LOG` (default `info`). Safe to call twice.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _already_set = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_ansi(false)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => tracing::subscriber::set_global_default(json(std::io::stdout)).is_ok(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter()).try_init().is_ok(),
     };
+}
+
+fn filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// The JSON subscriber writing to `writer`: one object per line, the event's fields at the top
+/// level and the current span's (`request_id`, `route`, `worker`…) under `span` — the lines
+/// CloudWatch Logs Insights queries (docs/operations.md), and the tests read back.
+pub fn json<W>(writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_ansi(false)
+        .with_writer(writer)
+        .finish()
 }

@@ -4,8 +4,10 @@
 
 use std::time::Instant;
 
+use atelier_platform::metrics::{self, Metric, Metrics};
+use atelier_platform::trace::{self, Trace};
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -38,8 +40,18 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
 /// Largest error body re-read to add the request id.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// The middleware.
-pub async fn request_context(mut request: Request, next: Next) -> Response {
+/// The X-Ray trace id of the request (`Root=1-…`), where the host has one (Lambda puts its
+/// invocation's in the request's extensions); carried with the request id across the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XrayTraceId(pub String);
+
+/// Which endpoint group answered: a route's group puts it in its response's extensions, so
+/// the request's metric is split by group (`unmatched` when no route did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointGroup(pub &'static str);
+
+/// The middleware: request id, trace, log line, metric, security headers, problem+json.
+pub async fn request_context(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -50,8 +62,13 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     // The route template, never the raw path: paths can carry secrets (calendar feed tokens).
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
+    let trace = Trace {
+        request_id: id.clone(),
+        trace_id: request.extensions().get::<XrayTraceId>().map(|t| t.0.clone()),
+    };
     let started = Instant::now();
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = trace::within(trace, next.run(request).instrument(span.clone())).await;
+    let group = response.extensions().get::<EndpointGroup>().map_or("unmatched", |g| g.0);
     let mut response =
         if response.status().as_u16() >= 400 { as_problem(response, &id).await } else { response };
     let headers = response.headers_mut();
@@ -65,6 +82,12 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     }
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let labels =
+        [("group", group), ("status_class", metrics::status_class(status)), ("route", route.as_str())];
+    trace::within(Trace { request_id: id.clone(), trace_id: None }, async {
+        metrics.record(Metric::HttpRequest, latency_ms, &labels);
+    })
+    .await;
     span.in_scope(|| {
         if status >= 500 {
             tracing::error!(status, latency_ms, "request");

@@ -535,6 +535,7 @@ pub(crate) fn stage_event(
         kind: kind.to_owned(),
         studio_id: Some(studio.to_string()),
         occurred_at: platform.clock.now(),
+        trace: None,
         payload,
     };
     outbox::record(&event, &atelier_notifications::QUEUE)

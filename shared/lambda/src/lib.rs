@@ -22,7 +22,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 /// only when a group authenticates callers.
 pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
     logging::init(LogFormat::Json);
-    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let (platform, config) = platform_and_config().await?;
     let platform = with_payments(platform, &config)?;
     let mut state = atelier_app::state(platform, HttpConfig::from_env()?);
     if groups.iter().any(|g| g.authenticates()) {
@@ -30,6 +30,16 @@ pub async fn serve_http(groups: &[Group]) -> Result<(), Error> {
     }
     let router = atelier_app::router(state, groups).layer(axum::middleware::from_fn(source_ip));
     lambda_http::run(router).await
+}
+
+/// The AWS adapters from the environment, recording metrics as EMF lines on standard output
+/// (CloudWatch Logs makes them metrics), the function's name as their `function` dimension.
+async fn platform_and_config()
+-> Result<(atelier_platform::Platform, aws_config::SdkConfig), atelier_aws::ConfigError> {
+    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".into());
+    let emf = atelier_platform::metrics::Emf::stdout(&function);
+    Ok((platform.with_metrics(atelier_platform::metrics::Metrics::new(std::sync::Arc::new(emf))), config))
 }
 
 /// Identity from the environment: hashing cost, and the key ring from `ATELIER_JWT_KEYS` or
@@ -94,9 +104,14 @@ fn with_payments(
     Ok(platform)
 }
 
-/// Puts API Gateway's view of the client address where the edge looks for it: the only source
-/// a client cannot forge.
+/// Puts API Gateway's view of the client address where the edge looks for it (the only source
+/// a client cannot forge), and the invocation's X-Ray trace id where the request context
+/// carries it across the outbox.
 async fn source_ip(mut request: Request, next: Next) -> Response {
+    let trace_id = request.lambda_context_ref().and_then(|c| c.xray_trace_id.clone());
+    if let Some(trace_id) = trace_id {
+        request.extensions_mut().insert(atelier_http::middleware::XrayTraceId(trace_id));
+    }
     let ip = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
         _ => None,
@@ -110,7 +125,7 @@ async fn source_ip(mut request: Request, next: Next) -> Response {
 /// Consumes a queue: batches from SQS through the worker host, failures reported back.
 pub async fn serve_queue(queue: QueueName) -> Result<(), Error> {
     logging::init(LogFormat::Json);
-    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let (platform, config) = platform_and_config().await?;
     let platform = with_payments(platform, &config)?;
     let lease = Duration::from_secs(atelier_aws::provision::QUEUE_SPEC.visibility_timeout.into());
     let worker = atelier_app::worker(&queue, &platform, lease);
@@ -124,7 +139,7 @@ pub async fn serve_queue(queue: QueueName) -> Result<(), Error> {
 /// Runs scheduled jobs: each EventBridge schedule passes `{"job": "<name>"}`.
 pub async fn serve_schedules() -> Result<(), Error> {
     logging::init(LogFormat::Json);
-    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let (platform, config) = platform_and_config().await?;
     let platform = with_payments(platform, &config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let platform = platform.clone();
@@ -140,7 +155,7 @@ pub async fn serve_schedules() -> Result<(), Error> {
 pub async fn serve_websocket() -> Result<(), Error> {
     use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
     logging::init(LogFormat::Json);
-    let (platform, config) = atelier_aws::platform_and_config_from_env().await?;
+    let (platform, config) = platform_and_config().await?;
     let auth = auth_settings(&config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
         let (platform, auth) = (platform.clone(), auth.clone());

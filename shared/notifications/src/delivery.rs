@@ -106,6 +106,7 @@ pub async fn dispatch(
         && let Some(user_id) = &notice.to.user_id
     {
         deliver_in_app(&platform.store, event_id, occurred_at, user_id, notice.topic, &rendered).await?;
+        counted(platform, Channel::InApp, "sent");
     }
     if wants(Channel::Email)
         && let Some(address) = &notice.to.email
@@ -127,6 +128,11 @@ pub async fn dispatch(
         send_once(platform, event_id, Channel::Sms, phone, topic, platform.outbound.sms.send(&sms)).await?;
     }
     Ok(())
+}
+
+fn counted(platform: &Platform, channel: Channel, outcome: &'static str) {
+    let labels = [("channel", channel.as_str()), ("outcome", outcome)];
+    platform.metrics.count(atelier_platform::metrics::Metric::Notifications, &labels);
 }
 
 /// Runs `send` unless this (event, channel, recipient) was sent before; records the outcome.
@@ -156,15 +162,18 @@ async fn send_once(
         Ok(provider_id) => {
             tracing::info!(event_id, channel = channel.as_str(), topic, provider_id = %provider_id, "notice sent");
             worker::finish(&platform.store, key, outcome("sent", provider_id)).await?;
+            counted(platform, channel, "sent");
             Ok(())
         }
         Err(SendError::Permanent(reason)) => {
             tracing::warn!(event_id, channel = channel.as_str(), topic, reason = %reason, "notice refused for good; not retried");
             worker::finish(&platform.store, key, outcome("failed", reason)).await?;
+            counted(platform, channel, "refused");
             Ok(())
         }
         Err(e) => {
             worker::release(&platform.store, key).await;
+            counted(platform, channel, "retrying");
             Err(HandlerError::failed(format!("sending {topic} by {}", channel.as_str()), e))
         }
     }

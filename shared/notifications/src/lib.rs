@@ -123,6 +123,7 @@ pub fn notice_event(
         kind: NOTICE.to_owned(),
         studio_id,
         occurred_at,
+        trace: None,
         payload: serde_json::to_value(notice).unwrap_or_default(),
     };
     (event, QUEUE)

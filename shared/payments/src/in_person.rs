@@ -155,7 +155,10 @@ pub async fn record(
         );
         tx.event(stage(platform, SUCCEEDED, &PaymentEvent::of(&payment))?);
         match tx.commit(platform).await {
-            Ok(()) => return Ok(payment.view()),
+            Ok(()) => {
+                crate::intents::count(platform, "succeeded");
+                return Ok(payment.view());
+            }
             Err(Failure::Condition(Part::Check(_))) => continue,
             Err(f) => return Err(f.into_error()),
         }

@@ -29,6 +29,11 @@ pub const FAILED: &str = "payment.failed";
 /// A refund was returned.
 pub const REFUNDED: &str = "payment.refunded";
 
+/// Counts a payment outcome once its change has committed (`succeeded`, `failed`, `refunded`).
+pub(crate) fn count(platform: &Platform, outcome: &'static str) {
+    platform.metrics.count(atelier_platform::metrics::Metric::Payments, &[("outcome", outcome)]);
+}
+
 /// What payment events carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentEvent {
@@ -87,6 +92,7 @@ pub fn stage(
         kind: kind.to_owned(),
         studio_id: Some(payload.studio_id.to_string()),
         occurred_at: platform.clock.now(),
+        trace: None,
         payload: serde_json::to_value(payload).map_err(|e| StoreError::Encode(e.to_string()))?,
     };
     outbox::record(&event, &atelier_notifications::QUEUE)
@@ -200,6 +206,11 @@ pub async fn apply_intent(
         };
         match result {
             Ok(()) => {
+                if next == PaymentStatus::Succeeded {
+                    count(platform, "succeeded");
+                } else if declined_again {
+                    count(platform, "failed");
+                }
                 if next == PaymentStatus::Succeeded && !confirms && booking.status == BookingStatus::Cancelled
                 {
                     // Received for a booking that is gone: refund what it does not owe now. The

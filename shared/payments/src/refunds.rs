@@ -357,7 +357,10 @@ async fn complete(
     }
     tx.event(stage(platform, REFUNDED, &refunded_event(&payment, &refund))?);
     match tx.commit(platform).await {
-        Ok(()) => Ok(after),
+        Ok(()) => {
+            crate::intents::count(platform, "refunded");
+            Ok(after)
+        }
         // Completed meanwhile (the provider's answer and its webhook race): read it.
         Err(Failure::Condition(_)) => {
             load_refund(platform, &refund.studio_id, &refund.payment_id, &refund.id).await
@@ -748,7 +751,10 @@ async fn record_external(
     }
     tx.event(stage(platform, REFUNDED, &refunded_event(payment, &refund))?);
     match tx.commit(platform).await {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            crate::intents::count(platform, "refunded");
+            Ok(true)
+        }
         // Recorded by another delivery of the same refund.
         Err(Failure::Condition(Part::Idempotency)) => Ok(true),
         Err(Failure::Condition(_)) => Ok(false),

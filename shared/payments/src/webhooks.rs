@@ -32,9 +32,10 @@ pub struct Receipt {
     pub outcome: String,
 }
 
-/// Counted in the logs, for the alarm on signature failures (an attack, or a rolled secret).
-fn refuse(reason: SignatureRefused) -> AppError {
+/// Logged and counted, for the alarm on signature failures (an attack, or a rolled secret).
+fn refuse(platform: &Platform, reason: SignatureRefused) -> AppError {
     tracing::warn!(target: "atelier::payments::signature", %reason, "payment webhook signature refused");
+    platform.metrics.count(atelier_platform::metrics::Metric::PaymentWebhooksRejected, &[]);
     AppError::BadRequest(format!("{}: {reason}", crate::conflicts::BAD_SIGNATURE))
 }
 
@@ -50,7 +51,8 @@ pub async fn receive(
         return Err(AppError::NotFound("payment provider"));
     }
     let secrets = provider.webhook_secrets().await.map_err(crate::checkout::provider_error)?;
-    signature::verify(signature_header, body, &secrets, platform.clock.now().as_second()).map_err(refuse)?;
+    signature::verify(signature_header, body, &secrets, platform.clock.now().as_second())
+        .map_err(|r| refuse(platform, r))?;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| AppError::BadRequest("the body is not a JSON event".into()))?;
     let event = wire::event(&value).ok_or_else(|| AppError::BadRequest("the body is not an event".into()))?;

@@ -100,6 +100,27 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The slug of the problem type the client is shown (what a refusal metric is split by:
+    /// a closed set, never free text).
+    pub fn slug(&self) -> &'static str {
+        match self {
+            AppError::Invalid(_) => "validation-failed",
+            AppError::BadRequest(_) => "bad-request",
+            AppError::Unauthenticated(_) => "unauthenticated",
+            AppError::NotFound(_) => "not-found",
+            AppError::PreconditionFailed => "precondition-failed",
+            AppError::RateLimited { .. } => "rate-limited",
+            AppError::Forbidden(reason, _)
+            | AppError::Conflict(reason, _)
+            | AppError::Unprocessable(reason, _)
+            | AppError::Gone(reason, _)
+            | AppError::DependencyUnavailable(reason, _)
+            | AppError::PaymentRequired(reason, _) => reason.slug,
+            AppError::Unavailable(_) | AppError::StoreUnavailable(_) => "unavailable",
+            AppError::Internal(_) | AppError::Failed { .. } => "internal",
+        }
+    }
+
     /// An unexpected failure of `context`, keeping `source` as the cause.
     pub fn failed(context: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> AppError {
         AppError::Failed { context, source: Box::new(source) }

@@ -18,4 +18,8 @@ pub struct Event {
     pub occurred_at: Timestamp,
     /// Details, shaped by `kind`.
     pub payload: serde_json::Value,
+    /// The request (or job run) that caused it: filled in by the outbox from the current
+    /// [`crate::trace`] when the event is staged, so its handling logs under the same id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::Trace>,
 }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod https;
 pub mod idempotency;
 pub mod ids;
+pub mod metrics;
 pub mod outbound;
 pub mod outbox;
 pub mod payments;
@@ -23,6 +24,7 @@ pub mod queue;
 pub mod rate_limit;
 pub mod secrets;
 pub mod store;
+pub mod trace;
 pub mod tx;
 pub mod worker;
 

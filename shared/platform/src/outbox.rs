@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::events::Event;
+use crate::metrics::{Metric, Metrics};
 use crate::queue::{Queue, QueueMessage, QueueName};
 use crate::store::{Item, Key, Query, SortKey, Store, StoreError, WriteOp};
 
@@ -35,8 +36,13 @@ impl OutboxEntry {
 }
 
 /// The outbox write for `event` (add it to the transaction) and the entry to relay after it.
+/// The event carries the current [`crate::trace`] unless it names one already.
 pub fn record(event: &Event, queue: &QueueName) -> Result<(WriteOp, OutboxEntry), StoreError> {
-    let body = serde_json::to_string(event).map_err(|e| StoreError::Encode(e.to_string()))?;
+    let encode = |e: &Event| serde_json::to_string(e).map_err(|e| StoreError::Encode(e.to_string()));
+    let body = match (&event.trace, crate::trace::current()) {
+        (None, Some(trace)) => encode(&Event { trace: Some(trace), ..event.clone() })?,
+        _ => encode(event)?,
+    };
     let key = Key::new(
         format!("{PARTITION}{}", shard_of(&event.id)),
         format!("{:013}#{}", event.occurred_at.as_millisecond().max(0), event.id),
@@ -70,6 +76,7 @@ pub struct Outbox {
     queue: Queue,
     clock: Arc<dyn Clock>,
     in_background: bool,
+    metrics: Metrics,
     // Shared by every clone, so a host can install it after the platform is built.
     tap: Arc<std::sync::OnceLock<Tap>>,
 }
@@ -87,7 +94,7 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// An outbox over the store and queue.
     pub fn new(store: Store, queue: Queue, clock: Arc<dyn Clock>) -> Outbox {
-        Outbox { store, queue, clock, in_background: false, tap: Arc::default() }
+        Outbox { store, queue, clock, in_background: false, metrics: Metrics::none(), tap: Arc::default() }
     }
 
     /// Relays committed changes on a spawned task instead of before the response. Only for
@@ -95,6 +102,12 @@ impl Outbox {
     /// Nothing is lost if the process ends first: the entries stay for the sweep.
     pub fn relaying_in_background(mut self) -> Outbox {
         self.in_background = true;
+        self
+    }
+
+    /// The same outbox, counting what its sweep sends again into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Outbox {
+        self.metrics = metrics;
         self
     }
 
@@ -180,6 +193,12 @@ impl Outbox {
         }
         if report.sent + report.failed > 0 {
             tracing::info!(sent = report.sent, failed = report.failed, "outbox sweep");
+            // Each counts a relay that did not happen after its commit (a crash, a queue outage).
+            for (outcome, n) in [("sent", report.sent), ("failed", report.failed)] {
+                if n > 0 {
+                    self.metrics.record(Metric::OutboxResent, n as f64, &[("outcome", outcome)]);
+                }
+            }
         }
         Ok(report)
     }
@@ -218,6 +237,7 @@ mod tests {
             kind: "k".into(),
             studio_id: None,
             occurred_at: jiff::Timestamp::from_millisecond(ms).expect("valid"),
+            trace: None,
             payload: serde_json::Value::Null,
         };
         let (_, a) = record(&event("a", 999), &QueueName::named("notifications")).expect("records");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::blob::{BlobBackend, Blobs};
 use crate::clock::Clock;
 use crate::ids::IdGenerator;
+use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::outbox::Outbox;
 use crate::payments::PaymentProvider;
@@ -34,6 +35,8 @@ pub struct Platform {
     /// Open WebSocket connections, where a worker pushes live changes (absent: no WebSocket API
     /// is deployed, or the host feeds its sockets in-process; see the realtime capability).
     pub push: Option<Arc<dyn Pusher>>,
+    /// Where counts and timings go (nowhere unless the host says).
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for Platform {
@@ -64,6 +67,7 @@ impl Platform {
             outbound: Outbound::none(),
             payments: None,
             push: None,
+            metrics: Metrics::none(),
         }
     }
 
@@ -82,6 +86,13 @@ impl Platform {
     /// The same, pushing live changes to WebSocket connections through `pusher`.
     pub fn with_push(mut self, pusher: Arc<dyn Pusher>) -> Platform {
         self.push = Some(pusher);
+        self
+    }
+
+    /// The same, recording metrics into `metrics` (the outbox's sweep too).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Platform {
+        self.outbox = self.outbox.with_metrics(metrics.clone());
+        self.metrics = metrics;
         self
     }
 

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 
 use crate::clock::Clock;
 use crate::events::Event;
+use crate::metrics::{Metric, Metrics};
 use crate::store::{Condition, Item, Key, Store, StoreError, UpdateAction, Value, WriteOp};
+use crate::trace::Trace;
 
 /// How long a processed-event marker is kept: longer than any queue keeps a message.
 const MARKER_TTL: Duration = Duration::from_secs(15 * 24 * 3600);
@@ -88,6 +90,7 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     handlers: HashMap<String, Vec<Arc<dyn EventHandler>>>,
     lease: Duration,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Worker {
@@ -159,7 +162,20 @@ impl Worker {
     /// A worker named `name` (the markers are per worker). `lease` bounds how long a crashed
     /// run blocks a redelivery; set it to the queue's visibility timeout.
     pub fn new(name: &str, store: Store, clock: Arc<dyn Clock>, lease: Duration) -> Worker {
-        Worker { name: name.to_owned(), store, clock, handlers: HashMap::new(), lease }
+        Worker {
+            name: name.to_owned(),
+            store,
+            clock,
+            handlers: HashMap::new(),
+            lease,
+            metrics: Metrics::none(),
+        }
+    }
+
+    /// The same worker, recording batch sizes, failures and event ages into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Worker {
+        self.metrics = metrics;
+        self
     }
 
     /// Adds a handler for `kind`. A kind may have several (a booking's notices and its webhook
@@ -171,15 +187,36 @@ impl Worker {
     }
 
     /// Processes a batch's messages concurrently (one span each, so one slow message does not
-    /// hold up the others) and names the messages to deliver again.
+    /// hold up the others) and names the messages to deliver again. Each event is handled
+    /// within the trace it carries, so its log lines share the request id that caused it.
     pub async fn process_batch(&self, messages: &[IncomingMessage]) -> BatchOutcome {
         use tracing::Instrument;
         let runs = messages.iter().map(|message| {
-            let span = tracing::info_span!("message", worker = %self.name, message_id = %message.message_id);
-            async move { (message, self.process(message).await) }.instrument(span)
+            let span = tracing::info_span!(
+                "message",
+                worker = %self.name,
+                message_id = %message.message_id,
+                request_id = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+            );
+            async move {
+                match serde_json::from_str::<Event>(&message.body) {
+                    Ok(event) => {
+                        let occurred_at = event.occurred_at;
+                        (message, Some(occurred_at), self.process(event).await)
+                    }
+                    Err(e) => (message, None, Err(HandlerError::failed("malformed event", e))),
+                }
+            }
+            .instrument(span)
         });
         let mut outcome = BatchOutcome::default();
-        for (message, result) in futures_util::future::join_all(runs).await {
+        let mut oldest: Option<jiff::Timestamp> = None;
+        for (message, occurred_at, result) in futures_util::future::join_all(runs).await {
+            oldest = match (oldest, occurred_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             match result {
                 Ok(true) => outcome.handled += 1,
                 Ok(false) => outcome.duplicates += 1,
@@ -189,13 +226,36 @@ impl Worker {
                 }
             }
         }
+        self.measure(messages.len(), &outcome, oldest);
         outcome
     }
 
+    fn measure(&self, batch: usize, outcome: &BatchOutcome, oldest: Option<jiff::Timestamp>) {
+        let worker = [("worker", self.name.as_str())];
+        self.metrics.record(Metric::WorkerBatchSize, batch as f64, &worker);
+        if !outcome.failed.is_empty() {
+            self.metrics.record(Metric::WorkerFailures, outcome.failed.len() as f64, &worker);
+        }
+        if let Some(oldest) = oldest {
+            let age = self.clock.now().duration_since(oldest).as_secs_f64() * 1000.0;
+            self.metrics.record(Metric::WorkerEventAge, age.max(0.0), &worker);
+        }
+    }
+
     /// Ok(true): handled now; Ok(false): already handled.
-    async fn process(&self, message: &IncomingMessage) -> Result<bool, HandlerError> {
-        let event: Event =
-            serde_json::from_str(&message.body).map_err(|e| HandlerError::failed("malformed event", e))?;
+    async fn process(&self, event: Event) -> Result<bool, HandlerError> {
+        // An event staged outside any request (an old one, a test's) is its own trace.
+        let trace =
+            event.trace.clone().unwrap_or_else(|| Trace { request_id: event.id.clone(), trace_id: None });
+        let span = tracing::Span::current();
+        span.record("request_id", trace.request_id.as_str());
+        if let Some(trace_id) = &trace.trace_id {
+            span.record("trace_id", trace_id.as_str());
+        }
+        crate::trace::within(trace, self.run_handlers(&event)).await
+    }
+
+    async fn run_handlers(&self, event: &Event) -> Result<bool, HandlerError> {
         let handlers = self
             .handlers
             .get(&event.kind)
@@ -215,7 +275,7 @@ impl Worker {
                 }
                 Claim::Claimed => {}
             }
-            match handler.handle(&event).await {
+            match handler.handle(event).await {
                 Ok(()) => {
                     finish(&self.store, key, Vec::new()).await?;
                     ran = true;

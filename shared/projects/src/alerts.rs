@@ -52,6 +52,7 @@ pub fn stage(platform: &Platform, project: &Project) -> Result<(WriteOp, OutboxE
         kind: OVER_BUDGET.to_owned(),
         studio_id: Some(project.studio_id.to_string()),
         occurred_at: platform.clock.now(),
+        trace: None,
         payload: serde_json::to_value(&payload).map_err(|e| StoreError::Encode(e.to_string()))?,
     };
     outbox::record(&event, &atelier_notifications::QUEUE)

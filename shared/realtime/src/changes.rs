@@ -151,6 +151,7 @@ mod tests {
             kind: kind.into(),
             studio_id: Some("st1".into()),
             occurred_at: Timestamp::from_millisecond(1_700_000_000_000).expect("valid"),
+            trace: None,
             payload,
         }
     }

@@ -181,13 +181,14 @@ fn http_event(
     e
 }
 
-#[test]
-fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
-    let registered = register("bookings.owner@example.com", "Owner");
+/// A studio whose owner is its professional, working every hour of every day, with a 60-minute
+/// service: (owner's token, studio, owner's user id, service).
+fn bookable_studio(email: &str, slug: &str) -> (String, String, String, String) {
+    let registered = register(email, "Owner");
     let token = body(&registered)["tokens"]["access_token"].as_str().expect("token").to_owned();
     let user = body(&registered)["user"]["id"].as_str().expect("id").to_owned();
     let studio_body = serde_json::json!({
-        "name": "Lambda Bookings", "slug": "lambda-bookings", "time_zone": "Europe/Lisbon", "currency": "EUR",
+        "name": "Lambda Bookings", "slug": slug, "time_zone": "Europe/Lisbon", "currency": "EUR",
         "settings": { "min_notice_minutes": 0, "horizon_days": 30, "slot_step_minutes": 15, "no_show_tolerance_minutes": 15, "loyalty_rate_bps": 500 }
     });
     let created =
@@ -230,6 +231,12 @@ fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
     .response();
     assert_eq!(service["statusCode"], 201, "{service}");
     let service = body(&service)["id"].as_str().expect("id").to_owned();
+    (token, studio, user, service)
+}
+
+#[test]
+fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
+    let (token, studio, user, service) = bookable_studio("bookings.owner@example.com", "lambda-bookings");
 
     let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let query = format!("service_id={service}&from={today}&to={}", today.tomorrow().expect("tomorrow"));
@@ -496,4 +503,120 @@ fn an_api_key_made_by_the_auth_function_works_in_the_bookings_function() {
     assert_eq!(oidc["statusCode"], 404, "{oidc}");
     let providers = invoke_with("auth", &http_event("GET", "/v1/auth/oidc", "", None, None)).response();
     assert_eq!(body(&providers), serde_json::json!({ "items": [] }));
+}
+
+/// The JSON lines the functions under `cargo lambda watch` wrote (`ATELIER_LAMBDA_LOG`, set by
+/// `./infra/test`), as they would reach CloudWatch Logs.
+fn function_log_lines() -> Vec<serde_json::Value> {
+    let path = std::env::var("ATELIER_LAMBDA_LOG").expect("ATELIER_LAMBDA_LOG is set by ./infra/test");
+    let text = std::fs::read_to_string(path).expect("the functions' log");
+    text.lines()
+        .filter_map(|line| line.find('{').and_then(|at| serde_json::from_str(&line[at..]).ok()))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_request_id_follows_a_booking_from_the_bookings_function_to_the_worker() {
+    let (token, studio, user, service) = bookable_studio("trace.owner@example.com", "lambda-trace");
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let query = format!("service_id={service}&from={today}&to={}", today.tomorrow().expect("tomorrow"));
+    let slots = invoke_with(
+        "bookings",
+        &http_event("GET", &format!("/v1/public/studios/{studio}/slots"), &query, None, None),
+    )
+    .response();
+    let start = body(&slots)["slots"][2]["start"].as_str().expect("a free slot").to_owned();
+    let request_id = format!("trace-{}", jiff::Timestamp::now().as_nanosecond());
+    let mut booking = http_event(
+        "POST",
+        &format!("/v1/studios/{studio}/bookings"),
+        "",
+        Some(serde_json::json!({ "service_id": service, "professional_id": user, "start": start })),
+        Some(&token),
+    );
+    booking["headers"]["x-request-id"] = serde_json::json!(request_id);
+    let booked = invoke_with("bookings", &booking).response();
+    assert_eq!(booked["statusCode"], 201, "{booked}");
+    assert_eq!(booked["headers"]["x-request-id"], request_id.as_str());
+    let refused_id = format!("{request_id}-again");
+    booking["headers"]["x-request-id"] = serde_json::json!(refused_id);
+    let again = invoke_with("bookings", &booking).response();
+    assert_eq!(again["statusCode"], 409, "{again}");
+
+    // The outbox sent the booking's event to SQS (moto) carrying the request id: take it off
+    // the queue and hand it to the worker as the event source mapping would.
+    let clients = atelier_aws::Clients::new(&atelier_aws::sdk_config().await, true);
+    let url = std::env::var("ATELIER_NOTIFICATIONS_QUEUE_URL").expect("queue URL");
+    let mut found = None;
+    for _ in 0..20 {
+        let received = clients
+            .sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        found = received.messages().iter().find_map(|m| {
+            let event: serde_json::Value = serde_json::from_str(m.body()?).ok()?;
+            (event["trace"]["request_id"] == request_id.as_str() && event["kind"] == "booking.created")
+                .then(|| (m.message_id().unwrap_or("m").to_owned(), m.body().unwrap_or("").to_owned()))
+        });
+        if found.is_some() {
+            break;
+        }
+    }
+    let (message_id, message) = found.expect("the booking's event is on the queue with its request id");
+    let mut sqs = event("sqs-notice.json");
+    sqs["Records"][0]["messageId"] = serde_json::json!(message_id);
+    sqs["Records"][0]["body"] = serde_json::json!(message);
+    let handled = invoke_with("notifications-worker", &sqs).response();
+    assert_eq!(handled["batchItemFailures"], serde_json::json!([]), "{handled}");
+
+    let lines = function_log_lines();
+    let ours: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["span"]["request_id"] == request_id.as_str()).collect();
+    assert!(
+        ours.iter().any(|l| l["message"] == "request" && l["status"] == 201),
+        "the bookings function's request line: {ours:?}"
+    );
+    assert!(
+        ours.iter().any(|l| l["message"] == "event handled"
+            && l["kind"] == "booking.created"
+            && l["span"]["worker"] == "notifications"),
+        "the worker's line for the same id: {ours:?}"
+    );
+    assert!(ours.iter().any(|l| l["message"] == "notice sent"), "the notice it sent: {ours:?}");
+
+    // Metrics as EMF lines in the same log: the booking, the refusal, the request, the notice.
+    let emf = |name: &str, id: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| {
+                l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == name && l["request_id"] == id
+            })
+            .collect()
+    };
+    let created = emf("bookings_created", &request_id);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Atelier");
+    assert_eq!(created[0]["function"], "bookings", "the function's name is the dimension");
+    assert_eq!(created[0]["bookings_created"], 1.0);
+    let refused = emf("bookings_refused", &refused_id);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(
+        (&refused[0]["reason"], &refused[0]["bookings_refused"]),
+        (&serde_json::json!("slot-taken"), &serde_json::json!(1.0))
+    );
+    let request = emf("http_request_ms", &request_id);
+    assert_eq!(request.len(), 1, "{request:?}");
+    assert_eq!(
+        (&request[0]["group"], &request[0]["status_class"]),
+        (&serde_json::json!("bookings"), &serde_json::json!("2xx"))
+    );
+    let notices = emf("notifications", &request_id);
+    assert!(
+        notices.iter().any(|l| l["function"] == "notifications-worker" && l["outcome"] == "sent"),
+        "{notices:?}"
+    );
 }

@@ -40,6 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 kind: "test.written".into(),
                 studio_id: None,
                 occurred_at: clock.now(),
+                trace: None,
                 payload: serde_json::json!({ "n": n }),
             };
             let (op, entry) = outbox::record(&event, &atelier_notifications::QUEUE)?;

@@ -31,7 +31,11 @@ fn probe(app: &TestApp) -> Router {
         .route("/v1/studios/{studio_id}/owner", get(owner))
         .route("/v1/studios/{studio_id}/visitor", get(visitor))
         .with_state(app.state());
-    atelier_http::with_layers(router, &atelier_http::HttpConfig::default())
+    atelier_http::with_layers(
+        router,
+        &atelier_http::HttpConfig::default(),
+        &atelier_platform::metrics::Metrics::none(),
+    )
 }
 
 async fn join(app: &TestApp, studio: &str, user: &str, role: Role) {

@@ -67,7 +67,13 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     assert_eq!(first.api_key_reads, first.by_status.values().sum::<usize>(), "{first:?}");
     assert_eq!(first.api_key_write_status, 403, "{first:?}");
     assert_eq!(first.google_sign_in_status, 201, "the first Google sign-in makes the account: {first:?}");
+    // The server's own metrics counted the run: every booking it made, the requests, the notices.
+    let made = first.by_status.values().sum::<usize>() as u64;
+    assert!(first.metrics.bookings_created > made, "the window's bookings and the live one: {first:?}");
+    assert!(first.metrics.requests > first.metrics.bookings_created, "{first:?}");
+    assert!(first.metrics.notices_sent > 0, "{first:?}");
     let instructions = demo::instructions(&first);
+    assert!(instructions.contains("GET /metrics"), "{instructions}");
     assert!(instructions.contains(demo::OWNER_EMAIL) && instructions.contains("curl"), "{instructions}");
 
     let second = demo::seed(&options).await.expect("demo runs again");
@@ -75,6 +81,10 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     assert_eq!(second.emails_written, first.emails_written + first.live_emails, "{second:?}");
     assert_ne!(second.api_key_prefix, first.api_key_prefix, "a new key every run");
     assert_eq!((second.google_sign_in_status, &second.google_user_id), (200, &first.google_user_id));
+    // A fresh registry per run: the second made only the live booking.
+    assert_eq!(second.metrics.bookings_created, 1, "{second:?}");
+    assert!(second.metrics.notices_sent >= 1, "{second:?}");
+    let second = demo::DemoReport { metrics: first.metrics, ..second };
     let second = demo::DemoReport { emails_written: first.emails_written, ..second };
     assert_eq!(
         (

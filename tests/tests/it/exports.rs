@@ -105,6 +105,7 @@ fn message(s: &Salon, export: &str, hop: u32) -> Event {
         kind: REQUESTED.into(),
         studio_id: Some(s.studio.clone()),
         occurred_at: jiff::Timestamp::now(),
+        trace: None,
         payload: serde_json::to_value(ExportMessage {
             studio_id: s.studio.as_str().into(),
             export_id: export.into(),

@@ -141,6 +141,7 @@ async fn clients_with_two_bad_rows_are_reported_and_the_rest_applied(app: TestAp
         atelier_reports::imports::worker::handlers(&app.platform, std::time::Duration::from_secs(30))
             .remove(0);
     let event = atelier_platform::events::Event {
+        trace: None,
         id: "rerun".into(),
         kind: atelier_reports::imports::REQUESTED.into(),
         studio_id: Some(s.studio.clone()),

@@ -13,6 +13,7 @@ mod http_platform;
 mod imports;
 mod inventory;
 mod notifications;
+mod observability;
 mod oidc;
 mod outbox;
 mod payments;

@@ -36,6 +36,7 @@ fn event(app: &TestApp, id: &str, fail: bool) -> QueueMessage {
         kind: "test.recorded".into(),
         studio_id: None,
         occurred_at: atelier_platform::clock::Clock::now(app.clock.as_ref()),
+        trace: None,
         payload: serde_json::json!({ "fail": fail }),
     };
     QueueMessage { id: id.to_owned(), body: serde_json::to_string(&event).expect("json") }
@@ -163,6 +164,7 @@ async fn malformed_and_unknown_messages_fail(app: TestApp) {
         kind: "nobody.handles".into(),
         studio_id: None,
         occurred_at: atelier_platform::clock::Clock::now(app.clock.as_ref()),
+        trace: None,
         payload: serde_json::Value::Null,
     };
     let outcome = w

@@ -218,6 +218,7 @@ async fn bad_tokens_are_refused_and_dropped_connections_are_forgotten(app: TestA
 
 fn confirmed(studio: &str, booking: &str, client: &str, professional: &str) -> Event {
     Event {
+        trace: None,
         id: format!("ev-{booking}"),
         kind: "booking.confirmed".into(),
         studio_id: Some(studio.to_owned()),

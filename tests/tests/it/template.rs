@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use atelier_aws::provision::{QUEUE_SPEC, WORKER_TIMEOUT_SECONDS, table_spec};
+use atelier_platform::metrics::Metric;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn template() -> Yaml {
@@ -439,4 +440,198 @@ fn the_websocket_api_routes_to_the_realtime_function_and_workers_can_push() {
         });
         assert!(can_push, "{function} may post to connections");
     }
+}
+
+/// The logical id a `Ref:` names.
+fn ref_target(value: &Yaml) -> Option<&str> {
+    value["Ref"].as_str()
+}
+
+/// A metric an alarm reads: namespace, name, dimensions.
+type Watched = (String, String, Vec<(String, String)>);
+
+/// The alarms, with the metric each watches: its namespace, name and dimensions (name → the
+/// value's `Ref:` or `Fn::GetAtt:` target, or the literal value).
+fn alarms(doc: &Yaml) -> Vec<(&str, &Yaml, Vec<Watched>)> {
+    let dims = |metric: &Yaml| -> Vec<(String, String)> {
+        metric["Dimensions"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                let value = &d["Value"];
+                let target = ref_target(value).or_else(|| get_att_target(value)).or_else(|| value.as_str());
+                (d["Name"].as_str().expect("dimension name").to_owned(), target.expect("value").to_owned())
+            })
+            .collect()
+    };
+    resources_of_type(doc, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(name, alarm)| {
+            let props = &alarm["Properties"];
+            let watched = match props["Metrics"].as_vec() {
+                // Metric math: each metric it reads.
+                Some(metrics) => metrics
+                    .iter()
+                    .filter_map(|m| m["MetricStat"]["Metric"].as_hash().map(|_| &m["MetricStat"]["Metric"]))
+                    .map(|m| {
+                        let s = |k: &str| m[k].as_str().expect("metric field").to_owned();
+                        (s("Namespace"), s("MetricName"), dims(m))
+                    })
+                    .collect(),
+                None => {
+                    let s = |k: &str| props[k].as_str().expect("metric field").to_owned();
+                    vec![(s("Namespace"), s("MetricName"), dims(props))]
+                }
+            };
+            (name, alarm, watched)
+        })
+        .collect()
+}
+
+#[test]
+fn every_alarm_reaches_someone_and_nothing_goes_unwatched() {
+    let doc = template();
+    let alarms = alarms(&doc);
+    assert_eq!(doc["Resources"]["AlertsTopic"]["Type"].as_str(), Some("AWS::SNS::Topic"));
+    let subscription = &doc["Resources"]["AlertsEmailSubscription"];
+    assert_eq!(ref_target(&subscription["Properties"]["Endpoint"]), Some("AlertEmail"));
+    assert_eq!(subscription["Condition"].as_str(), Some("HasAlertEmail"));
+
+    for (name, alarm, _) in &alarms {
+        let actions = alarm["Properties"]["AlarmActions"].as_vec().expect("alarm actions");
+        assert!(
+            actions.iter().any(|a| ref_target(a) == Some("AlertsTopic")),
+            "{name} tells the alerts topic"
+        );
+        assert!(!alarm["Properties"]["AlarmDescription"].is_badvalue(), "{name} says what it means");
+    }
+    let watches = |namespace: &str, metric: &str, dimension: (&str, &str)| {
+        alarms.iter().any(|(_, _, watched)| {
+            watched.iter().any(|(ns, m, dims)| {
+                ns == namespace
+                    && m == metric
+                    && dims.iter().any(|(k, v)| (k.as_str(), v.as_str()) == dimension)
+            })
+        })
+    };
+
+    // Every queue's dead-letter queue, and every source queue's oldest message.
+    for (name, queue) in resources_of_type(&doc, "AWS::SQS::Queue") {
+        let redrive = &queue["Properties"]["RedrivePolicy"];
+        if redrive.is_badvalue() {
+            continue;
+        }
+        let dlq = get_att_target(&redrive["deadLetterTargetArn"]).expect("DLQ");
+        assert!(watches("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", dlq)), "{dlq}");
+        assert!(watches("AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", name)), "{name}");
+    }
+    // Every function's errors and throttles.
+    for (function, _) in resources_of_type(&doc, "AWS::Serverless::Function") {
+        for metric in ["Errors", "Throttles"] {
+            assert!(watches("AWS/Lambda", metric, ("FunctionName", function)), "{function} {metric}");
+        }
+    }
+    // The HTTP API's 5xx and latency.
+    assert!(watches("AWS/ApiGateway", "5xx", ("ApiId", "HttpApi")));
+    assert!(watches("AWS/ApiGateway", "Latency", ("ApiId", "HttpApi")));
+    // The relay and the payment webhooks, by the names and dimensions the code emits.
+    assert!(watches("Atelier", "outbox_resent", ("outcome", "sent")));
+    assert!(watches("Atelier", "payment_webhooks_rejected", ("function", "PaymentsFunction")));
+    for (name, _, watched) in &alarms {
+        for (namespace, metric, dims) in watched {
+            if namespace != atelier_platform::metrics::NAMESPACE {
+                continue;
+            }
+            let known = Metric::ALL.iter().find(|m| m.name() == metric);
+            let known = known.unwrap_or_else(|| panic!("{name}: the code emits no metric {metric}"));
+            let mut expected: Vec<&str> = vec!["function"];
+            expected.extend(known.dimensions());
+            let declared: Vec<&str> = dims.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(declared, expected, "{name}: CloudWatch matches a metric by all its dimensions");
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_is_valid_and_names_only_metrics_the_code_emits() {
+    let doc = template();
+    let body = doc["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("a dashboard body to substitute");
+    // What CloudFormation substitutes, replaced by a placeholder.
+    let substituted = substitute(body);
+    let dashboard: serde_json::Value = serde_json::from_str(&substituted).expect("the body is JSON");
+    let widgets = dashboard["widgets"].as_array().expect("widgets");
+    assert!(widgets.len() >= 10, "the numbers an operator looks at first");
+    let text = substituted.as_str();
+    let mut named = 0;
+    for piece in text.split("MetricName=\\\"").skip(1) {
+        let name = piece.split('\\').next().expect("a name");
+        if ["Errors", "Throttles"].contains(&name) {
+            continue;
+        }
+        assert!(Metric::ALL.iter().any(|m| m.name() == name), "the code emits no metric {name}");
+        named += 1;
+    }
+    assert!(named >= 10, "{named}");
+    for widget in widgets {
+        for row in widget["properties"]["metrics"].as_array().into_iter().flatten() {
+            let row = row.as_array().expect("a metric row is an array");
+            if row[0].as_str() == Some("Atelier") {
+                let name = row[1].as_str().expect("name");
+                assert!(Metric::ALL.iter().any(|m| m.name() == name), "{name}");
+            }
+        }
+    }
+}
+
+/// `${…}` replaced by `X`, as CloudFormation's `Fn::Sub` would put a value there.
+fn substitute(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("closing brace") + start;
+        out.push('X');
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn every_function_follows_the_restored_table_when_one_is_named() {
+    let doc = template();
+    let follows = |value: &Yaml| -> bool {
+        let sub = value["Fn::Sub"].as_vec();
+        let name = sub.and_then(|v| v.get(1)).map(|vars| &vars["Name"]["Fn::If"]);
+        name.and_then(Yaml::as_vec).is_some_and(|branches| {
+            branches.first().and_then(Yaml::as_str) == Some("TableRestored")
+                && ref_target(&branches[1]) == Some("RestoredTableName")
+                && ref_target(&branches[2]) == Some("Table")
+        })
+    };
+    let table = &doc["Globals"]["Function"]["Environment"]["Variables"]["ATELIER_TABLE"]["Fn::If"];
+    assert_eq!(table.as_vec().and_then(|b| b.first()).and_then(Yaml::as_str), Some("TableRestored"));
+    let mut checked = 0;
+    for (function, f) in resources_of_type(&doc, "AWS::Serverless::Function") {
+        for policy in f["Properties"]["Policies"].as_vec().into_iter().flatten() {
+            for statement in policy["Statement"].as_vec().into_iter().flatten() {
+                let actions = statement["Action"].as_vec().into_iter().flatten();
+                if !actions.filter_map(Yaml::as_str).any(|a| a.starts_with("dynamodb:")) {
+                    continue;
+                }
+                let resources = match statement["Resource"].as_vec() {
+                    Some(list) => list.iter().collect::<Vec<_>>(),
+                    None => vec![&statement["Resource"]],
+                };
+                for resource in resources {
+                    assert!(follows(resource), "{function}: {resource:?} names the table in use");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 13, "{checked}");
 }

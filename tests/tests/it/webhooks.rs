@@ -301,6 +301,7 @@ async fn events_are_signed_retried_logged_and_replayed(app: TestApp) {
     let event_id = message.trim_start_matches("msg_").to_owned();
     let fan_out = atelier_notifications::webhooks::FanOut::new(app.platform.clone());
     let event = atelier_platform::events::Event {
+        trace: None,
         id: event_id,
         kind: "booking.created".into(),
         studio_id: Some(s.studio.clone()),

@@ -169,6 +169,7 @@ async fn main() {
             };
             let (_, handler) = handlers_with(&platform, settings).remove(0);
             let event = atelier_platform::events::Event {
+                trace: None,
                 id: "bench".into(),
                 kind: REQUESTED.into(),
                 studio_id: Some(studio.clone()),
@@ -238,6 +239,7 @@ async fn main() {
             };
             let (_, handler) = handlers_with(&platform, settings).remove(0);
             let event = atelier_platform::events::Event {
+                trace: None,
                 id: platform.ids.new_id(),
                 kind: REQUESTED.into(),
                 studio_id: Some(studio.clone()),

@@ -973,6 +973,13 @@ pub async fn attempt(
         status = ?response.status, error = ?response.error, latency_ms = response.latency_ms,
         outcome = status_name(message.status), "webhook attempt"
     );
+    // `delivered`, `retrying` (another attempt is scheduled) or `gave_up` (the last one failed).
+    let outcome = match message.status {
+        MessageStatus::Delivered => "delivered",
+        MessageStatus::Pending => "retrying",
+        MessageStatus::Failed => "gave_up",
+    };
+    platform.metrics.count(atelier_platform::metrics::Metric::WebhookDeliveries, &[("outcome", outcome)]);
     record_health(platform, &endpoint, succeeded, message.status == MessageStatus::Failed, now).await?;
     Ok(message)
 }
@@ -1062,6 +1069,7 @@ async fn record_health(
         kind: ENDPOINT_DISABLED.to_owned(),
         studio_id: Some(endpoint.studio_id.to_string()),
         occurred_at: now,
+        trace: None,
         payload: serde_json::json!({
             "studio_id": endpoint.studio_id, "endpoint_id": endpoint.id,
             "url": endpoint.url, "failing_since": since,

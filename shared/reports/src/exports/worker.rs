@@ -165,6 +165,7 @@ impl ExportWorker {
                 job.finished_at = Some(platform.clock.now());
                 job.progress = Progress::default();
                 self.save(&mut job, &mut version, false).await?;
+                self.measure(&job);
                 self.tell(&mut job, &mut version).await
             }
             Err(Stop::Permanent(reason)) => self.fail(&mut job, &mut version, reason).await,
@@ -176,6 +177,23 @@ impl ExportWorker {
             }
             Err(Stop::Transient(e)) => Err(e),
         }
+    }
+
+    /// A finished export's time from request to file, and its rows.
+    fn measure(&self, job: &ExportJob) {
+        use atelier_platform::metrics::Metric;
+        let format = [(
+            "format",
+            match job.format {
+                ExportFormat::Csv => "csv",
+                ExportFormat::Xlsx => "xlsx",
+            },
+        )];
+        if let Some(finished) = job.finished_at {
+            let ms = finished.duration_since(job.requested_at).as_secs_f64() * 1000.0;
+            self.platform.metrics.record(Metric::ExportDuration, ms.max(0.0), &format);
+        }
+        self.platform.metrics.record(Metric::ExportRows, job.rows as f64, &format);
     }
 
     /// Tells the requester once the job is finished and saved, and records that it did (a

@@ -293,6 +293,7 @@ pub fn stage(platform: &Platform, job: &ImportJob) -> Result<(WriteOp, OutboxEnt
         kind: REQUESTED.to_owned(),
         studio_id: Some(job.studio_id.to_string()),
         occurred_at: platform.clock.now(),
+        trace: None,
         payload: serde_json::to_value(message).map_err(|e| StoreError::Encode(e.to_string()))?,
     };
     atelier_platform::outbox::record(&event, &crate::exports::QUEUE)

@@ -1,0 +1,243 @@
+//! Observability, on both adapters: a booking, a refused booking and a delivered notification
+//! each move the right metric — in the local server's `/metrics` and as the EMF lines a Lambda
+//! function writes (names, dimensions, values, the request id) — and one request id follows a
+//! booking from its request through the outbox to the worker's log lines and the email sent.
+
+use std::sync::{Arc, Mutex};
+
+use atelier_app::Group;
+use atelier_platform::metrics::{Emf, Metrics};
+use atelier_tests::TestApp;
+use atelier_tests::http::TestRequest;
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::bookings::salon;
+
+/// A Prometheus sample's value: `name{labels} value`, labels as rendered (sorted).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+async fn a_booking_a_refusal_and_a_notice_move_the_local_metrics(app: TestApp) {
+    let s = salon(&app, "metrics-a").await;
+    let client = app.register("cli@metrics-a.example").await;
+    s.book_ok(&app, &client, "2026-06-02T10:00:00+01:00").await;
+    let taken = s.book(&app, &client, "2026-06-02T10:00:00+01:00").await;
+    assert_eq!(taken.status, 409, "{:?}", taken.body);
+    assert!(app.run_workers().await > 0, "the booking's notices were queued");
+
+    let scraped = app.request(Method::GET, "/metrics").send().await;
+    assert_eq!(scraped.status, 200);
+    assert_eq!(scraped.header("content-type"), Some("text/plain; version=0.0.4"));
+    let text = String::from_utf8(scraped.body.to_vec()).expect("text");
+    assert_eq!(sample(&text, "bookings_created"), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "bookings_refused{reason=\"slot-taken\"}"), Some(1.0), "{text}");
+    assert!(text.contains("# TYPE bookings_created counter\n"), "{text}");
+    let route = "route=\"/v1/studios/{studio_id}/bookings\"";
+    assert_eq!(
+        sample(&text, &format!("http_request_ms_count{{group=\"bookings\",{route},status_class=\"2xx\"}}")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &format!("http_request_ms_count{{group=\"bookings\",{route},status_class=\"4xx\"}}")),
+        Some(1.0),
+        "{text}"
+    );
+    // The client and the studio are told by email; each is one notice sent.
+    let emailed = sample(&text, "notifications{channel=\"email\",outcome=\"sent\"}").unwrap_or(0.0);
+    assert!(emailed >= 1.0, "{text}");
+    let handled = sample(&text, "worker_batch_size_count{worker=\"notifications\"}").unwrap_or(0.0);
+    assert!(handled >= 1.0, "{text}");
+    assert!(text.contains("worker_event_age_ms_bucket{worker=\"notifications\",le=\"+Inf\"}"), "{text}");
+    assert_eq!(sample(&text, "worker_failures{worker=\"notifications\"}"), None, "nothing failed: {text}");
+    // Nothing identifies a studio or a person.
+    assert!(!text.contains(&s.studio) && !text.contains("metrics-a.example"), "{text}");
+
+    // A cancellation counts too, and a request no route knows is `unmatched`.
+    let booking = s.book_ok(&app, &client, "2026-06-02T15:00:00+01:00").await;
+    let cancelled = s.act(&app, &client, booking["id"].as_str().expect("id"), "cancel", None).await;
+    assert_eq!(cancelled.status, 200);
+    assert_eq!(app.request(Method::GET, "/v1/nowhere").send().await.status, 404);
+    let text =
+        String::from_utf8(app.request(Method::GET, "/metrics").send().await.body.to_vec()).expect("text");
+    assert_eq!(sample(&text, "bookings_created"), Some(2.0), "{text}");
+    assert_eq!(sample(&text, "bookings_cancelled"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "http_request_ms_count{group=\"unmatched\",route=\"unmatched\",status_class=\"4xx\"}"),
+        Some(1.0),
+        "{text}"
+    );
+}
+
+/// Lines an [`Emf`] sink wrote, parsed.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<String>>>);
+
+impl Captured {
+    fn sink(&self, function: &str) -> Metrics {
+        let lines = self.0.clone();
+        Metrics::new(Arc::new(Emf::writing_to(function, move |line| {
+            lines.lock().expect("lines").push(line.to_owned());
+        })))
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.0.lock().expect("lines").iter().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+    }
+
+    /// The lines of one metric.
+    fn of(&self, name: &str) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == name)
+            .collect()
+    }
+}
+
+async fn a_booking_a_refusal_and_a_notice_write_emf_lines(app: TestApp) {
+    let s = salon(&app, "emf-a").await;
+    let client = app.register("cli@emf-a.example").await;
+    // The app as a Lambda function builds it: the same router and worker, metrics as EMF.
+    let emf = Captured::default();
+    let mut state = app.state();
+    state.platform = state.platform.with_metrics(emf.sink("atelier-bookings"));
+    let router = atelier_app::router(state.clone(), &Group::ALL);
+    let book = || {
+        TestRequest::new_for(router.clone(), Method::POST, &format!("/v1/studios/{}/bookings", s.studio))
+            .bearer(&client.access)
+            .json(&s.booking("2026-06-02T10:00:00+01:00"))
+            .send()
+    };
+    let booked = book().await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let request_id = booked.header("x-request-id").expect("request id").to_owned();
+    let taken = book().await;
+    assert_eq!(taken.status, 409);
+    let refused_id = taken.header("x-request-id").expect("request id").to_owned();
+    let worker = atelier_app::worker(
+        &atelier_notifications::QUEUE,
+        &state.platform,
+        std::time::Duration::from_secs(30),
+    );
+    assert!(app.deliver(&atelier_notifications::QUEUE, &worker).await > 0);
+
+    let created = emf.of("bookings_created");
+    assert_eq!(created.len(), 1, "{created:?}");
+    let line = &created[0];
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Atelier");
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Count");
+    assert!(line["_aws"]["Timestamp"].as_i64().is_some_and(|t| t > 1_700_000_000_000), "{line}");
+    assert_eq!((&line["function"], &line["bookings_created"]), (&json!("atelier-bookings"), &json!(1.0)));
+    assert_eq!(line["request_id"], json!(request_id), "the line leads to the request's logs");
+
+    let refused = emf.of("bookings_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function", "reason"]]));
+    assert_eq!((&refused[0]["reason"], &refused[0]["bookings_refused"]), (&json!("slot-taken"), &json!(1.0)));
+    assert_eq!(refused[0]["request_id"], json!(refused_id));
+
+    let requests = emf.of("http_request_ms");
+    let ours: Vec<&Value> = requests.iter().filter(|l| l["request_id"] == json!(request_id)).collect();
+    assert_eq!(ours.len(), 1, "{requests:?}");
+    let line = ours[0];
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["function", "group", "status_class"]]),
+        "the route is a property, not a dimension"
+    );
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Milliseconds");
+    assert_eq!((&line["group"], &line["status_class"]), (&json!("bookings"), &json!("2xx")));
+    assert_eq!(line["route"], "/v1/studios/{studio_id}/bookings");
+    assert!(line["http_request_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+
+    let sent: Vec<Value> = emf.of("notifications").into_iter().filter(|l| l["channel"] == "email").collect();
+    // The setup's invitations go out in the same run; the booking's notices carry its id.
+    let sent: Vec<&Value> = sent.iter().filter(|l| l["request_id"] == json!(request_id)).collect();
+    assert!(!sent.is_empty(), "an email sent on behalf of the booking's request: {:?}", emf.lines());
+    assert_eq!(sent[0]["outcome"], "sent");
+    assert_eq!(
+        sent[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["function", "channel", "outcome"]])
+    );
+    let batches = emf.of("worker_batch_size");
+    assert!(batches.iter().all(|l| l["worker"] == "notifications"), "{batches:?}");
+    assert!(emf.of("worker_event_age_ms").iter().all(|l| l["worker_event_age_ms"].as_f64().is_some()));
+    // No line names a studio, a person or a booking.
+    for line in emf.lines() {
+        let text = line.to_string();
+        assert!(!text.contains(&s.studio) && !text.contains("emf-a.example"), "{text}");
+    }
+}
+
+atelier_tests::on_both_backends!(
+    a_booking_a_refusal_and_a_notice_move_the_local_metrics,
+    a_booking_a_refusal_and_a_notice_write_emf_lines,
+);
+
+/// A log sink the test reads back.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One runtime thread, so the subscriber set for it sees every task of the test.
+async fn one_request_id_follows_a_booking_to_the_worker_and_the_email(app: TestApp) {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let _subscriber = tracing::subscriber::set_default(atelier_http::logging::json(move || writer.clone()));
+    let s = salon(&app, "trace-a").await;
+    let client = app.register("cli@trace-a.example").await;
+    let booked = s.book(&app, &client, "2026-06-02T10:00:00+01:00").await;
+    assert_eq!(booked.status, 201);
+    let request_id = booked.header("x-request-id").expect("request id").to_owned();
+    assert!(app.run_workers().await > 0);
+
+    let text = String::from_utf8(logs.0.lock().expect("buffer").clone()).expect("UTF-8");
+    let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let ours: Vec<&Value> = lines.iter().filter(|l| l["span"]["request_id"] == json!(request_id)).collect();
+    let has = |message: &str, check: &dyn Fn(&Value) -> bool| {
+        ours.iter().any(|l| l["message"] == message && check(l))
+    };
+    assert!(
+        has("request", &|l| l["status"] == 201 && l["span"]["route"] == "/v1/studios/{studio_id}/bookings"),
+        "the request's own line: {text}"
+    );
+    assert!(
+        has("event handled", &|l| l["kind"] == "booking.created" && l["span"]["worker"] == "notifications"),
+        "the worker's line for the booking's event: {text}"
+    );
+    assert!(has("notice sent", &|l| l["channel"] == "email"), "the email it sent: {text}");
+    // And nothing else claims the id: another request's lines carry their own.
+    let other = s.book(&app, &client, "2026-06-02T15:00:00+01:00").await;
+    assert_ne!(other.header("x-request-id"), Some(request_id.as_str()));
+}
+
+mod trace {
+    #[tokio::test(flavor = "current_thread")]
+    async fn embedded() {
+        super::one_request_id_follows_a_booking_to_the_worker_and_the_email(
+            atelier_tests::TestApp::embedded().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn dynamodb() {
+        super::one_request_id_follows_a_booking_to_the_worker_and_the_email(
+            atelier_tests::TestApp::aws().await,
+        )
+        .await;
+    }
+}
