@@ -2,8 +2,9 @@
 
 Run by ./infra/test after `atelier-local demo` seeded the demo studio into DynamoDB Local:
 health and readiness, a sign-up, a booking through the HTTP API, the booking found in the
-table with boto3 (an independent reader), and the client's notice delivered through SQS by the
-server's queue worker into the inbox, in the table as well.
+table with boto3 (an independent reader), the client's notice delivered through SQS by the
+server's queue worker into the inbox, in the table as well, and the server's own `/metrics`
+counting the booking, the request and the notice.
 
 Usage: python infra/aws-smoke.py http://127.0.0.1:PORT   (ATELIER_TABLE and the AWS_* endpoint
 variables in the environment, as the server has them)
@@ -88,5 +89,23 @@ while time.time() < deadline and not notices:
     if not notices:
         time.sleep(0.5)
 check(notices, "no notice reached the client's inbox through SQS within 60 s")
+# The server's metrics (Prometheus text) counted what just happened.
+with urllib.request.urlopen(API + "/metrics", timeout=30) as response:
+    metrics = response.read().decode()
+
+
+def total(name, having=""):
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if (line.startswith(name + "{") or line.startswith(name + " ")) and having in line
+    )
+
+
+sent = total("notifications", 'outcome="sent"')
+check(total("bookings_created") >= 1, f"/metrics counted no booking:\n{metrics}")
+check(total("http_request_ms_count", 'group="bookings"') >= 1, f"/metrics counted no bookings request:\n{metrics}")
+check(sent >= 1, f"/metrics counted no notice sent:\n{metrics}")
 print(f"aws-smoke: booked {booking['id']} at {booking['start_local']}; found it in {os.environ['ATELIER_TABLE']}; "
-      f"{len(notices)} notice(s) delivered through SQS")
+      f"{len(notices)} notice(s) delivered through SQS; /metrics counted {total('bookings_created'):.0f} booking(s) "
+      f"and {sent:.0f} notice(s) sent")

@@ -172,9 +172,46 @@ async fn a_booking_a_refusal_and_a_notice_write_emf_lines(app: TestApp) {
     }
 }
 
+/// Eight clients race for one slot: the counters agree exactly with what the clients were
+/// answered, reason by reason.
+async fn racing_bookings_are_counted_as_they_were_answered(app: TestApp) {
+    let s = salon(&app, "metrics-race").await;
+    let mut clients = Vec::new();
+    for i in 0..8 {
+        clients.push(app.register(&format!("c{i}@metrics-race.example")).await);
+    }
+    let answers =
+        futures_util::future::join_all(clients.iter().map(|c| s.book(&app, c, "2026-06-03T10:00:00+01:00")))
+            .await;
+    let created = answers.iter().filter(|a| a.status == 201).count();
+    assert_eq!(created, 1, "one wins the slot");
+    let mut refused = std::collections::BTreeMap::<String, usize>::new();
+    for answer in answers.iter().filter(|a| a.status != 201) {
+        let kind = answer.json()["type"].as_str().expect("a problem type").to_owned();
+        *refused.entry(kind.trim_start_matches("urn:atelier:problem:").to_owned()).or_default() += 1;
+    }
+    let text =
+        String::from_utf8(app.request(Method::GET, "/metrics").send().await.body.to_vec()).expect("text");
+    assert_eq!(sample(&text, "bookings_created"), Some(created as f64), "{text}");
+    for (reason, n) in &refused {
+        assert_eq!(
+            sample(&text, &format!("bookings_refused{{reason=\"{reason}\"}}")),
+            Some(*n as f64),
+            "{text}"
+        );
+    }
+    let counted: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("bookings_refused{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted, 7.0, "every refusal counted once: {text}");
+}
+
 atelier_tests::on_both_backends!(
     a_booking_a_refusal_and_a_notice_move_the_local_metrics,
     a_booking_a_refusal_and_a_notice_write_emf_lines,
+    racing_bookings_are_counted_as_they_were_answered,
 );
 
 /// A log sink the test reads back.
