@@ -454,7 +454,7 @@ impl LocalApp {
             .route(&format!("{LINK_PREFIX}{{*key}}"), get(download))
             .with_state(parts.blobs.clone())
             .layer(axum::middleware::from_fn_with_state(
-                platform.metrics.clone(),
+                atelier_http::middleware::Observed::new(platform.metrics.clone()),
                 atelier_http::middleware::request_context,
             ));
         let router = atelier_app::router(state, &Group::ALL)

@@ -141,23 +141,24 @@ pub fn router(state: AppState, groups: &[Group]) -> Router {
         "groups {groups:?} need identity settings (ATELIER_JWT_KEYS)"
     );
     let config = state.config.clone();
-    let metrics = state.platform.metrics.clone();
-    let mut api = OpenApiRouter::new();
+    let mut router = Router::new();
+    // Each route template's group, for the request metric's `group` dimension.
+    let mut route_groups = std::collections::HashMap::new();
     for group in groups {
-        // Each group's responses say which group answered (the request metric's dimension).
-        let name = atelier_http::middleware::EndpointGroup(group.name());
-        api = api.merge(group.routes().layer(axum::middleware::map_response(
-            move |mut response: axum::response::Response| async move {
-                response.extensions_mut().insert(name);
-                response
-            },
-        )));
+        let (routes, api) = group.routes().split_for_parts();
+        for path in api.paths.paths.keys() {
+            route_groups.insert(path.clone(), group.name());
+        }
+        router = router.merge(routes);
     }
-    let (router, _) = api.split_for_parts();
+    let observed = atelier_http::middleware::Observed {
+        metrics: state.platform.metrics.clone(),
+        groups: std::sync::Arc::new(route_groups),
+    };
     atelier_http::with_layers(
         router.fallback(atelier_http::middleware::not_found).with_state(state),
         &config,
-        &metrics,
+        observed,
     )
 }
 

@@ -345,11 +345,16 @@ pub async fn create(
     request: BookingRequest,
     idem: Option<IdempotencyKey>,
 ) -> Result<Outcome, AppError> {
-    let outcome = book(platform, booker, request, idem).await;
-    match &outcome {
-        Ok(done) if done.created => platform.metrics.count(Metric::BookingsCreated, &[]),
-        Ok(_replayed) => {}
-        Err(refusal) => platform.metrics.count(Metric::BookingsRefused, &[("reason", refusal.slug())]),
+    counted_refusal(platform, book(platform, booker, request, idem).await)
+}
+
+/// Counts a refused request by its problem type (a replay and a booking are counted where they
+/// commit; a failure of ours, a 5xx, is not a refusal).
+fn counted_refusal(platform: &Platform, outcome: Result<Outcome, AppError>) -> Result<Outcome, AppError> {
+    if let Err(refusal) = &outcome
+        && refusal.is_refusal()
+    {
+        platform.metrics.count(Metric::BookingsRefused, &[("reason", refusal.slug())]);
     }
     outcome
 }
@@ -475,7 +480,10 @@ async fn book_one(
         })
         .await;
         match result {
-            Ok(()) => return created(&drafts[0].booking),
+            Ok(()) => {
+                platform.metrics.count(Metric::BookingsCreated, &[]);
+                return created(&drafts[0].booking);
+            }
             Err(Failure::Condition(Part::Idempotency)) => {
                 let key = idem.ok_or_else(|| AppError::Internal("idempotency part without key".into()))?;
                 return key.lookup(platform).await?.ok_or_else(|| conflict(&Part::Idempotency));
@@ -493,6 +501,15 @@ async fn book_one(
 
 /// Books a weekly series, all or nothing, or what is free with a report per date.
 pub async fn create_series(
+    platform: &Platform,
+    booker: Booker<'_>,
+    request: SeriesRequest,
+    idem: Option<IdempotencyKey>,
+) -> Result<Outcome, AppError> {
+    counted_refusal(platform, book_series(platform, booker, request, idem).await)
+}
+
+async fn book_series(
     platform: &Platform,
     booker: Booker<'_>,
     request: SeriesRequest,

@@ -495,7 +495,11 @@ pub async fn offer(platform: &Platform, freed: &SlotFreed) -> Result<Option<Book
             Part::Other,
         );
         match tx.commit(platform).await {
-            Ok(()) => return Ok(Some(draft.booking.id)),
+            Ok(()) => {
+                // An offer is a booking (pending until the client accepts).
+                platform.metrics.count(atelier_platform::metrics::Metric::BookingsCreated, &[]);
+                return Ok(Some(draft.booking.id));
+            }
             // The entry moved on meanwhile: the next one.
             Err(Failure::Condition(Part::Check("the waitlist entry"))) => continue,
             // Taken again, or something else changed: no offer.

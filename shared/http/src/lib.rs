@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atelier_platform::access::Authenticator;
-use atelier_platform::metrics::Metrics;
 use atelier_platform::{AppError, Platform};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -99,13 +98,13 @@ impl AppState {
 }
 
 /// Wraps any router in Atelier's layers (request context, panics, body limit, CORS); each
-/// request's latency is recorded into `metrics`.
-pub fn with_layers(router: Router, config: &HttpConfig, metrics: &Metrics) -> Router {
+/// request's latency is recorded as `observed` says.
+pub fn with_layers(router: Router, config: &HttpConfig, observed: middleware::Observed) -> Router {
     let router = router
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(transport::limits))
-        .layer(axum::middleware::from_fn_with_state(metrics.clone(), middleware::request_context));
+        .layer(axum::middleware::from_fn_with_state(observed, middleware::request_context));
     if config.cors_origins.is_empty() { router } else { router.layer(cors(config)) }
 }
 

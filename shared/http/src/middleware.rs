@@ -2,6 +2,8 @@
 //! security headers, and errors normalised to problem+json (whoever produced them: a handler,
 //! an extractor, axum's router, a layer, a panic).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use atelier_platform::metrics::{self, Metric, Metrics};
@@ -45,13 +47,35 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XrayTraceId(pub String);
 
-/// Which endpoint group answered: a route's group puts it in its response's extensions, so
-/// the request's metric is split by group (`unmatched` when no route did).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndpointGroup(pub &'static str);
+/// What the middleware records requests into: the metrics, and the endpoint group of each route
+/// template (the `group` dimension), known when the router is assembled — so a response made
+/// outside the handler (a panic, a transport limit) still counts against its group.
+#[derive(Clone, Default)]
+pub struct Observed {
+    /// Where the request metric goes.
+    pub metrics: Metrics,
+    /// Route template → endpoint group.
+    pub groups: Arc<HashMap<String, &'static str>>,
+}
+
+impl Observed {
+    /// Requests recorded into `metrics`, every route in group `other`.
+    pub fn new(metrics: Metrics) -> Observed {
+        Observed { metrics, groups: Arc::default() }
+    }
+
+    /// The group of a route template: `unmatched` when no route matched, `other` for a route
+    /// no group declared.
+    pub fn group_of(&self, route: Option<&str>) -> &'static str {
+        match route {
+            None => "unmatched",
+            Some(route) => self.groups.get(route).copied().unwrap_or("other"),
+        }
+    }
+}
 
 /// The middleware: request id, trace, log line, metric, security headers, problem+json.
-pub async fn request_context(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
+pub async fn request_context(State(observed): State<Observed>, mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -60,15 +84,25 @@ pub async fn request_context(State(metrics): State<Metrics>, mut request: Reques
         .map_or_else(|| ulid::Ulid::generate().to_string(), str::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
     // The route template, never the raw path: paths can carry secrets (calendar feed tokens).
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
+    let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let group = observed.group_of(matched);
+    let route = matched.unwrap_or("unmatched").to_owned();
     let trace = Trace {
         request_id: id.clone(),
         trace_id: request.extensions().get::<XrayTraceId>().map(|t| t.0.clone()),
     };
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        route = %route,
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(trace_id) = &trace.trace_id {
+        span.record("trace_id", trace_id.as_str());
+    }
     let started = Instant::now();
-    let response = trace::within(trace, next.run(request).instrument(span.clone())).await;
-    let group = response.extensions().get::<EndpointGroup>().map_or("unmatched", |g| g.0);
+    let response = trace::within(trace.clone(), next.run(request).instrument(span.clone())).await;
     let mut response =
         if response.status().as_u16() >= 400 { as_problem(response, &id).await } else { response };
     let headers = response.headers_mut();
@@ -84,8 +118,8 @@ pub async fn request_context(State(metrics): State<Metrics>, mut request: Reques
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let labels =
         [("group", group), ("status_class", metrics::status_class(status)), ("route", route.as_str())];
-    trace::within(Trace { request_id: id.clone(), trace_id: None }, async {
-        metrics.record(Metric::HttpRequest, latency_ms, &labels);
+    trace::within(trace, async {
+        observed.metrics.record(Metric::HttpRequest, latency_ms, &labels);
     })
     .await;
     span.in_scope(|| {

@@ -104,8 +104,8 @@ pub async fn dispatch(
     let topic = notice.topic.as_str();
     if wants(Channel::InApp)
         && let Some(user_id) = &notice.to.user_id
+        && deliver_in_app(&platform.store, event_id, occurred_at, user_id, notice.topic, &rendered).await?
     {
-        deliver_in_app(&platform.store, event_id, occurred_at, user_id, notice.topic, &rendered).await?;
         counted(platform, Channel::InApp, "sent");
     }
     if wants(Channel::Email)

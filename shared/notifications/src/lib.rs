@@ -176,7 +176,7 @@ impl EventHandler for NoticeDelivery {
 }
 
 /// Puts a rendered notice in its recipient's inbox under `event_id`; delivering the same event
-/// again finds the entry there and adds nothing.
+/// again finds the entry there and adds nothing. True when this call put it there.
 pub async fn deliver_in_app(
     store: &Store,
     event_id: &str,
@@ -184,7 +184,7 @@ pub async fn deliver_in_app(
     user_id: &UserId,
     topic: Topic,
     rendered: &templates::Rendered,
-) -> Result<(), HandlerError> {
+) -> Result<bool, HandlerError> {
     let entry = InboxEntry {
         id: event_id.to_owned(),
         topic: topic.as_str().to_owned(),
@@ -199,8 +199,8 @@ pub async fn deliver_in_app(
     // The entry and its count in one transaction: a redelivered notice fails the condition
     // and counts nothing.
     match store.transact(vec![WriteOp::create(item), inbox::count_one_more(user_id)]).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_condition_failed_at(0) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.is_condition_failed_at(0) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

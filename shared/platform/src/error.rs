@@ -121,6 +121,19 @@ impl AppError {
         }
     }
 
+    /// Whether the request was refused (a 4xx: the caller's input or the current state), as
+    /// opposed to failing on our side (a 5xx: a bug, a dependency down).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            AppError::Unavailable(_)
+                | AppError::StoreUnavailable(_)
+                | AppError::DependencyUnavailable(..)
+                | AppError::Internal(_)
+                | AppError::Failed { .. }
+        )
+    }
+
     /// An unexpected failure of `context`, keeping `source` as the cause.
     pub fn failed(context: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> AppError {
         AppError::Failed { context, source: Box::new(source) }

@@ -158,20 +158,28 @@ impl Metrics {
     }
 
     /// Records `value`: an amount for a counter, one observation for a distribution.
+    /// A value that is not finite, or labels that are not the metric's own, are dropped with a
+    /// warning (CloudWatch would drop such a line anyway; a debug build panics on the labels).
     pub fn record(&self, metric: Metric, value: f64, labels: &[(&'static str, &str)]) {
+        let Some(sink) = &self.sink else { return };
+        let fits = labels.len() == metric.dimensions().len() + metric.details().len()
+            && labels.iter().all(|(k, _)| metric.dimensions().contains(k) || metric.details().contains(k));
         debug_assert!(
-            labels.len() == metric.dimensions().len() + metric.details().len()
-                && labels
-                    .iter()
-                    .all(|(k, _)| metric.dimensions().contains(k) || metric.details().contains(k)),
+            fits,
             "{} takes {:?} {:?}, not {labels:?}",
             metric.name(),
             metric.dimensions(),
             metric.details()
         );
-        if let Some(sink) = &self.sink {
-            sink.record(metric, value, labels);
+        if !fits || !value.is_finite() {
+            tracing::warn!(
+                metric = metric.name(),
+                value,
+                "measurement dropped: not finite, or not its dimensions"
+            );
+            return;
         }
+        sink.record(metric, value, labels);
     }
 }
 

@@ -200,13 +200,15 @@ impl Worker {
                 trace_id = tracing::field::Empty,
             );
             async move {
-                match serde_json::from_str::<Event>(&message.body) {
-                    Ok(event) => {
-                        let occurred_at = event.occurred_at;
-                        (message, Some(occurred_at), self.process(event).await)
-                    }
-                    Err(e) => (message, None, Err(HandlerError::failed("malformed event", e))),
+                let (occurred_at, result) = match serde_json::from_str::<Event>(&message.body) {
+                    Ok(event) => (Some(event.occurred_at), self.process(event).await),
+                    Err(e) => (None, Err(HandlerError::failed("malformed event", e))),
+                };
+                // Inside the message's span: the line carries the request id that caused it.
+                if let Err(e) = &result {
+                    tracing::error!(worker = %self.name, message_id = %message.message_id, error = %crate::error::chain(e), "message failed");
                 }
+                (message, occurred_at, result.ok())
             }
             .instrument(span)
         });
@@ -218,12 +220,9 @@ impl Worker {
                 (a, b) => a.or(b),
             };
             match result {
-                Ok(true) => outcome.handled += 1,
-                Ok(false) => outcome.duplicates += 1,
-                Err(e) => {
-                    tracing::error!(worker = %self.name, message_id = %message.message_id, error = %crate::error::chain(&e), "message failed");
-                    outcome.failed.push(message.message_id.clone());
-                }
+                Some(true) => outcome.handled += 1,
+                Some(false) => outcome.duplicates += 1,
+                None => outcome.failed.push(message.message_id.clone()),
             }
         }
         self.measure(messages.len(), &outcome, oldest);

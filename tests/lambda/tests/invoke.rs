@@ -587,6 +587,16 @@ async fn one_request_id_follows_a_booking_from_the_bookings_function_to_the_work
         "the worker's line for the same id: {ours:?}"
     );
     assert!(ours.iter().any(|l| l["message"] == "notice sent"), "the notice it sent: {ours:?}");
+    // The invocation's X-Ray trace id travelled with the event too.
+    let trace_of = |message: &str| {
+        ours.iter()
+            .find(|l| l["message"] == message)
+            .map(|l| l["span"]["trace_id"].clone())
+            .unwrap_or_default()
+    };
+    let trace_id = trace_of("request");
+    assert!(trace_id.as_str().is_some_and(|t| t.starts_with("Root=")), "{ours:?}");
+    assert_eq!(trace_of("event handled"), trace_id, "one trace from the request to the worker");
 
     // Metrics as EMF lines in the same log: the booking, the refusal, the request, the notice.
     let emf = |name: &str, id: &str| -> Vec<&serde_json::Value> {

@@ -34,7 +34,7 @@ fn probe(app: &TestApp) -> Router {
     atelier_http::with_layers(
         router,
         &atelier_http::HttpConfig::default(),
-        &atelier_platform::metrics::Metrics::none(),
+        atelier_http::middleware::Observed::default(),
     )
 }
 

@@ -130,7 +130,7 @@ fn probe_router() -> Router {
         .route("/probe", post(echo))
         .route("/boom", get(boom))
         .fallback(atelier_http::middleware::not_found);
-    atelier_http::with_layers(router, &config, &atelier_platform::metrics::Metrics::none())
+    atelier_http::with_layers(router, &config, atelier_http::middleware::Observed::default())
 }
 
 #[tokio::test]

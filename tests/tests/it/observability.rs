@@ -55,6 +55,17 @@ async fn a_booking_a_refusal_and_a_notice_move_the_local_metrics(app: TestApp) {
     // Nothing identifies a studio or a person.
     assert!(!text.contains(&s.studio) && !text.contains("metrics-a.example"), "{text}");
 
+    // A retry under the same idempotency key answers the first booking again: not a new one.
+    let keyed = || {
+        app.request(Method::POST, &format!("/v1/studios/{}/bookings", s.studio))
+            .bearer(&client.access)
+            .header("idempotency-key", "metrics-retry-1")
+            .json(&s.booking("2026-06-04T10:00:00+01:00"))
+            .send()
+    };
+    let (first, retried) = (keyed().await, keyed().await);
+    assert_eq!((first.status.as_u16(), retried.status.as_u16()), (201, 201));
+    assert_eq!(first.json()["id"], retried.json()["id"], "the retry is the same booking");
     // A cancellation counts too, and a request no route knows is `unmatched`.
     let booking = s.book_ok(&app, &client, "2026-06-02T15:00:00+01:00").await;
     let cancelled = s.act(&app, &client, booking["id"].as_str().expect("id"), "cancel", None).await;
@@ -62,7 +73,7 @@ async fn a_booking_a_refusal_and_a_notice_move_the_local_metrics(app: TestApp) {
     assert_eq!(app.request(Method::GET, "/v1/nowhere").send().await.status, 404);
     let text =
         String::from_utf8(app.request(Method::GET, "/metrics").send().await.body.to_vec()).expect("text");
-    assert_eq!(sample(&text, "bookings_created"), Some(2.0), "{text}");
+    assert_eq!(sample(&text, "bookings_created"), Some(3.0), "one each, the retry not counted: {text}");
     assert_eq!(sample(&text, "bookings_cancelled"), Some(1.0), "{text}");
     assert_eq!(
         sample(&text, "http_request_ms_count{group=\"unmatched\",route=\"unmatched\",status_class=\"4xx\"}"),
@@ -163,8 +174,12 @@ async fn a_booking_a_refusal_and_a_notice_write_emf_lines(app: TestApp) {
         json!([["function", "channel", "outcome"]])
     );
     let batches = emf.of("worker_batch_size");
-    assert!(batches.iter().all(|l| l["worker"] == "notifications"), "{batches:?}");
-    assert!(emf.of("worker_event_age_ms").iter().all(|l| l["worker_event_age_ms"].as_f64().is_some()));
+    assert!(!batches.is_empty() && batches.iter().all(|l| l["worker"] == "notifications"), "{batches:?}");
+    let ages = emf.of("worker_event_age_ms");
+    assert!(
+        !ages.is_empty()
+            && ages.iter().all(|l| l["worker_event_age_ms"].as_f64().is_some_and(|ms| ms >= 0.0))
+    );
     // No line names a studio, a person or a booking.
     for line in emf.lines() {
         let text = line.to_string();
@@ -256,9 +271,15 @@ async fn one_request_id_follows_a_booking_to_the_worker_and_the_email(app: TestA
         "the worker's line for the booking's event: {text}"
     );
     assert!(has("notice sent", &|l| l["channel"] == "email"), "the email it sent: {text}");
-    // And nothing else claims the id: another request's lines carry their own.
+    // Another request's lines carry its own id, not this one.
     let other = s.book(&app, &client, "2026-06-02T15:00:00+01:00").await;
-    assert_ne!(other.header("x-request-id"), Some(request_id.as_str()));
+    let other_id = other.header("x-request-id").expect("request id").to_owned();
+    let text = String::from_utf8(logs.0.lock().expect("buffer").clone()).expect("UTF-8");
+    let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let requests_of = |id: &str| {
+        lines.iter().filter(|l| l["message"] == "request" && l["span"]["request_id"] == json!(id)).count()
+    };
+    assert_eq!((requests_of(&request_id), requests_of(&other_id)), (1, 1), "{text}");
 }
 
 mod trace {

@@ -104,7 +104,7 @@ async fn store_limits_are_too_large() {
     let router = atelier_http::with_layers(
         axum::Router::new().route("/v1/over", axum::routing::post(over_the_limit)),
         &atelier_http::HttpConfig::default(),
-        &atelier_platform::metrics::Metrics::none(),
+        atelier_http::middleware::Observed::default(),
     );
     atelier_tests::TestRequest::new_for(router, Method::POST, "/v1/over")
         .send()

@@ -494,6 +494,19 @@ fn every_alarm_reaches_someone_and_nothing_goes_unwatched() {
     let doc = template();
     let alarms = alarms(&doc);
     assert_eq!(doc["Resources"]["AlertsTopic"]["Type"].as_str(), Some("AWS::SNS::Topic"));
+    // CloudWatch can publish to an encrypted topic only under a key whose policy lets it (never
+    // the AWS-managed aws/sns key).
+    let key = ref_target(&doc["Resources"]["AlertsTopic"]["Properties"]["KmsMasterKeyId"])
+        .expect("a key of its own");
+    let statements =
+        doc["Resources"][key]["Properties"]["KeyPolicy"]["Statement"].as_vec().expect("key policy");
+    let for_cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"].as_str() == Some("cloudwatch.amazonaws.com"))
+        .expect("CloudWatch may use the key");
+    let actions: Vec<&str> =
+        for_cloudwatch["Action"].as_vec().expect("actions").iter().filter_map(Yaml::as_str).collect();
+    assert!(actions.contains(&"kms:Decrypt") && actions.contains(&"kms:GenerateDataKey*"), "{actions:?}");
     let subscription = &doc["Resources"]["AlertsEmailSubscription"];
     assert_eq!(ref_target(&subscription["Properties"]["Endpoint"]), Some("AlertEmail"));
     assert_eq!(subscription["Condition"].as_str(), Some("HasAlertEmail"));
