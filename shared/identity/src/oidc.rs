@@ -394,6 +394,11 @@ pub async fn sign_in(
             .with("linked_at", now.to_string());
         match platform.store.get(&email_key(&email)).await? {
             Some(reservation) => {
+                // A racing first sign-in may have made the account, with this very link, since
+                // the link was read: sign in through the link rather than ask for a password.
+                if platform.store.get(&link).await?.is_some() {
+                    continue;
+                }
                 let user_id = UserId::new(reservation.string("user_id")?);
                 let user: UserRecord = platform
                     .store
