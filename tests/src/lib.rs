@@ -389,7 +389,19 @@ impl TestApp {
 
     /// The Lambda functions' app on AWS adapters over fresh emulator resources.
     pub async fn aws() -> TestApp {
-        let clients = emulator_clients().await;
+        TestApp::aws_with(emulator_clients().await, test_auth_settings()).await
+    }
+
+    /// [`TestApp::aws`] with every AWS request it makes counted by `meter`, and passwords hashed
+    /// at the deployed Argon2 cost (64 MiB, 3 iterations): the cost model's app.
+    pub async fn aws_metered(meter: &atelier_aws::Meter) -> TestApp {
+        let mut auth = test_auth_settings();
+        auth.hasher = atelier_identity::PasswordHasher::new(atelier_identity::HashCost::default())
+            .expect("the deployed cost");
+        TestApp::aws_with(meter.instrument(&emulator_clients().await), auth).await
+    }
+
+    async fn aws_with(clients: atelier_aws::Clients, auth: atelier_identity::AuthSettings) -> TestApp {
         let table = unique_name("t");
         atelier_aws::provision::create_table(&clients.dynamodb, &table).await.expect("table created");
         let mut queue_urls = std::collections::HashMap::new();
@@ -433,7 +445,7 @@ impl TestApp {
         .with_payments(payments.clone());
         let registry = Arc::new(atelier_platform::metrics::Prometheus::new());
         let platform = platform.with_metrics(atelier_platform::metrics::Metrics::new(registry.clone()));
-        let auth = Arc::new(test_auth_settings());
+        let auth = Arc::new(auth);
         let state = atelier_app::with_identity(
             atelier_app::state(platform.clone(), test_http_config()),
             auth.clone(),

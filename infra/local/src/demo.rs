@@ -117,6 +117,9 @@ pub struct DemoReport {
     pub live_events: Vec<String>,
     /// From the booking request to its live message, milliseconds.
     pub live_latency_ms: u64,
+    /// The client's slot answer asked again with its `ETag` in `If-None-Match`: before the
+    /// booking (304, it still holds) and after it (200, a new answer).
+    pub slots_revalidated: [u16; 2],
     /// Emails that booking and its cancellation sent (every run sends them again).
     pub live_emails: usize,
     /// Bookings the integration's key (`bookings:read`) read from the agenda.
@@ -329,6 +332,24 @@ impl Api {
             }
         }
         Ok(())
+    }
+
+    /// A public GET sent with `If-None-Match: <etag>` (none when empty): the status and the
+    /// answer's `ETag`.
+    async fn revalidate(&self, path: &str, etag: &str) -> (u16, String) {
+        let mut request =
+            Request::builder().method(Method::GET).uri(path).header(header::USER_AGENT, "atelier-demo");
+        if !etag.is_empty() {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        let mut request = request.body(Body::empty()).unwrap_or_default();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        };
+        let tag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        (response.status().as_u16(), tag.to_owned())
     }
 
     /// A call that must succeed.
@@ -818,6 +839,7 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
         import_outcomes: import["outcomes"].clone(),
         live_events: live.events,
         live_latency_ms: live.latency_ms,
+        slots_revalidated: live.revalidated,
         live_emails,
         api_key_reads,
         api_key_write_status: api_key_write_status.as_u16(),
@@ -832,6 +854,7 @@ pub async fn seed(options: &LocalOptions) -> Result<DemoReport, DemoError> {
 struct LiveSeen {
     events: Vec<String>,
     latency_ms: u64,
+    revalidated: [u16; 2],
 }
 
 /// Serves the router on a loopback port, opens the manager's WebSocket as a browser would
@@ -887,12 +910,16 @@ async fn live_updates(
     );
     let slots = api.expect(Method::GET, &path, &bruno.token, None).await?;
     let Some(start) = slots["slots"].as_array().and_then(|s| s.last()).map(|s| text(&s["start"])) else {
-        return Ok(LiveSeen { events: Vec::new(), latency_ms: 0 });
+        return Ok(LiveSeen { events: Vec::new(), latency_ms: 0, revalidated: [0, 0] });
     };
+    // The page asks again with the answer's tag: unchanged, then changed by the booking.
+    let tag = api.revalidate(&path, "").await.1;
+    let held = api.revalidate(&path, &tag).await.0;
     let booking = json!({ "service_id": haircut, "professional_id": professional, "start": start, "notes": "Seen live" });
     let asked = std::time::Instant::now();
     let made = api.expect(Method::POST, &format!("{base}/bookings"), &bruno.token, Some(&booking)).await?;
     let created = next().await?;
+    let changed = api.revalidate(&path, &tag).await.0;
     let latency_ms = u64::try_from(asked.elapsed().as_millis()).unwrap_or(u64::MAX);
     let cancel = format!("{base}/bookings/{}/cancel", text(&made["id"]));
     api.expect(Method::POST, &cancel, &bruno.token, Some(&json!({ "reason": "Changed my mind" }))).await?;
@@ -904,7 +931,11 @@ async fn live_updates(
     while host.live_connections() > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    Ok(LiveSeen { events: vec![text(&created["event"]), text(&cancelled["event"])], latency_ms })
+    Ok(LiveSeen {
+        events: vec![text(&created["event"]), text(&cancelled["event"])],
+        latency_ms,
+        revalidated: [held, changed],
+    })
 }
 
 /// Two projects, made once: a bridal party planned (Rita and Joana, a fixed fee and hours) and
@@ -1314,6 +1345,10 @@ pub fn instructions(report: &DemoReport) -> String {
         "Live updates: the manager's WebSocket (ws://…/v1/live) was told {} as a client booked and cancelled, {} ms after the booking was asked for (docs/realtime.md).\n",
         report.live_events.join(" then "),
         report.live_latency_ms,
+    ));
+    out.push_str(&format!(
+        "Free slots are revalidated by their ETag: asked again with If-None-Match the client's answer was {} before the booking and {} after it (docs/api.md, Free slots and caches).\n",
+        report.slots_revalidated[0], report.slots_revalidated[1],
     ));
     out.push_str(&format!(
         "An integration's API key ({}…, scopes bookings:read and catalog:read) read {} bookings and was refused a booking with {} (GET /v1/studios/{studio}/api-keys as the owner; docs/auth.md).\n",

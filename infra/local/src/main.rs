@@ -7,6 +7,10 @@
 
 use atelier_http::logging::{self, LogFormat};
 
+/// mimalloc, as on Lambda: glibc's malloc took a quarter of a slot query's CPU time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     logging::init(LogFormat::from_env(LogFormat::Text));

@@ -24,7 +24,7 @@ use atelier_platform::queue::QueueName;
 use aws_config::BehaviorVersion;
 
 pub use aws_sdk_secretsmanager::Client as SecretsManagerClient;
-pub use calls::CallCounter;
+pub use calls::{CallCounter, Meter, Usage};
 pub use dynamodb::DynamoStore;
 pub use lambda::handle_sqs_batch;
 pub use messaging::{SesMail, SnsSms};

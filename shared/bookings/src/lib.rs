@@ -327,8 +327,20 @@ pub struct BookingView {
 
 /// An instant as RFC 3339 with its offset in `zone`.
 pub fn local_time(t: Timestamp, zone: &str) -> String {
-    let tz = TimeZone::get(zone).unwrap_or(TimeZone::UTC);
-    t.to_zoned_datetime(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    local_time_in(t, &TimeZone::get(zone).unwrap_or(TimeZone::UTC))
+}
+
+/// [`local_time`] with the zone already found: what a list of slots formats hundreds of times
+/// (the zone lookup and `strftime` were a sixth of a month's slot query).
+pub fn local_time_in(t: Timestamp, tz: &TimeZone) -> String {
+    let mut text = String::with_capacity(25);
+    // Writing to a `String` cannot fail; the printer is RFC 3339's `YYYY-MM-DDTHH:MM:SS±HH:MM`.
+    let _ = jiff::fmt::temporal::DateTimePrinter::new().print_timestamp_with_offset(
+        &Timestamp::from_second(t.as_second()).unwrap_or(t),
+        tz.to_offset(t),
+        &mut text,
+    );
+    text
 }
 
 impl Booking {
@@ -798,4 +810,23 @@ fn in_order(keys: &[Key], items: Vec<Item>) -> Result<Vec<Booking>, AppError> {
         }
     }
     Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_are_what_strftime_writes() {
+        for zone in ["Europe/Lisbon", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"] {
+            let tz = TimeZone::get(zone).expect("zone");
+            let mut t: Timestamp = "2026-01-01T00:00:00Z".parse().expect("instant");
+            let end: Timestamp = "2027-01-01T00:00:00Z".parse().expect("instant");
+            while t < end {
+                let expected = t.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+                assert_eq!(local_time_in(t, &tz), expected, "{zone} at {t}");
+                t += jiff::SignedDuration::from_secs(37 * 60 + 11) + jiff::SignedDuration::from_millis(3);
+            }
+        }
+    }
 }

@@ -29,7 +29,7 @@ use atelier_http::extract::StudioPath;
 use atelier_http::extract::{Json, OptionalJson, Path, Query as QueryParams};
 use atelier_http::pagination::{Page, PageParams};
 use atelier_http::problem::{ApiError, Problem};
-use atelier_http::versions::Tagged;
+use atelier_http::versions::{IfNoneMatch, Revalidated, Tagged};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -114,14 +114,19 @@ fn tagged(view: BookingView) -> Tagged<BookingView> {
 // Public
 
 /// Free start times of a service in an active studio, in the studio's zone (anyone).
-#[utoipa::path(get, path = "/v1/public/studios/{studio_id}/slots", tag = "public", params(StudioPath, SlotQuery),
-    responses((status = 200, body = FreeSlots), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/public/studios/{studio_id}/slots", tag = "public", params(StudioPath, SlotQuery,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` of an earlier answer: 304 while it still holds")),
+    responses((status = 200, body = FreeSlots, headers(("ETag" = String), ("Cache-Control" = String, description = "`public, no-cache`: keep, but revalidate"))),
+        (status = 304, description = "The answer tagged `If-None-Match` still holds", headers(("ETag" = String))),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn free_slots(
     State(state): State<AppState>,
     Path(path): Path<StudioPath>,
     QueryParams(query): QueryParams<SlotQuery>,
-) -> Result<Json<FreeSlots>> {
-    Ok(Json(slots::free(&state.platform, &path.studio_id, &query).await?))
+    held: IfNoneMatch,
+) -> Result<Revalidated> {
+    let answer = slots::free_encoded(&state.platform, &path.studio_id, &query, |tag| held.holds(tag)).await?;
+    Ok(Revalidated { etag: answer.etag, cache_control: slots::CACHE_CONTROL, json: answer.json })
 }
 
 /// A calendar feed (iCalendar), at the secret address it was issued with.

@@ -1,11 +1,18 @@
 //! Free slots: reads what the domain's `free_slots` needs (one batch, then per professional one
 //! exceptions query and one counters query, plus one for the resource pool: a constant number
-//! whatever the range) and runs it.
+//! whatever the range) and runs it. The answer carries an entity tag computed from what was read,
+//! so a client or cache that holds it already gets a 304 for the reads alone.
 
 use atelier_domain::Invalid;
 use atelier_domain::ids::{ServiceId, StudioId, UserId};
 use atelier_domain::scheduling::{self, Calendar, Occupancy, Pool, Refusal, Rules, ServiceShape};
 use futures_util::future::try_join_all;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{LazyLock, Mutex};
+
+use bytes::Bytes;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
@@ -132,6 +139,69 @@ impl Search {
     }
 }
 
+/// How long a client or cache may keep an answer: it is stored, but checked again (a 304 costs the
+/// reads only) before each use, so no one is shown slots older than their last request. Whatever
+/// it shows, booking decides: the booking transaction claims the time or answers 409.
+pub const CACHE_CONTROL: &str = "public, no-cache";
+
+/// The source that decides an answer (the search, the week and exceptions, the response and its
+/// local times) and the locked dependency versions: any change to them, even a comment, changes
+/// every tag, so a deploy never revalidates an answer the new code would compute differently.
+static SOURCE: LazyLock<[u8; 32]> = LazyLock::new(|| {
+    let mut digest = Sha256::new();
+    for source in [
+        include_str!("slots.rs"),
+        include_str!("lib.rs"),
+        include_str!("../../domain/src/scheduling.rs"),
+        include_str!("../../domain/src/availability.rs"),
+        include_str!("../../../Cargo.lock"),
+    ] {
+        digest.update(source.as_bytes());
+        digest.update([0]);
+    }
+    digest.finalize().into()
+});
+
+/// `Hash` into SHA-256: a tag shared by every server, unlike `DefaultHasher`'s.
+struct TagHasher(Sha256);
+
+impl Hasher for TagHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
+    }
+}
+
+impl Search {
+    /// The entity tag of the answer to `query` at `now`: a digest of everything the answer is
+    /// computed from — the studio, the zone and rules, the service's shape, each candidate's id, week,
+    /// exceptions, counters and capacity, the pool, the query, what of `now` a search depends on
+    /// (`Rules::clock_key`) and the code ([`SOURCE`]). Equal tags, equal answers; any booking,
+    /// cancellation or schedule change in the range changes what is read, so the tag.
+    pub fn etag(&self, studio_id: &StudioId, now: Timestamp, query: &SlotQuery) -> String {
+        let mut h = TagHasher(Sha256::new());
+        h.write(SOURCE.as_slice());
+        (studio_id, &query.service_id, &query.professional_id, query.from, query.to).hash(&mut h);
+        let rules = rules(&self.studio, now);
+        let zone = &self.studio.studio.profile.time_zone;
+        (zone, rules.slot_step_minutes, rules.min_notice_minutes, rules.horizon_days).hash(&mut h);
+        rules.clock_key(query.from, query.to).hash(&mut h);
+        shape(&self.service).hash(&mut h);
+        self.professionals.len().hash(&mut h);
+        for (p, occupancy) in self.professionals.iter().zip(&self.occupancies) {
+            (&p.professional.user_id, &p.schedule, &p.exceptions, occupancy).hash(&mut h);
+            p.capacity(&self.studio.overbooking).hash(&mut h);
+        }
+        self.pool.hash(&mut h);
+        let digest = h.0.finalize();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// Loads what a search of `from..=to` needs: refuses unknown or inactive studios (404) and
 /// services, and professionals who do not perform the service (422).
 pub async fn load(
@@ -214,6 +284,16 @@ pub async fn free(
     studio_id: &StudioId,
     query: &SlotQuery,
 ) -> Result<FreeSlots, AppError> {
+    let (search, now) = search_for(platform, studio_id, query).await?;
+    Ok(answer(&search, now, query))
+}
+
+/// Checks the query and loads its search, with the instant it is for.
+async fn search_for(
+    platform: &Platform,
+    studio_id: &StudioId,
+    query: &SlotQuery,
+) -> Result<(Search, Timestamp), AppError> {
     let mut errors = Invalid::default();
     atelier_domain::time::check_date(&mut errors, "from", query.from);
     atelier_domain::time::check_date(&mut errors, "to", query.to);
@@ -224,23 +304,107 @@ pub async fn free(
     let search =
         load(platform, studio_id, &query.service_id, query.professional_id.as_ref(), query.from, query.to)
             .await?;
-    let now = platform.clock.now();
+    Ok((search, platform.clock.now()))
+}
+
+/// Runs the search and shapes its answer.
+fn answer(search: &Search, now: Timestamp, query: &SlotQuery) -> FreeSlots {
     let zone = search.studio.studio.profile.time_zone.clone();
+    let tz = TimeZone::get(&zone).unwrap_or(TimeZone::UTC);
     let slots = search
         .run(now, query.from, query.to)
         .into_iter()
         .map(|s| SlotView {
-            start: crate::local_time(s.start, &zone),
+            start: crate::local_time_in(s.start, &tz),
             start_utc: s.start,
             professionals: s.professionals.iter().filter_map(|i| search.id_of(*i)).collect(),
         })
         .collect();
-    Ok(FreeSlots {
+    FreeSlots {
         time_zone: zone,
         service_id: query.service_id.clone(),
         duration_minutes: search.service.service.definition.duration_minutes,
         slots,
-    })
+    }
+}
+
+/// An answer to a slot query as sent: its tag, and its JSON unless the caller holds that tag.
+#[derive(Debug, Clone)]
+pub struct EncodedAnswer {
+    /// The entity tag (see [`Search::etag`]).
+    pub etag: String,
+    /// The JSON of [`FreeSlots`]; `None` when the caller already holds it.
+    pub json: Option<Bytes>,
+}
+
+/// Free slots as JSON, unless `held` says the caller has the answer already. Either way the
+/// reads are made (the tag is computed from them); the search and the encoding are skipped for
+/// a held answer, and for one this process encoded recently ([`Recent`]).
+pub async fn free_encoded(
+    platform: &Platform,
+    studio_id: &StudioId,
+    query: &SlotQuery,
+    held: impl Fn(&str) -> bool,
+) -> Result<EncodedAnswer, AppError> {
+    let (search, now) = search_for(platform, studio_id, query).await?;
+    let etag = search.etag(studio_id, now, query);
+    if held(&etag) {
+        return Ok(EncodedAnswer { etag, json: None });
+    }
+    if let Some(json) = RECENT.get(&etag) {
+        return Ok(EncodedAnswer { etag, json: Some(json) });
+    }
+    let slots = answer(&search, now, query);
+    // About 120 bytes a slot: one allocation for the whole answer.
+    let mut json = Vec::with_capacity(128 + 128 * slots.slots.len());
+    serde_json::to_writer(&mut json, &slots).map_err(|e| AppError::failed("encoding free slots", e))?;
+    let json = Bytes::from(json);
+    RECENT.put(&etag, json.clone());
+    Ok(EncodedAnswer { etag, json: Some(json) })
+}
+
+/// Answers this process encoded lately, by tag. Equal tags are equal answers (the tag digests
+/// everything an answer is computed from, the studio and the code included), so a warm server
+/// sends a popular studio's slots again without searching or encoding until something they
+/// depend on changes — and then the tag changes, so a stale entry is never found again. Bounded
+/// in entries and bytes; the oldest go first.
+struct Recent {
+    entries: Mutex<(HashMap<String, Bytes>, VecDeque<String>, usize)>,
+}
+
+/// At most this many answers…
+const RECENT_ENTRIES: usize = 256;
+/// …and this many bytes of them.
+const RECENT_BYTES: usize = 16 << 20;
+
+static RECENT: LazyLock<Recent> =
+    LazyLock::new(|| Recent { entries: Mutex::new((HashMap::new(), VecDeque::new(), 0)) });
+
+impl Recent {
+    fn get(&self, etag: &str) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.0.get(etag).cloned()
+    }
+
+    fn put(&self, etag: &str, json: Bytes) {
+        if json.len() > RECENT_BYTES / 4 {
+            return;
+        }
+        let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order, bytes) = &mut *guard;
+        if map.contains_key(etag) {
+            return;
+        }
+        *bytes += json.len();
+        map.insert(etag.to_owned(), json);
+        order.push_back(etag.to_owned());
+        while map.len() > RECENT_ENTRIES || *bytes > RECENT_BYTES {
+            let Some(oldest) = order.pop_front() else { break };
+            if let Some(gone) = map.remove(&oldest) {
+                *bytes -= gone.len();
+            }
+        }
+    }
 }
 
 /// Who could take a booking at one start, for "any professional".

@@ -93,7 +93,7 @@ impl Day {
 }
 
 /// A working range on one weekday.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyRange {
     /// The weekday.
@@ -107,7 +107,7 @@ pub struct WeeklyRange {
 }
 
 /// A professional's regular week: several ranges a day allowed, none overlapping.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklySchedule {
     /// The ranges.
@@ -146,7 +146,7 @@ impl WeeklySchedule {
 }
 
 /// What an exception does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionKind {
     /// Not working (holiday, sick day, a morning off).
@@ -156,7 +156,7 @@ pub enum ExceptionKind {
 }
 
 /// A change to the regular week over a date range: whole days, or the same hours each day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityException {
     /// Time off or extra opening.

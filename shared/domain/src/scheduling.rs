@@ -42,7 +42,7 @@ pub fn cells(start: Timestamp, end: Timestamp) -> impl Iterator<Item = Cell> {
 }
 
 /// How many bookings hold each cell (absent cells hold none).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Occupancy(pub BTreeMap<Cell, u32>);
 
 impl Occupancy {
@@ -74,7 +74,7 @@ impl Occupancy {
 }
 
 /// How long a service takes and blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ServiceShape {
     /// Minutes of service.
     pub duration_minutes: u32,
@@ -137,6 +137,37 @@ pub struct Rules {
     pub horizon_days: u32,
     /// Now.
     pub now: Timestamp,
+}
+
+impl Rules {
+    /// The first second a start may be at: now plus the notice, rounded up.
+    fn earliest_second(&self) -> i64 {
+        (self.now + SignedDuration::from_mins(i64::from(self.min_notice_minutes))).as_second()
+            + i64::from(self.now.subsec_nanosecond() > 0)
+    }
+
+    /// Today in the studio's zone: the horizon counts from it.
+    fn today(&self) -> Date {
+        self.now.to_zoned_datetime(self.time_zone.clone()).date()
+    }
+
+    /// All a search of `from..=to` depends on of `now`: the first minute a start may be at, if
+    /// that is later than the first day's midnight (every start is a whole minute, so an instant
+    /// inside a minute allows what its next minute allows; before the range, the notice excludes
+    /// nothing), and today's date, if the horizon counted from it ends before `to`. Searches with
+    /// equal inputs and equal keys find the same slots — which lets an answer be revalidated
+    /// without running the search, and keeps a future week's answer the same from one minute to
+    /// the next.
+    pub fn clock_key(&self, from: Date, to: Date) -> (Option<i64>, Option<Date>) {
+        let earliest = self.earliest_second();
+        let first_start = instant(from, TimeOfDay(0), &self.time_zone).map(Timestamp::as_second);
+        let minute = (first_start.is_none_or(|first| earliest > first))
+            .then(|| earliest.div_euclid(60) + i64::from(earliest.rem_euclid(60) > 0));
+        let today = self.today();
+        let horizon =
+            today.checked_add(jiff::Span::new().days(i64::from(self.horizon_days))).unwrap_or(today);
+        (minute, (horizon < to).then_some(today))
+    }
 }
 
 /// Why a start cannot be booked.
@@ -418,9 +449,8 @@ pub fn free_slots(
     let duration = i64::from(shape.duration_minutes) * 60;
     let before = i64::from(shape.buffer_before_minutes) * 60;
     let after = i64::from(shape.buffer_after_minutes) * 60;
-    let earliest = (rules.now + SignedDuration::from_mins(i64::from(rules.min_notice_minutes))).as_second()
-        + i64::from(rules.now.subsec_nanosecond() > 0);
-    let today = rules.now.to_zoned_datetime(tz.clone()).date();
+    let earliest = rules.earliest_second();
+    let today = rules.today();
     let horizon = today.checked_add(jiff::Span::new().days(i64::from(rules.horizon_days))).unwrap_or(today);
     let last = horizon.min(to);
     let pool_full = pool.map(|p| p.occupancy.full_cells(p.capacity));
@@ -855,6 +885,115 @@ mod tests {
                 }
                 prop_assert_eq!(fast, slow);
             }
+        }
+    }
+
+    mod clock_key {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Zones and a first day each: across Lisbon's and Lord Howe's changes of clocks, and
+        /// Santiago's, which happen at midnight (a day starting at 01:00; an hour repeated).
+        const CASES: [(&str, &str); 5] = [
+            ("Europe/Lisbon", "2026-10-23"),
+            ("Australia/Lord_Howe", "2026-10-02"),
+            ("Asia/Kolkata", "2026-10-23"),
+            ("America/Santiago", "2026-09-05"),
+            ("America/Santiago", "2026-04-03"),
+        ];
+
+        fn all_week() -> WeeklySchedule {
+            let days = [
+                Day::Monday,
+                Day::Tuesday,
+                Day::Wednesday,
+                Day::Thursday,
+                Day::Friday,
+                Day::Saturday,
+                Day::Sunday,
+            ];
+            WeeklySchedule {
+                ranges: days
+                    .map(|day| crate::availability::WeeklyRange {
+                        day,
+                        start: TimeOfDay(0),
+                        end: TimeOfDay::END_OF_DAY,
+                    })
+                    .to_vec(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+            /// Two instants of `now` with the same key find the same slots: the key is all a
+            /// cached answer needs to know of the clock.
+            #[test]
+            fn instants_with_one_key_find_the_same_slots(
+                case in 0..CASES.len(),
+                step in prop::sample::select(vec![5u32, 15, 30, 60]),
+                duration in 1u32..12,
+                notice in 0u32..180,
+                horizon in 0u32..6,
+                first in -3i64 * 24 * 60..(4 * 24 * 60),
+                second in -3i64 * 24 * 60..(4 * 24 * 60),
+                early in 0i64..60_000_000_000,
+                late in 0i64..60_000_000_000,
+            ) {
+                let (zone, from) = CASES[case];
+                let tz = TimeZone::get(zone).expect("zone");
+                let from: Date = from.parse().expect("date");
+                let to = from.checked_add(jiff::Span::new().days(3)).expect("date");
+                let base = tz.to_ambiguous_timestamp(from.to_datetime(jiff::civil::Time::midnight())).compatible().expect("instant");
+                let at = |minute: i64, nanos: i64| Rules {
+                    time_zone: tz.clone(),
+                    slot_step_minutes: step,
+                    min_notice_minutes: notice,
+                    horizon_days: horizon,
+                    now: base + SignedDuration::from_mins(minute) - SignedDuration::from_nanos(nanos),
+                };
+                let schedule = all_week();
+                let empty = Occupancy::default();
+                let calendar = Calendar { professional_id: "a", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
+                let shape = ServiceShape { duration_minutes: duration * 5, buffer_before_minutes: 0, buffer_after_minutes: 0 };
+                let search = |rules: &Rules| free_slots(rules, shape, from, to, std::slice::from_ref(&calendar), None);
+                // Within one minute, on one date: always one key.
+                let (a, b) = (at(first, early), at(first, late));
+                if a.today() == b.today() {
+                    prop_assert_eq!(a.clock_key(from, to), b.clock_key(from, to));
+                }
+                // Any two instants: one key, the same slots.
+                let other = at(second, late);
+                if a.clock_key(from, to) == other.clock_key(from, to) {
+                    prop_assert_eq!(search(&a), search(&other));
+                }
+            }
+        }
+
+        #[test]
+        fn a_later_week_keeps_its_key_as_minutes_pass() {
+            let tz = TimeZone::get("Europe/Lisbon").expect("zone");
+            let now: Timestamp = "2026-10-20T09:00:30Z".parse().expect("instant");
+            let rules = |now| Rules {
+                time_zone: tz.clone(),
+                slot_step_minutes: 15,
+                min_notice_minutes: 60,
+                horizon_days: 30,
+                now,
+            };
+            let (from, to): (Date, Date) =
+                ("2026-10-26".parse().expect("date"), "2026-11-01".parse().expect("date"));
+            let key = rules(now).clock_key(from, to);
+            assert_eq!(key, (None, None), "neither the notice nor the horizon cuts next week");
+            assert_eq!(rules(now + SignedDuration::from_hours(30)).clock_key(from, to), key);
+            // This week's answer depends on the minute: the notice moves through today.
+            let today: Date = "2026-10-20".parse().expect("date");
+            let this_week = rules(now).clock_key(today, to);
+            assert_eq!(this_week.0, Some((now.as_second() + 3600) / 60 + 1));
+            assert_ne!(rules(now + SignedDuration::from_mins(1)).clock_key(today, to), this_week);
+            // A horizon ending inside the range puts today in the key.
+            let short = Rules { horizon_days: 8, ..rules(now) };
+            assert_eq!(short.clock_key(from, to).1, Some(today));
         }
     }
 

@@ -116,6 +116,7 @@ fn cors(config: &HttpConfig) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
             HeaderName::from_static("idempotency-key"),
             middleware::REQUEST_ID,
         ])

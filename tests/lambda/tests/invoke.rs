@@ -246,6 +246,21 @@ fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
     )
     .response();
     assert_eq!(slots["statusCode"], 200, "{slots}");
+    assert_eq!(slots["headers"]["cache-control"], "public, no-cache", "{slots}");
+    assert!(slots["headers"]["etag"].is_string(), "{slots}");
+    // A later week's answer revalidates through API Gateway's event: a 304 without a body (its
+    // tag does not move with the minute: the notice does not reach it).
+    let later = today.checked_add(jiff::Span::new().days(14)).expect("date");
+    let later = format!("service_id={service}&from={later}&to={}", later.tomorrow().expect("date"));
+    let path = format!("/v1/public/studios/{studio}/slots");
+    let week = invoke_with("bookings", &http_event("GET", &path, &later, None, None)).response();
+    assert_eq!(week["statusCode"], 200, "{week}");
+    let mut revalidate = http_event("GET", &path, &later, None, None);
+    revalidate["headers"]["if-none-match"] = week["headers"]["etag"].clone();
+    let held = invoke_with("bookings", &revalidate).response();
+    assert_eq!(held["statusCode"], 304, "{held}");
+    assert_eq!(held["headers"]["etag"], week["headers"]["etag"]);
+    assert!(held["body"].as_str().unwrap_or_default().is_empty(), "{held}");
     let first = body(&slots)["slots"][1]["start"].as_str().expect("a free slot").to_owned();
     let booking = serde_json::json!({ "service_id": service, "professional_id": user, "start": first });
     let booked = invoke_with(
@@ -267,6 +282,8 @@ fn bookings_function_books_and_the_scheduler_runs_its_jobs() {
     )
     .response();
     assert_eq!(again["statusCode"], 409, "the slot is taken: {again}");
+    let still = invoke_with("bookings", &revalidate).response();
+    assert_eq!(still["statusCode"], 304, "a booking today leaves the later week's answer: {still}");
 
     let unknown = invoke("bookings", "apigw-slots-unknown-studio.json").response();
     assert_eq!(unknown["statusCode"], 404);

@@ -64,6 +64,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     );
     assert!(first.export_rows > 0, "{first:?}");
     assert_eq!(first.live_events, ["booking.created", "booking.cancelled"], "{first:?}");
+    assert_eq!(first.slots_revalidated, [304, 200], "held before the booking, changed by it: {first:?}");
     assert_eq!(first.api_key_reads, first.by_status.values().sum::<usize>(), "{first:?}");
     assert_eq!(first.api_key_write_status, 403, "{first:?}");
     assert_eq!(first.google_sign_in_status, 201, "the first Google sign-in makes the account: {first:?}");
@@ -114,6 +115,7 @@ async fn the_demo_studio_shows_every_status_and_a_second_run_adds_nothing() {
     );
 
     assert_eq!(second.live_events, first.live_events, "every run shows live updates afresh");
+    assert_eq!(second.slots_revalidated, [304, 200]);
     let app = atelier_local::build(&options, Arc::new(SystemClock), Arc::new(UlidGenerator)).expect("app");
     // The demo's own calls are not counted against the owner: the server answers at once.
     let login = TestRequest::new_for(app.router.clone(), Method::POST, "/v1/auth/login")

@@ -182,13 +182,14 @@ async fn cors_allows_configured_origins_only() {
         .request(Method::OPTIONS, "/v1/health")
         .header("origin", "https://app.example")
         .header("access-control-request-method", "GET")
-        .header("access-control-request-headers", "authorization,idempotency-key")
+        .header("access-control-request-headers", "authorization,idempotency-key,if-none-match")
         .send()
         .await;
     assert!(preflight.status.is_success(), "{}", preflight.status);
     assert_eq!(preflight.header("access-control-allow-origin"), Some("https://app.example"));
     let allowed = preflight.header("access-control-allow-headers").unwrap_or_default().to_lowercase();
     assert!(allowed.contains("idempotency-key") && allowed.contains("authorization"), "{allowed}");
+    assert!(allowed.contains("if-none-match"), "slot answers are revalidated: {allowed}");
     let simple = app.request(Method::GET, "/v1/health").header("origin", "https://app.example").send().await;
     assert_eq!(simple.header("access-control-allow-origin"), Some("https://app.example"));
     assert!(simple.header("access-control-expose-headers").unwrap_or_default().contains("x-request-id"));

@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod blobs;
 mod bookings;
+mod cost;
 mod crash;
 mod demo;
 mod exports;
