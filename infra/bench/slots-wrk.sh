@@ -36,11 +36,11 @@ for conf in "-t1 -c8" "-t2 -c64" "-t1 -c8 304"; do
   fi
   before=$(ticks)
   recorder=
-  if [ -n "${PERF:-}" ] && [ "$conf" = "-t1 -c8" ] && [ ${#headers[@]} -eq 0 ]; then
+  if [ -n "${PERF:-}" ] && [ "$conf" = "-t1 -c8" ] && [ -z "${headers[*]+set}" ]; then
     perf record -F ${PERF_FREQ:-2000} ${PERF_CALLGRAPH:--g} -p "$pid" -o "$PERF" -- sleep 10 >/dev/null 2>&1 &
     recorder=$!
   fi
-  out=$(wrk $conf -d10s --latency "${headers[@]}" "$url")
+  out=$(wrk $conf -d10s --latency ${headers[@]+"${headers[@]}"} "$url")
   after=$(ticks)
   [ -z "$recorder" ] || wait "$recorder"
   total=$(echo "$out" | awk '/requests in/ {print $1}')

@@ -193,15 +193,30 @@ impl Intercept for Meter {
         }
         let Some(bytes) = context.response().body().bytes() else { return Ok(()) };
         let Ok(body) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
-        let units: f64 = match &body["ConsumedCapacity"] {
-            serde_json::Value::Array(all) => all.iter().filter_map(|c| c["CapacityUnits"].as_f64()).sum(),
-            one => one["CapacityUnits"].as_f64().unwrap_or(0.0),
+        let consumed = match &body["ConsumedCapacity"] {
+            serde_json::Value::Array(all) => all.iter().collect(),
+            serde_json::Value::Null => Vec::new(),
+            one => vec![one],
         };
+        let reads = READS.contains(&op);
         let mut usage = self.usage();
-        if READS.contains(&op) {
-            usage.read_units += units;
-        } else {
-            usage.write_units += units;
+        for c in consumed {
+            // The split DynamoDB reports when it does (a transaction's reads and writes), else
+            // the total, by what the operation does.
+            match (c["ReadCapacityUnits"].as_f64(), c["WriteCapacityUnits"].as_f64()) {
+                (None, None) => {
+                    let total = c["CapacityUnits"].as_f64().unwrap_or(0.0);
+                    if reads {
+                        usage.read_units += total;
+                    } else {
+                        usage.write_units += total;
+                    }
+                }
+                (r, w) => {
+                    usage.read_units += r.unwrap_or(0.0);
+                    usage.write_units += w.unwrap_or(0.0);
+                }
+            }
         }
         Ok(())
     }

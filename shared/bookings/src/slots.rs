@@ -1,6 +1,6 @@
-//! Free slots: reads what the domain's `free_slots` needs (one batch, then per professional one
-//! exceptions query and one counters query, plus one for the resource pool: a constant number
-//! whatever the range) and runs it. The answer carries an entity tag computed from what was read,
+//! Free slots: reads what the domain's `free_slots` needs (one batch, a second for the candidates
+//! when no professional is named, then per professional one exceptions query and one counters
+//! query, plus one for the resource pool: a constant number whatever the range) and runs it. The answer carries an entity tag computed from what was read,
 //! so a client or cache that holds it already gets a 304 for the reads alone.
 
 use atelier_domain::Invalid;
@@ -144,9 +144,10 @@ impl Search {
 /// it shows, booking decides: the booking transaction claims the time or answers 409.
 pub const CACHE_CONTROL: &str = "public, no-cache";
 
-/// The source that decides an answer (the search, the week and exceptions, the response and its
-/// local times) and the locked dependency versions: any change to them, even a comment, changes
-/// every tag, so a deploy never revalidates an answer the new code would compute differently.
+/// The source that decides an answer (the search, the week and exceptions, the response, its ids
+/// and local times) and the dependencies (the workspace's features, the locked versions, the
+/// bundled zone database with them): any change to them, even a comment, changes every tag, so a
+/// deploy never revalidates an answer the new code would compute differently.
 static SOURCE: LazyLock<[u8; 32]> = LazyLock::new(|| {
     let mut digest = Sha256::new();
     for source in [
@@ -154,6 +155,8 @@ static SOURCE: LazyLock<[u8; 32]> = LazyLock::new(|| {
         include_str!("lib.rs"),
         include_str!("../../domain/src/scheduling.rs"),
         include_str!("../../domain/src/availability.rs"),
+        include_str!("../../domain/src/ids.rs"),
+        include_str!("../../../Cargo.toml"),
         include_str!("../../../Cargo.lock"),
     ] {
         digest.update(source.as_bytes());
@@ -198,7 +201,12 @@ impl Search {
         }
         self.pool.hash(&mut h);
         let digest = h.0.finalize();
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        let mut tag = String::with_capacity(32);
+        for b in &digest[..16] {
+            tag.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            tag.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        tag
     }
 }
 
@@ -366,10 +374,18 @@ pub async fn free_encoded(
 /// Answers this process encoded lately, by tag. Equal tags are equal answers (the tag digests
 /// everything an answer is computed from, the studio and the code included), so a warm server
 /// sends a popular studio's slots again without searching or encoding until something they
-/// depend on changes — and then the tag changes, so a stale entry is never found again. Bounded
-/// in entries and bytes; the oldest go first.
+/// depend on changes — and then the tag changes (an entry found again is the same answer again:
+/// its inputs came back). Bounded in entries and bytes; the oldest go first.
 struct Recent {
-    entries: Mutex<(HashMap<String, Bytes>, VecDeque<String>, usize)>,
+    entries: Mutex<RecentEntries>,
+}
+
+/// What [`Recent`] holds.
+#[derive(Default)]
+struct RecentEntries {
+    by_tag: HashMap<String, Bytes>,
+    oldest_first: VecDeque<String>,
+    bytes: usize,
 }
 
 /// At most this many answers…
@@ -377,31 +393,29 @@ const RECENT_ENTRIES: usize = 256;
 /// …and this many bytes of them.
 const RECENT_BYTES: usize = 16 << 20;
 
-static RECENT: LazyLock<Recent> =
-    LazyLock::new(|| Recent { entries: Mutex::new((HashMap::new(), VecDeque::new(), 0)) });
+static RECENT: LazyLock<Recent> = LazyLock::new(|| Recent { entries: Mutex::default() });
 
 impl Recent {
     fn get(&self, etag: &str) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.0.get(etag).cloned()
+        entries.by_tag.get(etag).cloned()
     }
 
     fn put(&self, etag: &str, json: Bytes) {
         if json.len() > RECENT_BYTES / 4 {
             return;
         }
-        let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (map, order, bytes) = &mut *guard;
-        if map.contains_key(etag) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.by_tag.contains_key(etag) {
             return;
         }
-        *bytes += json.len();
-        map.insert(etag.to_owned(), json);
-        order.push_back(etag.to_owned());
-        while map.len() > RECENT_ENTRIES || *bytes > RECENT_BYTES {
-            let Some(oldest) = order.pop_front() else { break };
-            if let Some(gone) = map.remove(&oldest) {
-                *bytes -= gone.len();
+        entries.bytes += json.len();
+        entries.by_tag.insert(etag.to_owned(), json);
+        entries.oldest_first.push_back(etag.to_owned());
+        while entries.by_tag.len() > RECENT_ENTRIES || entries.bytes > RECENT_BYTES {
+            let Some(oldest) = entries.oldest_first.pop_front() else { break };
+            if let Some(gone) = entries.by_tag.remove(&oldest) {
+                entries.bytes -= gone.len();
             }
         }
     }

@@ -937,6 +937,7 @@ mod tests {
                 horizon in 0u32..6,
                 first in -3i64 * 24 * 60..(4 * 24 * 60),
                 second in -3i64 * 24 * 60..(4 * 24 * 60),
+                near in -3i64..4,
                 early in 0i64..60_000_000_000,
                 late in 0i64..60_000_000_000,
             ) {
@@ -957,15 +958,18 @@ mod tests {
                 let calendar = Calendar { professional_id: "a", schedule: &schedule, exceptions: &[], occupancy: &empty, capacity: 1 };
                 let shape = ServiceShape { duration_minutes: duration * 5, buffer_before_minutes: 0, buffer_after_minutes: 0 };
                 let search = |rules: &Rules| free_slots(rules, shape, from, to, std::slice::from_ref(&calendar), None);
-                // Within one minute, on one date: always one key.
+                // Within one minute, on one date: always one key, and the same slots (an instant
+                // inside a minute allows what its next minute allows).
                 let (a, b) = (at(first, early), at(first, late));
                 if a.today() == b.today() {
                     prop_assert_eq!(a.clock_key(from, to), b.clock_key(from, to));
+                    prop_assert_eq!(search(&a), search(&b));
                 }
-                // Any two instants: one key, the same slots.
-                let other = at(second, late);
-                if a.clock_key(from, to) == other.clock_key(from, to) {
-                    prop_assert_eq!(search(&a), search(&other));
+                // Any two instants, near or far apart: one key, the same slots.
+                for other in [at(second, late), at(first + near, late)] {
+                    if a.clock_key(from, to) == other.clock_key(from, to) {
+                        prop_assert_eq!(search(&a), search(&other));
+                    }
                 }
             }
         }

@@ -558,15 +558,21 @@ async fn transaction_conflicts_are_retried_then_reported(app: TestApp) {
     assert!(app.faults.write_calls() >= writes + 3, "two conflicts, then the commit");
 
     // The local host relays a committed change on a task of its own, whose writes would take
-    // faults meant for the next booking (seen once on a loaded machine): let them finish first.
-    let mut seen = app.faults.write_calls();
-    for _ in 0..100 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let now = app.faults.write_calls();
-        if now == seen {
+    // faults meant for the next booking (seen once on a loaded machine): wait until the relay
+    // has emptied the outbox, its last write.
+    let mut waited = 0;
+    loop {
+        let mut pending = 0;
+        for shard in 0..atelier_platform::outbox::SHARDS {
+            let query = Query::partition(format!("OUTBOX#{shard}"));
+            pending += app.platform.store.query_all(query, 100).await.expect("outbox").len();
+        }
+        if pending == 0 {
             break;
         }
-        seen = now;
+        waited += 1;
+        assert!(waited < 500, "the outbox was not relayed in 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     app.faults.inject(vec![Fault::Conflict; 5]);
     let refused =
