@@ -809,21 +809,15 @@ mod tests {
         found.into_iter().map(|(start, professionals)| Slot { start, professionals }).collect()
     }
 
+    const DAYS: [Day; 7] =
+        [Day::Monday, Day::Tuesday, Day::Wednesday, Day::Thursday, Day::Friday, Day::Saturday, Day::Sunday];
+
     mod same_as_the_reference {
         use proptest::prelude::*;
 
         use super::*;
 
         const ZONES: [&str; 4] = ["Europe/Lisbon", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"];
-        const DAYS: [Day; 7] = [
-            Day::Monday,
-            Day::Tuesday,
-            Day::Wednesday,
-            Day::Thursday,
-            Day::Friday,
-            Day::Saturday,
-            Day::Sunday,
-        ];
 
         proptest! {
             #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
@@ -904,17 +898,8 @@ mod tests {
         ];
 
         fn all_week() -> WeeklySchedule {
-            let days = [
-                Day::Monday,
-                Day::Tuesday,
-                Day::Wednesday,
-                Day::Thursday,
-                Day::Friday,
-                Day::Saturday,
-                Day::Sunday,
-            ];
             WeeklySchedule {
-                ranges: days
+                ranges: DAYS
                     .map(|day| crate::availability::WeeklyRange {
                         day,
                         start: TimeOfDay(0),

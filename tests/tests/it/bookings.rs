@@ -140,6 +140,14 @@ impl Salon {
             .collect()
     }
 
+    /// The professional's whole day off (a time-off exception), as the owner asks it.
+    pub(crate) async fn day_off(&self, app: &TestApp, date: &str) -> TestResponse {
+        let exceptions =
+            path(&self.studio, &format!("/professionals/{}/availability/exceptions", self.pro.user_id));
+        let body = json!({ "kind": "time_off", "start_date": date, "end_date": date });
+        send(app, Method::POST, &exceptions, &self.owner, Some(body)).await
+    }
+
     pub(crate) async fn act(
         &self,
         app: &TestApp,
@@ -345,14 +353,7 @@ async fn staff_book_for_a_client_complete_and_mark_no_shows(app: TestApp) {
 async fn bad_starts_are_refused_with_a_reason(app: TestApp) {
     let s = salon(&app, "refusals").await;
     let client = app.register("ana@refusals.example").await;
-    let off = send(
-        &app,
-        Method::POST,
-        &path(&s.studio, &format!("/professionals/{}/availability/exceptions", s.pro.user_id)),
-        &s.owner,
-        Some(json!({ "kind": "time_off", "start_date": "2026-06-04", "end_date": "2026-06-04" })),
-    )
-    .await;
+    let off = s.day_off(&app, "2026-06-04").await;
     assert_eq!(off.status, 201, "{:?}", off.body);
     let cases = [
         ("2026-06-02T10:07:00+01:00", "grid"),
@@ -609,14 +610,7 @@ async fn overbooking_capacity_and_review(app: TestApp) {
 async fn series_all_or_nothing_or_what_is_free(app: TestApp) {
     let s = salon(&app, "series").await;
     let client = app.register("ana@series.example").await;
-    let off = send(
-        &app,
-        Method::POST,
-        &path(&s.studio, &format!("/professionals/{}/availability/exceptions", s.pro.user_id)),
-        &s.owner,
-        Some(json!({ "kind": "time_off", "start_date": "2026-06-16", "end_date": "2026-06-16" })),
-    )
-    .await;
+    let off = s.day_off(&app, "2026-06-16").await;
     assert_eq!(off.status, 201);
     let series = |mode: &str, start: &str, count: u32| {
         json!({
@@ -1644,14 +1638,7 @@ async fn slot_answers_revalidate_until_their_inputs_change(app: TestApp) {
     assert_ne!(tag_cancelled, tag_booked);
 
     // Time off on one of the dates.
-    let off = send(
-        &app,
-        Method::POST,
-        &path(&s.studio, &format!("/professionals/{}/availability/exceptions", s.pro.user_id)),
-        &s.owner,
-        Some(json!({ "kind": "time_off", "start_date": "2026-06-03", "end_date": "2026-06-03" })),
-    )
-    .await;
+    let off = s.day_off(&app, "2026-06-03").await;
     assert_eq!(off.status, 201, "{:?}", off.body);
     let after_off = get(Some(tag_cancelled.clone())).await;
     assert_eq!(after_off.status, 200);

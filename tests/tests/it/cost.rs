@@ -41,6 +41,11 @@ impl Measured {
         self.usage.calls.get(name).copied().unwrap_or(0) as f64 / self.repeat as f64
     }
 
+    /// A run over `requests`' worth of work (a worker's drain) as a cost per request.
+    fn spread_over(self, requests: usize) -> Measured {
+        Measured { cpu_us: self.cpu_us / requests as f64, usage: self.usage, repeat: requests }
+    }
+
     fn print(&self, scenario: &str, function: &str) {
         let calls: serde_json::Map<String, Value> = self
             .usage
@@ -164,7 +169,7 @@ async fn cost_of_each_endpoint_groups_typical_request() {
     );
     assert_eq!(booked.len(), repeat, "every booking was made");
     let notices = measure(&meter, 1, |_| async move { while app.run_workers().await > 0 {} }).await;
-    let per_booking = Measured { cpu_us: notices.cpu_us / repeat as f64, usage: notices.usage, repeat };
+    let per_booking = notices.spread_over(repeat);
     per_booking.print("booking.created: notices (worker, per booking)", "NotificationsWorker");
     assert!(
         per_booking.calls("sesv2.SendEmail") >= 1.0,
@@ -187,7 +192,8 @@ async fn cost_of_each_endpoint_groups_typical_request() {
     .await;
     cancel.print("POST booking cancel", "Bookings");
     let cancel_notices = measure(&meter, 1, |_| async move { while app.run_workers().await > 0 {} }).await;
-    Measured { cpu_us: cancel_notices.cpu_us / repeat as f64, usage: cancel_notices.usage, repeat }
+    cancel_notices
+        .spread_over(repeat)
         .print("booking.cancelled: notices (worker, per cancellation)", "NotificationsWorker");
 
     next_minute(app);
@@ -228,7 +234,7 @@ async fn cost_of_each_endpoint_groups_typical_request() {
             |_| async move { while app.deliver(&EXPORTS, &app.worker(&EXPORTS)).await > 0 {} },
         )
         .await;
-    let per_export = Measured { cpu_us: files.cpu_us / exports as f64, usage: files.usage, repeat: exports };
+    let per_export = files.spread_over(exports);
     per_export.print("export.requested: the file (worker, per export)", "ExportsWorker");
     assert!(
         per_export.calls("s3.PutObject") + per_export.calls("s3.CompleteMultipartUpload") >= 1.0,
